@@ -1,0 +1,172 @@
+/*
+ * config: the YAML configuration, loaded with libfyaml, checked, and
+ * compiled into an immutable, reference-counted snapshot.
+ *
+ * A snapshot is never modified after config_load returns. Workers take a
+ * reference per request (config_ref), so a reload can swap the current
+ * snapshot while requests finish on the one they started with; the last
+ * config_unref frees it.
+ */
+#ifndef APIWARD_CONFIG_H
+#define APIWARD_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/base.h"
+#include "http/http.h"
+#include "route/route.h"
+
+/* A socket address with its printable form ("127.0.0.1:8080"). */
+struct config_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[64];
+};
+
+/* An address range, for the trusted-proxy list. */
+struct config_cidr {
+    int family;          /* AF_INET or AF_INET6 */
+    uint8_t addr[16];    /* network byte order, masked */
+    unsigned bits;       /* prefix length */
+};
+
+enum config_balance {
+    BALANCE_ROUND_ROBIN,
+    BALANCE_LEAST_CONN,
+};
+
+/* A named group of backend servers. */
+struct config_upstream {
+    char *name;
+    unsigned index;                  /* position in config.upstreams */
+    struct config_addr *servers;
+    size_t nservers;
+    enum config_balance balance;     /* default round_robin */
+    uint64_t connect_timeout_ms;     /* default 2s */
+    uint64_t read_timeout_ms;        /* wait for response bytes, 30s */
+    uint64_t write_timeout_ms;       /* wait to send request bytes, 30s */
+    unsigned keepalive;              /* idle connections kept per worker
+                                        and server, default 64; 0 = none */
+    uint64_t keepalive_timeout_ms;   /* idle connection lifetime, 60s */
+    unsigned max_fails;              /* consecutive failures that eject a
+                                        server, default 3; 0 = never */
+    uint64_t fail_timeout_ms;        /* how long an ejected server rests,
+                                        default 10s */
+    bool retry_idempotent;           /* retry once on a fresh connection,
+                                        default true */
+};
+
+/* A route; route_def.data points back to this. */
+struct config_route {
+    char *name;
+    char *host;                       /* NULL: any host */
+    uint32_t methods;                 /* 0: any method */
+    char *path;
+    bool prefix;
+    struct config_upstream *upstream; /* never NULL */
+    uint64_t max_body_bytes;          /* defaults to limits.max_body */
+    uint64_t read_timeout_ms;         /* defaults to the upstream's */
+    unsigned index;                   /* position in config.routes */
+};
+
+/* A response header added to every answer. */
+struct config_header {
+    char *name;
+    char *value;
+};
+
+struct config {
+    atomic_uint refs;
+    uint64_t generation;       /* increases with every successful load */
+    char *path;                /* file it came from, NULL for built-in */
+    char hash[17];             /* hex FNV-1a of the file, for /config */
+
+    unsigned workers;          /* server.workers, 0 = one per core */
+    struct config_addr *listeners;
+    size_t nlisteners;
+    unsigned max_connections;  /* per worker, default 10000 */
+    uint64_t drain_timeout_ms; /* SIGTERM deadline, default 10s */
+
+    struct http_limits limits; /* limits.*: head 16k, 100 headers,
+                                  target 8k, body 1m */
+    uint64_t header_timeout_ms;    /* whole head must arrive, 10s */
+    uint64_t body_timeout_ms;      /* between body reads, 30s */
+    uint64_t idle_timeout_ms;      /* idle keep-alive client, 60s */
+    uint64_t send_timeout_ms;      /* between writes to client, 30s */
+    unsigned keepalive_requests;   /* per client connection, 10000 */
+
+    struct http_norm_opts norm;    /* normalization.* */
+
+    struct config_cidr *trusted_proxies;
+    size_t ntrusted_proxies;
+
+    struct config_header *security_headers;
+    size_t nsecurity_headers;
+    bool hsts;                     /* add Strict-Transport-Security on TLS */
+
+    char *access_log;              /* "stdout", "off" or a file path */
+    size_t access_log_buffer;      /* bytes per worker ring, 256k */
+
+    struct config_upstream *upstreams;
+    size_t nupstreams;
+    struct config_route *routes;
+    size_t nroutes;
+    struct route_table *route_table;
+
+    enum log_level log_level;      /* log.level, default info */
+
+    struct arena strings;          /* owns every string above */
+};
+
+/*
+ * Problems found while loading, each "file:line:column: message". The
+ * list is bounded; later problems are counted but not kept.
+ */
+#define CONFIG_MAX_ERRORS 32
+
+struct config_errors {
+    size_t n;           /* kept messages */
+    size_t dropped;     /* problems beyond the kept ones */
+    char msg[CONFIG_MAX_ERRORS][256];
+};
+
+/*
+ * Load and compile a configuration file. Every problem is recorded in
+ * errs (which is cleared first); the load stops only when the file cannot
+ * be parsed at all. Returns AW_OK with *out holding one reference, or
+ * AW_INVALID (errs filled, *out untouched), or AW_NOMEM.
+ */
+int config_load(const char *path, struct config **out,
+                struct config_errors *errs);
+
+/*
+ * Build the configuration of "apiward proxy": one listener, one route
+ * "/" as a prefix to one upstream given as "http://host:port", and every
+ * other setting at its default. Returns as config_load.
+ */
+int config_for_proxy(const char *listen, const char *to_url,
+                     struct config **out, struct config_errors *errs);
+
+/* Take a reference; returns c. */
+struct config *config_ref(struct config *c);
+
+/* Drop a reference; frees the snapshot with the last one. Accepts NULL. */
+void config_unref(struct config *c);
+
+/*
+ * The process-wide current snapshot. config_current returns it with a
+ * reference taken; config_swap installs a new one (taking over the
+ * caller's reference) and drops the old.
+ */
+struct config *config_current(void);
+void config_swap(struct config *c);
+
+/* True when addr (AF_INET or AF_INET6 sockaddr) lies in a trusted range. */
+bool config_is_trusted_proxy(const struct config *c,
+                             const struct sockaddr *addr);
+
+#endif

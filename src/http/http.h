@@ -1,0 +1,236 @@
+/*
+ * http: a strict HTTP/1.1 message parser (RFC 9110, RFC 9112) and the
+ * normalisation of request targets.
+ *
+ * The parsers allocate nothing: every slice they produce points into the
+ * caller's buffer, which must stay in place while the slices are used.
+ * Each returns one of three outcomes: AW_OK (a complete head), AW_AGAIN
+ * (need more bytes; call again with the same buffer grown), or an error
+ * with a filled struct http_error. Anything RFC 9112 lets a recipient
+ * accept "leniently" is refused here: a gateway that reads a message one
+ * way while the backend reads it another is the root of request
+ * smuggling.
+ */
+#ifndef APIWARD_HTTP_H
+#define APIWARD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+struct arena;
+
+/*
+ * Why a message was refused. reason is a stable code such as
+ * "http.ambiguous_length": the same string goes to the problem+json body,
+ * the access log, security events and metrics. detail is a fixed English
+ * sentence; it never contains bytes of the message.
+ */
+struct http_error {
+    int status;         /* 400, 408, 413, 414, 431, 501 or 505 */
+    const char *reason; /* stable code, static storage */
+    const char *detail; /* fixed sentence, static storage */
+};
+
+/* Bounds applied while parsing. */
+struct http_limits {
+    size_t max_head_bytes;   /* request line plus fields; 431 past it */
+    unsigned max_headers;    /* field lines; 431 past it */
+    size_t max_target_bytes; /* request-target; 414 past it */
+    uint64_t max_body_bytes; /* declared or decoded body; 413 past it */
+};
+
+enum http_method {
+    HTTP_GET,
+    HTTP_HEAD,
+    HTTP_POST,
+    HTTP_PUT,
+    HTTP_DELETE,
+    HTTP_PATCH,
+    HTTP_OPTIONS,
+    HTTP_TRACE,
+    HTTP_CONNECT,
+    HTTP_OTHER, /* a valid token we do not know; routes may still name it */
+    HTTP_METHOD_COUNT
+};
+
+/* Name of a known method ("GET"), or "OTHER". */
+const char *http_method_name(enum http_method m);
+
+/* Method from its exact (case-sensitive) name; HTTP_OTHER if unknown. */
+enum http_method http_method_from(struct slice name);
+
+/* One field line. Both slices point into the parsed buffer. */
+struct http_header {
+    struct slice name;  /* a token, case preserved */
+    struct slice value; /* leading and trailing whitespace removed */
+};
+
+/* How the body of a message is delimited. */
+enum http_framing {
+    HTTP_BODY_NONE,    /* no body */
+    HTTP_BODY_LENGTH,  /* exactly content_length bytes */
+    HTTP_BODY_CHUNKED, /* chunked transfer coding */
+    HTTP_BODY_CLOSE,   /* responses only: until the connection closes */
+};
+
+/*
+ * A parsed request head. The caller provides the headers array with room
+ * for limits->max_headers entries.
+ */
+struct http_request {
+    struct slice method_name;
+    enum http_method method;
+    struct slice target;  /* request-target exactly as received */
+    struct slice path;    /* path part of the target, still encoded */
+    struct slice query;   /* after '?', without it; ptr NULL when absent */
+    struct slice host;    /* the Host field value (authority) */
+    int version;          /* 10 for HTTP/1.0, 11 for HTTP/1.1 */
+    struct http_header *headers;
+    unsigned nheaders;
+    enum http_framing framing; /* NONE, LENGTH or CHUNKED */
+    uint64_t content_length;   /* when framing is HTTP_BODY_LENGTH */
+    bool keep_alive;           /* from the version and Connection */
+    bool expect_continue;      /* "Expect: 100-continue" was sent */
+    size_t head_len;           /* bytes up to and including CRLF CRLF */
+};
+
+/* A parsed response head; headers as for requests. */
+struct http_response {
+    int status;           /* 100..599 */
+    struct slice reason;  /* reason phrase, may be empty */
+    int version;          /* 10 or 11 */
+    struct http_header *headers;
+    unsigned nheaders;
+    enum http_framing framing;
+    uint64_t content_length;
+    bool keep_alive;      /* the server allows reuse of the connection */
+    size_t head_len;
+};
+
+/*
+ * Resumable head parser state. Scanning restarts where the previous call
+ * stopped, so feeding a head byte by byte costs linear time.
+ */
+struct http_parser {
+    size_t scanned; /* bytes already checked for line endings */
+};
+
+void http_parser_init(struct http_parser *p);
+
+/*
+ * Parse a request head at buf[0..len).
+ *
+ * Returns AW_OK with req filled; AW_AGAIN when the head is not complete
+ * yet (and still within limits); AW_INVALID with err filled when the
+ * head is malformed or over a limit. On AW_INVALID the connection must be
+ * closed after the error response: the framing can no longer be trusted.
+ *
+ * Refused (400 unless noted): Content-Length with Transfer-Encoding;
+ * repeated or malformed Content-Length; Transfer-Encoding other than a
+ * single final "chunked"; Transfer-Encoding in HTTP/1.0; obs-fold;
+ * whitespace before a colon; non-token field names; NUL, CTL or bare CR
+ * in values; bare LF line ends; missing or repeated Host; invalid
+ * request-target forms; fragments; unknown versions (505); a head over
+ * max_head_bytes or max_headers (431); a target over max_target_bytes
+ * (414); a Content-Length over max_body_bytes (413).
+ */
+int http_parse_request(struct http_parser *p, const char *buf, size_t len,
+                       const struct http_limits *limits,
+                       struct http_request *req, struct http_error *err);
+
+/*
+ * Parse a response head at buf[0..len), the answer to a request made with
+ * method req_method (a HEAD answer, 1xx, 204 and 304 have no body).
+ * Returns as http_parse_request. Interim 1xx responses are returned like
+ * any other; the caller skips them.
+ */
+int http_parse_response(struct http_parser *p, const char *buf, size_t len,
+                        const struct http_limits *limits,
+                        enum http_method req_method,
+                        struct http_response *res, struct http_error *err);
+
+/* First field with this name (case-insensitive); NULL when absent. */
+const struct http_header *http_header_find(const struct http_header *h,
+                                           unsigned n, const char *name);
+
+/* True when a comma-separated field value lists token (nocase). */
+bool http_list_has(struct slice value, const char *token);
+
+/*
+ * True for fields that describe one hop and must not be forwarded:
+ * Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+ * Transfer-Encoding, Upgrade, Proxy-Authenticate, Proxy-Authorization.
+ */
+bool http_is_hop_by_hop(struct slice name);
+
+/*
+ * Chunked transfer coding decoder (RFC 9112 section 7.1). Chunk
+ * extensions are checked for syntax and dropped; trailer fields are
+ * checked like header fields and dropped.
+ */
+struct http_chunked {
+    int state;
+    uint64_t chunk_left; /* payload bytes left in the current chunk */
+    uint64_t total;      /* payload bytes decoded so far */
+    unsigned digits;     /* hex digits in the current size */
+    unsigned line_len;   /* bytes in the current size or trailer line */
+};
+
+void http_chunked_init(struct http_chunked *c);
+
+/*
+ * Decode buf[0..len) in place: payload bytes are moved to the front of
+ * buf. On return *consumed is the number of input bytes used and *out the
+ * number of payload bytes now at buf[0..*out); *out <= *consumed.
+ *
+ * Returns AW_AGAIN when all input was used and the body goes on; AW_DONE
+ * when the last chunk and the trailer section ended (bytes after
+ * *consumed belong to the next message); AW_INVALID with err filled for a
+ * malformed chunk size, extension, line end or trailer (400), or when the
+ * decoded total passes max_body (413).
+ */
+int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
+                        size_t *consumed, size_t *out, uint64_t max_body,
+                        struct http_error *err);
+
+/* What to do with repeated slashes in a path. */
+enum http_slashes {
+    HTTP_SLASHES_MERGE,  /* "//" becomes "/" (default) */
+    HTTP_SLASHES_KEEP,   /* left as sent */
+    HTTP_SLASHES_REJECT, /* 400 http.path_slashes */
+};
+
+/* Normalisation choices; http_norm_defaults gives the safe defaults. */
+struct http_norm_opts {
+    enum http_slashes slashes;
+    bool reject_encoded_slash;  /* %2F and %5C: 400 (default true) */
+    bool reject_encoded_dot;    /* %2E: 400 (default true); else decoded */
+    bool reject_backslash;      /* a literal '\': 400 (default true) */
+    bool reject_nul;            /* %00: 400 (default true) */
+    bool reject_invalid_utf8;   /* decoded bytes not UTF-8: 400 (true) */
+    bool reject_dot_segments;   /* "." or "..": 400 instead of removing
+                                   them (default false) */
+};
+
+void http_norm_defaults(struct http_norm_opts *o);
+
+/*
+ * Normalise an encoded origin-form path once (RFC 3986 sections 2.3,
+ * 6.2.2): percent-encodings of unreserved characters are decoded, other
+ * percent-encodings get upper-case hex, dot segments are removed (a ".."
+ * that would climb above the root is refused), repeated slashes are
+ * handled as o->slashes says. The result is what routing, policy, logs
+ * and the upstream see.
+ *
+ * raw must start with '/'. On AW_OK *out points into memory from arena a
+ * (or into raw when nothing changed). AW_INVALID with err filled (400,
+ * reason "http.path_*"); AW_NOMEM when the arena is exhausted.
+ */
+int http_normalize_path(struct slice raw, const struct http_norm_opts *o,
+                        struct arena *a, struct slice *out,
+                        struct http_error *err);
+
+#endif

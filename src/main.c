@@ -1,0 +1,6 @@
+#include "base/base.h"
+int
+main(void)
+{
+    return 0;
+}
