@@ -1,6 +1,146 @@
+/*
+ * apiward command line: run, check, proxy.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/base.h"
-int
-main(void)
+#include "config/config.h"
+#include "proxy/proxy.h"
+
+static const char usage[] =
+    "usage: apiward COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  run -c FILE                    serve with the configuration in FILE\n"
+    "  check -c FILE                  load FILE, report every problem as\n"
+    "                                 FILE:LINE:COLUMN, exit 1 if any\n"
+    "  proxy --listen ADDR --to URL   protect one backend with safe\n"
+    "                                 defaults, no file needed\n"
+    "\n"
+    "options:\n"
+    "  -h, --help                     this text\n"
+    "  -V, --version                  the version\n"
+    "\n"
+    "signals while running: HUP reloads the file, TERM drains and exits,\n"
+    "USR1 reopens the access log.\n";
+
+static void
+print_errors(const struct config_errors *errs)
 {
+    for (size_t i = 0; i < errs->n; i++)
+        fprintf(stderr, "%s\n", errs->msg[i]);
+    if (errs->dropped > 0)
+        fprintf(stderr, "... and %zu more problems\n", errs->dropped);
+}
+
+/* Value of "-c FILE" / "--config FILE" / "--config=FILE", or NULL. */
+static const char *
+option_value(int argc, char **argv, const char *shortopt,
+             const char *longopt)
+{
+    size_t len = strlen(longopt);
+
+    for (int i = 2; i < argc; i++) {
+        if ((shortopt != NULL && strcmp(argv[i], shortopt) == 0) ||
+            strcmp(argv[i], longopt) == 0)
+            return i + 1 < argc ? argv[i + 1] : NULL;
+        if (strncmp(argv[i], longopt, len) == 0 && argv[i][len] == '=')
+            return argv[i] + len + 1;
+    }
+    return NULL;
+}
+
+static int
+load_or_report(const char *path, struct config **cfg)
+{
+    struct config_errors errs;
+    int rc;
+
+    if (path == NULL) {
+        fprintf(stderr, "apiward: missing -c FILE\n\n%s", usage);
+        return 2;
+    }
+    rc = config_load(path, cfg, &errs);
+    if (rc != AW_OK) {
+        print_errors(&errs);
+        if (errs.n == 0)
+            fprintf(stderr, "%s: cannot be loaded\n", path);
+        return 1;
+    }
     return 0;
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+    struct config *cfg = NULL;
+    int rc = load_or_report(option_value(argc, argv, "-c", "--config"),
+                            &cfg);
+
+    if (rc != 0)
+        return rc;
+    printf("%s: ok (%zu routes, %zu upstreams, hash %s)\n", cfg->path,
+           cfg->nroutes, cfg->nupstreams, cfg->hash);
+    config_unref(cfg);
+    return 0;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+    struct config *cfg = NULL;
+    int rc = load_or_report(option_value(argc, argv, "-c", "--config"),
+                            &cfg);
+
+    if (rc != 0)
+        return rc;
+    return proxy_serve(cfg);
+}
+
+static int
+cmd_proxy(int argc, char **argv)
+{
+    const char *listen = option_value(argc, argv, NULL, "--listen");
+    const char *to = option_value(argc, argv, NULL, "--to");
+    struct config_errors errs;
+    struct config *cfg = NULL;
+
+    if (listen == NULL)
+        listen = "127.0.0.1:8080";
+    if (to == NULL) {
+        fprintf(stderr, "apiward proxy: missing --to URL\n\n%s", usage);
+        return 2;
+    }
+    if (config_for_proxy(listen, to, &cfg, &errs) != AW_OK) {
+        print_errors(&errs);
+        return 1;
+    }
+    return proxy_serve(cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (cmd == NULL || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        fputs(usage, cmd == NULL ? stderr : stdout);
+        return cmd == NULL ? 2 : 0;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0 ||
+        strcmp(cmd, "version") == 0) {
+        printf("apiward %s\n", APIWARD_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc, argv);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc, argv);
+    if (strcmp(cmd, "proxy") == 0)
+        return cmd_proxy(argc, argv);
+    fprintf(stderr, "apiward: unknown command '%s'\n\n%s", cmd, usage);
+    return 2;
 }

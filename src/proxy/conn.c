@@ -1,0 +1,892 @@
+/*
+ * Client connections and the request pipeline.
+ *
+ * A connection is driven by conn_pump, which moves every byte that can
+ * move (client to gateway, gateway to backend, backend to gateway,
+ * gateway to client) until nothing progresses. Events on either socket
+ * only set readiness flags and call conn_pump, so there is one place that
+ * decides what happens next. Requests on a connection are served one at
+ * a time, in order; pipelined requests wait in the input buffer.
+ *
+ * Stages run in the order of the design: parse, route, guard, forward,
+ * respond, record. A stage that refuses the request answers with a
+ * problem document and the request is recorded with that stage's name.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy_int.h"
+
+#define CHUNK_OVERHEAD 24           /* hex size, CRLF, CRLF, margin */
+#define ARENA_FIRST_CHUNK 8192
+#define ARENA_MAX (4u * 1024 * 1024)
+#define HEAD_BUF_EXTRA 1024         /* room past max_head, see ensure_bufs */
+
+static void conn_on_event(struct loop_io *io, uint32_t events);
+static void conn_on_timer(struct loop_timer *t);
+
+static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+static void
+peer_to_text(struct conn *c)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+
+    if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
+                  c->peer_text, sizeof(c->peer_text));
+    else if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
+                  c->peer_text, sizeof(c->peer_text));
+    else
+        slice_copy_cstr(c->peer_text, sizeof(c->peer_text),
+                        SLICE_LIT("unix"));
+}
+
+/*
+ * Take over an accepted socket. When the worker is at its connection
+ * bound, the socket is closed at once: refusing early is cheaper than
+ * serving every client slowly.
+ */
+void
+conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
+            socklen_t len)
+{
+    struct conn *c;
+    int one = 1;
+
+    if (w->nconns >= w->cfg->max_connections || w->draining) {
+        close(fd);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->io.fd = fd;
+    c->io.on_event = conn_on_event;
+    c->timer.on_expire = conn_on_timer;
+    c->w = w;
+    memcpy(&c->peer, sa, MIN(len, sizeof(c->peer)));
+    c->peer_len = len;
+    peer_to_text(c);
+    arena_init(&c->arena, ARENA_FIRST_CHUNK, ARENA_MAX);
+    c->writable = true;
+    c->phase = PHASE_IDLE;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (loop_add(&w->loop, &c->io) != AW_OK) {
+        close(fd);
+        free(c);
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    loop_timer_set(&w->loop, &c->timer, w->cfg->idle_timeout_ms);
+}
+
+/* The buffers exist only while a request is in progress. */
+static int
+ensure_bufs(struct conn *c)
+{
+    size_t in_cap = MAX((size_t)PROXY_IO_BUF,
+                        c->w->cfg->limits.max_head_bytes + HEAD_BUF_EXTRA);
+    size_t out_cap = MAX((size_t)PROXY_IO_BUF,
+                         c->w->cfg->limits.max_head_bytes + HEAD_BUF_EXTRA);
+
+    if (c->in.data == NULL && buf_init(&c->in, in_cap) != AW_OK)
+        return AW_NOMEM;
+    if (c->out.data == NULL && buf_init(&c->out, out_cap) != AW_OK)
+        return AW_NOMEM;
+    return AW_OK;
+}
+
+/* Give memory back while the connection is idle with nothing buffered. */
+static void
+release_bufs(struct conn *c)
+{
+    if (buf_len(&c->in) == 0)
+        buf_fini(&c->in);
+    if (buf_len(&c->out) == 0)
+        buf_fini(&c->out);
+    arena_fini(&c->arena);
+}
+
+static void
+request_reset(struct request *r)
+{
+    config_unref(r->cfg);
+    memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Close the socket now; the memory is freed after the current batch of
+ * events, because another event of the batch may still name it.
+ */
+void
+conn_close(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    if (c->closed)
+        return;
+    c->closed = true;
+    if (c->req.up != NULL) {
+        upstream_release(c, c->req.up, false);
+        c->req.up = NULL;
+    }
+    loop_timer_cancel(&w->loop, &c->timer);
+    loop_del(&w->loop, &c->io);
+    close(c->io.fd);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    w->nconns--;
+    c->next = w->dead_conns;
+    w->dead_conns = c;
+}
+
+void
+conn_free(struct conn *c)
+{
+    request_reset(&c->req);
+    buf_fini(&c->in);
+    buf_fini(&c->out);
+    arena_fini(&c->arena);
+    free(c);
+}
+
+/* Record the request and make the connection ready for the next one. */
+static void
+finish_request(struct conn *c)
+{
+    struct request *r = &c->req;
+
+    message_access_log(c, r);
+    if (r->up != NULL) {
+        bool reusable = r->res_done && r->req_body_done &&
+                        r->res.keep_alive && !r->up->eof &&
+                        buf_len(&r->up->in) == 0;
+
+        upstream_release(c, r->up, reusable);
+        r->up = NULL;
+    }
+    if (!r->req_body_done && r->req_framing != HTTP_BODY_NONE)
+        c->close_after = true;
+    request_reset(r);
+    arena_reset(&c->arena);
+    http_parser_init(&c->parser);
+    c->phase = c->close_after ? PHASE_FLUSH : PHASE_IDLE;
+    if (c->phase == PHASE_FLUSH) {
+        loop_timer_set(&c->w->loop, &c->timer, c->w->cfg->send_timeout_ms);
+        return;
+    }
+    if (buf_len(&c->in) == 0 && buf_len(&c->out) == 0)
+        release_bufs(c);
+    loop_timer_set(&c->w->loop, &c->timer, c->w->cfg->idle_timeout_ms);
+}
+
+/* Answer with a problem document and record the request. */
+static void
+refuse(struct conn *c, int status, const char *reason, const char *detail)
+{
+    struct request *r = &c->req;
+
+    if (r->up != NULL) {
+        upstream_release(c, r->up, false);
+        r->up = NULL;
+    }
+    message_problem(c, r, status, reason, detail);
+    r->res_done = true;
+    finish_request(c);
+}
+
+static void
+refuse_http(struct conn *c, const struct http_error *err)
+{
+    refuse(c, err->status, err->reason, err->detail);
+}
+
+/* Begin a request: take a snapshot reference and an id. */
+static void
+request_begin(struct conn *c)
+{
+    struct request *r = &c->req;
+
+    worker_refresh_config(c->w);
+    r->cfg = config_ref(c->w->cfg);
+    r->t_start = clock_mono_us();
+    r->stage = STAGE_PARSE;
+    r->method = SLICE_LIT("-");
+    r->path = SLICE_LIT("-");
+    r->host = SLICE_LIT("-");
+}
+
+/* Copy what the rest of the request needs out of the input buffer. */
+static int
+keep_request_text(struct conn *c, struct request *r, struct slice path)
+{
+    char *m = arena_dup(&c->arena, r->h.method_name.ptr,
+                        r->h.method_name.len);
+    char *h = arena_dup(&c->arena, r->h.host.ptr, r->h.host.len);
+    char *p = arena_dup(&c->arena, path.ptr, path.len);
+
+    if (m == NULL || h == NULL || p == NULL)
+        return AW_NOMEM;
+    r->method = (struct slice){m, r->h.method_name.len};
+    r->host = (struct slice){h, r->h.host.len};
+    r->path = (struct slice){p, path.len};
+    return AW_OK;
+}
+
+/* Stage route: find the route or refuse with 404 or 405. */
+static bool
+stage_route(struct conn *c, struct request *r)
+{
+    const struct route_def *def;
+    enum route_result rr;
+
+    r->stage = STAGE_ROUTE;
+    rr = route_match(r->cfg->route_table, r->host, r->h.method, r->path,
+                     &def, &r->params, &r->allowed);
+    if (rr == ROUTE_NOT_FOUND) {
+        refuse(c, 404, "route.not_found",
+               "No route serves this host and path.");
+        return false;
+    }
+    if (rr == ROUTE_BAD_METHOD) {
+        refuse(c, 405, "route.method_not_allowed",
+               "The route does not accept this method.");
+        return false;
+    }
+    r->route = def->data;
+    return true;
+}
+
+/* Stage guard: limits that depend on the route. */
+static bool
+stage_guard(struct conn *c, struct request *r)
+{
+    r->stage = STAGE_GUARD;
+    if (r->h.framing == HTTP_BODY_LENGTH &&
+        r->h.content_length > r->route->max_body_bytes) {
+        refuse(c, 413, "http.body_too_large",
+               "The request body is larger than this route accepts.");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A complete head is in the input buffer: run the stages up to forward.
+ * On refusal the request is already answered and recorded.
+ */
+static void
+start_request(struct conn *c)
+{
+    struct request *r = &c->req;
+    struct http_error err;
+    struct slice path;
+    int rc;
+
+    message_request_id(c->w, r);
+    rc = http_normalize_path(r->h.path, &r->cfg->norm, &c->arena, &path,
+                             &err);
+    if (rc == AW_OK)
+        rc = keep_request_text(c, r, path);
+    if (rc != AW_OK) {
+        if (rc == AW_INVALID)
+            refuse_http(c, &err);
+        else
+            refuse(c, 500, "gateway.no_memory", "Out of request memory.");
+        return;
+    }
+    if (!stage_route(c, r) || !stage_guard(c, r))
+        return;
+    r->req_framing = r->h.framing;
+    r->body_left = r->h.content_length;
+    r->req_body_done = r->req_framing == HTTP_BODY_NONE;
+    http_chunked_init(&r->req_chunks);
+    rc = message_upstream_head(c, r);
+    if (rc != AW_OK) {
+        refuse(c, 431, "http.head_too_large",
+               "The request head is too large to forward.");
+        return;
+    }
+    c->in.start += r->h.head_len;
+    if (r->h.expect_continue && r->req_framing != HTTP_BODY_NONE)
+        buf_append(&c->out, continue_line, sizeof(continue_line) - 1);
+    r->stage = STAGE_FORWARD;
+    c->phase = PHASE_FORWARD;
+    http_parser_init(&r->res_parser);
+    if (upstream_attach(c, r, NULL) != AW_OK)
+        refuse(c, 503, "upstream.no_healthy_server",
+               "No healthy server is available for this route.");
+    else if (!r->req_body_done)
+        loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
+    else
+        loop_timer_cancel(&c->w->loop, &c->timer);
+}
+
+/*
+ * Read from the client into c->in. Returns the bytes read, 0 when
+ * nothing could be read now, -1 when the connection was closed here.
+ */
+static ssize_t
+client_read(struct conn *c)
+{
+    ssize_t n;
+
+    if (!c->readable || c->eof)
+        return 0;
+    if (buf_room(&c->in) == 0)
+        buf_compact(&c->in);
+    if (buf_room(&c->in) == 0)
+        return 0;
+    n = read(c->io.fd, c->in.data + c->in.end, buf_room(&c->in));
+    if (n > 0) {
+        c->in.end += (size_t)n;
+        return n;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        c->readable = false;
+        return 0;
+    }
+    c->eof = true;
+    return 0;
+}
+
+/* Phases IDLE and HEAD: read and parse the next request head. */
+static bool
+pump_head(struct conn *c)
+{
+    struct request *r = &c->req;
+    struct http_error err;
+    int rc;
+
+    if (buf_len(&c->out) > 0)
+        return false;           /* answer in order: flush first */
+    if (ensure_bufs(c) != AW_OK) {
+        conn_close(c);
+        return false;
+    }
+    if (buf_len(&c->in) > 0) {
+        if (c->phase == PHASE_IDLE) {
+            c->phase = PHASE_HEAD;
+            request_begin(c);
+            loop_timer_set(&c->w->loop, &c->timer,
+                           r->cfg->header_timeout_ms);
+        }
+        if (r->h.headers == NULL) {
+            r->h.headers = arena_alloc(&c->arena, sizeof(*r->h.headers) *
+                                       r->cfg->limits.max_headers);
+            if (r->h.headers == NULL) {
+                conn_close(c);
+                return false;
+            }
+        }
+        rc = http_parse_request(&c->parser, c->in.data + c->in.start,
+                                buf_len(&c->in), &r->cfg->limits, &r->h,
+                                &err);
+        if (rc == AW_OK) {
+            start_request(c);
+            return true;
+        }
+        if (rc != AW_AGAIN) {
+            c->close_after = true;
+            refuse_http(c, &err);
+            return true;
+        }
+    }
+    if (client_read(c) > 0)
+        return true;
+    if (c->eof)
+        conn_close(c);
+    return false;
+}
+
+/* Move n bytes from the front of src to the end of dst. */
+static void
+move_bytes(struct buf *src, struct buf *dst, size_t n)
+{
+    memcpy(dst->data + dst->end, src->data + src->start, n);
+    dst->end += n;
+    src->start += n;
+}
+
+/*
+ * Decode chunked bytes of b in place, reading at most max_in input bytes.
+ * The first *pending bytes of b are payload decoded earlier and not yet
+ * moved on; decoded payload is added after them and the input that
+ * follows is shifted to close the gap.
+ */
+static int
+dechunk(struct http_chunked *ch, struct buf *b, size_t *pending,
+        size_t max_in, uint64_t max, struct http_error *err)
+{
+    char *p = b->data + b->start + *pending;
+    size_t len = buf_len(b) - *pending, consumed = 0, out = 0;
+    size_t take = MIN(len, max_in);
+    int rc;
+
+    if (take == 0)
+        return AW_AGAIN;
+    rc = http_chunked_decode(ch, p, take, &consumed, &out, max, err);
+    if (rc != AW_AGAIN && rc != AW_DONE)
+        return rc;
+    memmove(p + out, p + consumed, len - consumed);
+    b->end -= consumed - out;
+    *pending += out;
+    return rc;
+}
+
+/*
+ * Move pending payload from the front of src into dst, as one chunk when
+ * chunked is set. Returns the payload bytes moved.
+ */
+static size_t
+emit_payload(struct buf *src, size_t *pending, struct buf *dst,
+             bool chunked)
+{
+    size_t n;
+    char head[24];
+    int hl;
+
+    if (*pending == 0)
+        return 0;
+    if (buf_room(dst) < CHUNK_OVERHEAD + 1)
+        buf_compact(dst);
+    if (buf_room(dst) < CHUNK_OVERHEAD + 1)
+        return 0;
+    n = MIN(*pending, buf_room(dst) - (chunked ? CHUNK_OVERHEAD : 0));
+    if (chunked) {
+        hl = snprintf(head, sizeof(head), "%zx\r\n", n);
+        buf_append(dst, head, (size_t)hl);
+    }
+    move_bytes(src, dst, n);
+    if (chunked)
+        buf_append(dst, "\r\n", 2);
+    *pending -= n;
+    return n;
+}
+
+/* Copy up to limit bytes of src into dst, as much as fits. */
+static size_t
+copy_some(struct buf *src, struct buf *dst, uint64_t limit)
+{
+    size_t n;
+
+    if (buf_room(dst) == 0)
+        buf_compact(dst);
+    n = MIN(buf_len(src), buf_room(dst));
+    if ((uint64_t)n > limit)
+        n = (size_t)limit;
+    if (n > 0)
+        move_bytes(src, dst, n);
+    return n;
+}
+
+/* Forward request body bytes from the client to the backend. */
+static bool
+pump_request_body(struct conn *c, struct request *r, struct upconn *u)
+{
+    struct http_error err;
+    bool progress = false;
+    size_t n;
+    int rc;
+
+    if (u->connecting)
+        return false;   /* keep the body replayable until connected */
+    if (buf_len(&c->in) == r->req_pending && client_read(c) > 0) {
+        progress = true;
+        loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
+    }
+    if (r->req_framing == HTTP_BODY_LENGTH) {
+        n = copy_some(&c->in, &u->out, r->body_left);
+        r->body_left -= n;
+        r->req_body_done = r->body_left == 0;
+        return progress || n > 0;
+    }
+    if (!r->req_chunks_done) {
+        rc = dechunk(&r->req_chunks, &c->in, &r->req_pending, SIZE_MAX,
+                     r->route->max_body_bytes, &err);
+        if (rc == AW_DONE)
+            r->req_chunks_done = true;
+        else if (rc != AW_AGAIN) {
+            c->close_after = true;
+            refuse_http(c, &err);
+            return false;
+        }
+    }
+    if (emit_payload(&c->in, &r->req_pending, &u->out, true) > 0)
+        progress = true;
+    if (r->req_chunks_done && r->req_pending == 0 &&
+        buf_append(&u->out, "0\r\n\r\n", 5) == AW_OK)
+        r->req_body_done = true;
+    return progress;
+}
+
+/* Parse the response head from the backend and queue ours. */
+static bool
+pump_response_head(struct conn *c, struct request *r, struct upconn *u)
+{
+    struct http_error err;
+    struct http_header *hdrs = r->res.headers;
+    int rc;
+
+    if (buf_len(&u->in) == 0)
+        return false;
+    if (hdrs == NULL) {
+        hdrs = arena_alloc(&c->arena, sizeof(*hdrs) *
+                           r->cfg->limits.max_headers);
+        if (hdrs == NULL) {
+            conn_upstream_failed(c, UPSTREAM_BAD);
+            return false;
+        }
+    }
+    memset(&r->res, 0, sizeof(r->res));
+    r->res.headers = hdrs;
+    rc = http_parse_response(&r->res_parser, u->in.data + u->in.start,
+                             buf_len(&u->in), &r->cfg->limits, r->h.method,
+                             &r->res, &err);
+    if (rc == AW_AGAIN) {
+        if (buf_room(&u->in) == 0 && u->in.start == 0)
+            conn_upstream_failed(c, UPSTREAM_BAD);
+        return false;
+    }
+    if (rc != AW_OK) {
+        conn_upstream_failed(c, UPSTREAM_BAD);
+        return false;
+    }
+    if (r->res.status < 200) {
+        /* Interim answers are the gateway's business, not the client's. */
+        u->in.start += r->res.head_len;
+        http_parser_init(&r->res_parser);
+        if (r->res.status == 101)
+            conn_upstream_failed(c, UPSTREAM_BAD);
+        return true;
+    }
+    if (message_response_head(c, r) != AW_OK) {
+        conn_upstream_failed(c, UPSTREAM_BAD);
+        return false;
+    }
+    u->in.start += r->res.head_len;
+    r->status = r->res.status;
+    r->stage = STAGE_RESPOND;
+    r->res_head_done = true;
+    r->res_framing = r->res.framing;
+    r->res_left = r->res.content_length;
+    r->res_done = r->res_framing == HTTP_BODY_NONE;
+    http_chunked_init(&r->res_chunks);
+    upstream_mark(c->w, u->be, true, r->route->upstream);
+    return true;
+}
+
+/* Copy response body bytes from the backend to the client. */
+static bool
+pump_response_body(struct conn *c, struct request *r, struct upconn *u)
+{
+    struct http_error err;
+    size_t before = r->bytes_out, start = c->out.end;
+    size_t pending = 0;
+    int rc;
+
+    if (r->res_framing == HTTP_BODY_LENGTH) {
+        size_t n = copy_some(&u->in, &c->out, r->res_left);
+
+        r->res_left -= n;
+        r->res_done = r->res_left == 0;
+        r->bytes_out += n;
+        return n > 0;
+    }
+    if (r->res_framing == HTTP_BODY_CHUNKED) {
+        /*
+         * Decoded payload must leave u->in before the next decode, so no
+         * more input is decoded than the client buffer can take now.
+         */
+        size_t room = buf_room(&c->out) + c->out.start;
+
+        if (room <= CHUNK_OVERHEAD + 5)
+            return false;
+        rc = dechunk(&r->res_chunks, &u->in, &pending,
+                     room - CHUNK_OVERHEAD - 5, UINT64_MAX, &err);
+        if (rc != AW_AGAIN && rc != AW_DONE) {
+            conn_upstream_failed(c, UPSTREAM_BAD);
+            return false;
+        }
+        emit_payload(&u->in, &pending, &c->out, r->res_chunked_out);
+        r->res_done = rc == AW_DONE;
+    } else {
+        pending = buf_len(&u->in);
+        while (pending > 0 &&
+               emit_payload(&u->in, &pending, &c->out, r->res_chunked_out))
+            ;
+        u->in.start = u->in.end - pending;
+        r->res_done = u->eof && buf_len(&u->in) == 0;
+    }
+    if (r->res_done && r->res_chunked_out &&
+        buf_append(&c->out, "0\r\n\r\n", 5) != AW_OK)
+        r->res_done = false;
+    r->bytes_out = before + (c->out.end >= start ? c->out.end - start : 0);
+    return c->out.end != start;
+}
+
+/* Reading the backend waits while the client buffer is nearly full. */
+static bool
+client_has_room(const struct conn *c)
+{
+    return buf_room(&c->out) + c->out.start > 2 * CHUNK_OVERHEAD + 5;
+}
+
+/* Phase FORWARD: one round of every transfer of the exchange. */
+static bool
+pump_forward(struct conn *c)
+{
+    struct request *r = &c->req;
+    struct upconn *u = r->up;
+    bool progress = false;
+    int rc;
+
+    if (!r->req_body_done) {
+        progress |= pump_request_body(c, r, u);
+        if (c->closed || r->up != u)
+            return true;
+        if (c->eof && !r->req_body_done) {
+            conn_close(c);
+            return false;
+        }
+    }
+    if (buf_len(&u->out) > 0 && u->writable && !u->connecting) {
+        rc = upconn_write(u);
+        if (rc == AW_OK)
+            progress = true;
+        else if (rc != AW_AGAIN) {
+            conn_upstream_failed(c, UPSTREAM_RESET);
+            return true;
+        }
+        upconn_arm(u, r);
+    }
+    if (u->readable && !u->eof && client_has_room(c)) {
+        rc = upconn_read(u);
+        if (rc == AW_OK) {
+            progress = true;
+            upconn_arm(u, r);
+        } else if (rc != AW_AGAIN && rc != AW_DONE) {
+            u->eof = true;
+        }
+    }
+    if (!r->res_head_done)
+        progress |= pump_response_head(c, r, u);
+    if (c->closed || r->up != u)
+        return true;
+    if (r->res_head_done && !r->res_done)
+        progress |= pump_response_body(c, r, u);
+    if (c->closed || r->up != u)
+        return true;
+    if (u->eof && !r->res_done && buf_len(&u->in) == 0) {
+        conn_upstream_failed(c, r->res_head_done ? UPSTREAM_TRUNCATED
+                                                  : UPSTREAM_RESET);
+        return true;
+    }
+    if (r->res_done) {
+        r->t_up_end = clock_mono_us();
+        finish_request(c);
+        return true;
+    }
+    return progress;
+}
+
+/*
+ * While the client is sent a response (and no request body is awaited),
+ * its timer bounds the time between successful writes.
+ */
+static void
+arm_send_timer(struct conn *c)
+{
+    bool sending = c->phase == PHASE_FLUSH ||
+                   (c->phase == PHASE_FORWARD && c->req.req_body_done);
+
+    if (!sending)
+        return;
+    if (buf_len(&c->out) == 0 && c->phase == PHASE_FORWARD)
+        loop_timer_cancel(&c->w->loop, &c->timer);
+    else
+        loop_timer_set(&c->w->loop, &c->timer, c->w->cfg->send_timeout_ms);
+}
+
+/* Write queued bytes to the client. Returns true on progress. */
+static bool
+flush_out(struct conn *c)
+{
+    ssize_t n;
+
+    if (buf_len(&c->out) == 0 || !c->writable)
+        return false;
+    n = write(c->io.fd, c->out.data + c->out.start, buf_len(&c->out));
+    if (n > 0) {
+        c->out.start += (size_t)n;
+        if (buf_len(&c->out) == 0)
+            c->out.start = c->out.end = 0;
+        arm_send_timer(c);
+        return true;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        c->writable = false;
+        arm_send_timer(c);
+        return false;
+    }
+    conn_close(c);
+    return false;
+}
+
+void
+conn_pump(struct conn *c)
+{
+    for (;;) {
+        bool progress = false;
+
+        switch (c->phase) {
+        case PHASE_IDLE:
+        case PHASE_HEAD:
+            progress = pump_head(c);
+            break;
+        case PHASE_FORWARD:
+            progress = pump_forward(c);
+            break;
+        case PHASE_FLUSH:
+            break;
+        }
+        if (c->closed)
+            return;
+        progress |= flush_out(c);
+        if (c->closed)
+            return;
+        if (c->phase == PHASE_FLUSH && buf_len(&c->out) == 0) {
+            shutdown(c->io.fd, SHUT_WR);
+            conn_close(c);
+            return;
+        }
+        if (!progress)
+            return;
+    }
+}
+
+static void
+conn_on_event(struct loop_io *io, uint32_t events)
+{
+    struct conn *c = (struct conn *)io;
+
+    if (c->closed)
+        return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = true;
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+        c->writable = true;
+    conn_pump(c);
+}
+
+/*
+ * The connection's timer: idle, head, body or send timeout depending on
+ * the phase (see where it is armed).
+ */
+static void
+conn_on_timer(struct loop_timer *t)
+{
+    struct conn *c = (struct conn *)((char *)t - offsetof(struct conn,
+                                                           timer));
+
+    if (c->closed)
+        return;
+    if (c->phase == PHASE_HEAD && buf_len(&c->out) == 0) {
+        c->close_after = true;
+        refuse(c, 408, "http.head_timeout",
+               "The request head did not arrive in time.");
+        conn_pump(c);
+        return;
+    }
+    if (c->phase == PHASE_FORWARD && !c->req.req_body_done &&
+        c->req.res_head_done == false) {
+        c->close_after = true;
+        refuse(c, 408, "http.body_timeout",
+               "The request body did not arrive in time.");
+        conn_pump(c);
+        return;
+    }
+    conn_close(c);
+}
+
+/*
+ * The exchange with the backend failed. Retry once on another connection
+ * when nothing of the request can have been acted on (connect failures)
+ * or when the request is idempotent, has no body and the backend closed
+ * before answering; else answer 502 or 504, or, once the response has
+ * started, close the client connection.
+ */
+void
+conn_upstream_failed(struct conn *c, enum upstream_failure why)
+{
+    struct request *r = &c->req;
+    struct upconn *u = r->up;
+    struct backend *be = u->be;
+    bool idempotent = r->h.method == HTTP_GET || r->h.method == HTTP_HEAD ||
+                      r->h.method == HTTP_PUT || r->h.method == HTTP_DELETE ||
+                      r->h.method == HTTP_OPTIONS;
+    bool reused = u->reused;
+    bool retry;
+
+    if (why != UPSTREAM_RESET || !reused)
+        upstream_mark(c->w, be, false, r->route->upstream);
+    upstream_release(c, u, false);
+    r->up = NULL;
+    if (r->res_head_done) {
+        r->reason = "upstream.truncated";
+        message_access_log(c, r);
+        conn_close(c);
+        return;
+    }
+    retry = r->attempts < 2 &&
+            (why == UPSTREAM_CONNECT ||
+             (why == UPSTREAM_RESET && r->req_framing == HTTP_BODY_NONE &&
+              (idempotent || reused)));
+    if (why == UPSTREAM_RESET && !r->route->upstream->retry_idempotent)
+        retry = false;
+    if (retry && upstream_attach(c, r, reused ? NULL : be) == AW_OK)
+        return;
+    if (!r->req_body_done)
+        c->close_after = true;
+    if (why == UPSTREAM_TIMEOUT)
+        refuse(c, 504, "upstream.timeout",
+               "The upstream server did not answer in time.");
+    else if (why == UPSTREAM_BAD)
+        refuse(c, 502, "upstream.bad_response",
+               "The upstream server sent a malformed response.");
+    else if (why == UPSTREAM_CONNECT)
+        refuse(c, 502, "upstream.unavailable",
+               "The upstream server could not be reached.");
+    else
+        refuse(c, 502, "upstream.reset",
+               "The upstream server closed the connection early.");
+}
+
+/* Drain: close an idle connection now; others close after their answer. */
+void
+conn_drain(struct conn *c)
+{
+    c->close_after = true;
+    if (c->phase == PHASE_IDLE && buf_len(&c->out) == 0)
+        conn_close(c);
+}

@@ -1,0 +1,550 @@
+/*
+ * Messages the gateway writes itself: the request head sent upstream, the
+ * response head sent to the client, problem+json answers, access-log
+ * lines and request ids.
+ *
+ * The upstream never sees the client's bytes: its head is re-serialised
+ * from the parsed and normalised request, with hop-by-hop fields removed
+ * and the forwarding fields set by the gateway.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "proxy_int.h"
+#include "telemetry/telemetry.h"
+
+#define UPSTREAM_HEAD_SLACK 2048
+
+/* Builder over a fixed buffer; the first overflow is sticky. */
+struct bld {
+    struct buf b;
+    bool overflow;
+};
+
+static void
+bld_add(struct bld *o, struct slice s)
+{
+    if (!o->overflow && buf_append(&o->b, s.ptr, s.len) != AW_OK)
+        o->overflow = true;
+}
+
+static void
+bld_str(struct bld *o, const char *s)
+{
+    bld_add(o, (struct slice){s, strlen(s)});
+}
+
+static void
+bld_field(struct bld *o, const char *name, struct slice value)
+{
+    bld_str(o, name);
+    bld_add(o, SLICE_LIT(": "));
+    bld_add(o, value);
+    bld_add(o, SLICE_LIT("\r\n"));
+}
+
+/* True when name is listed in any Connection field of the message. */
+static bool
+named_by_connection(const struct http_header *h, unsigned n,
+                    struct slice name)
+{
+    char token[64];
+
+    if (name.len >= sizeof(token))
+        return false;
+    slice_copy_cstr(token, sizeof(token), name);
+    for (unsigned i = 0; i < n; i++) {
+        if (slice_is(h[i].name, "connection") &&
+            http_list_has(h[i].value, token))
+            return true;
+    }
+    return false;
+}
+
+/* Fields the gateway sets itself and never copies from the client. */
+static bool
+gateway_owned_request_field(struct slice name, bool trusted)
+{
+    static const char *const always[] = {
+        "host", "content-length", "expect", "x-request-id",
+        "traceparent", "tracestate", "x-forwarded-host",
+    };
+    static const char *const untrusted[] = {
+        "x-forwarded-for", "x-forwarded-proto", "forwarded",
+        "x-real-ip",
+    };
+
+    for (size_t i = 0; i < ARRAY_LEN(always); i++)
+        if (slice_is(name, always[i]))
+            return true;
+    for (size_t i = 0; !trusted && i < ARRAY_LEN(untrusted); i++)
+        if (slice_is(name, untrusted[i]))
+            return true;
+    return false;
+}
+
+static bool
+is_lower_hex(struct slice s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        char ch = s.ptr[i];
+
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static bool
+all_zero(struct slice s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if (s.ptr[i] != '0')
+            return false;
+    return true;
+}
+
+/* W3C trace context, version 00: "00-<32 hex>-<16 hex>-<2 hex>". */
+static bool
+traceparent_valid(struct slice v)
+{
+    struct slice trace = {v.ptr + 3, 32}, parent = {v.ptr + 36, 16};
+
+    if (v.len != 55 || memcmp(v.ptr, "00-", 3) != 0 || v.ptr[35] != '-' ||
+        v.ptr[52] != '-')
+        return false;
+    return is_lower_hex(trace) && is_lower_hex(parent) &&
+           is_lower_hex((struct slice){v.ptr + 53, 2}) && !all_zero(trace) &&
+           !all_zero(parent);
+}
+
+/* Append the X-Forwarded-For, -Proto, -Host and Forwarded fields. */
+static void
+put_forwarding(struct bld *o, struct conn *c, struct request *r,
+               bool trusted)
+{
+    const struct http_header *h = r->h.headers;
+    bool v6 = c->peer.ss_family == AF_INET6;
+    bool had_xff = false;
+
+    bld_str(o, "X-Forwarded-For: ");
+    for (unsigned i = 0; trusted && i < r->h.nheaders; i++) {
+        if (slice_is(h[i].name, "x-forwarded-for")) {
+            bld_add(o, h[i].value);
+            bld_add(o, SLICE_LIT(", "));
+            had_xff = true;
+        }
+    }
+    (void)had_xff;
+    bld_str(o, c->peer_text);
+    bld_str(o, "\r\nX-Forwarded-Proto: http\r\n");
+    bld_field(o, "X-Forwarded-Host", r->host);
+    bld_str(o, "Forwarded: ");
+    for (unsigned i = 0; trusted && i < r->h.nheaders; i++) {
+        if (slice_is(h[i].name, "forwarded")) {
+            bld_add(o, h[i].value);
+            bld_add(o, SLICE_LIT(", "));
+        }
+    }
+    bld_str(o, v6 ? "for=\"[" : "for=");
+    bld_str(o, c->peer_text);
+    bld_str(o, v6 ? "]\";proto=http\r\n" : ";proto=http\r\n");
+}
+
+/* Append traceparent (kept when valid, else created) and tracestate. */
+static void
+put_trace(struct bld *o, struct worker *w, struct request *r)
+{
+    const struct http_header *tp, *ts;
+    char made[56];
+
+    tp = http_header_find(r->h.headers, r->h.nheaders, "traceparent");
+    if (tp != NULL && traceparent_valid(tp->value)) {
+        bld_field(o, "traceparent", tp->value);
+        ts = http_header_find(r->h.headers, r->h.nheaders, "tracestate");
+        if (ts != NULL && ts->value.len <= 512)
+            bld_field(o, "tracestate", ts->value);
+        return;
+    }
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    snprintf(made, sizeof(made), "00-%016llx%016llx-%016llx-00",
+             (unsigned long long)w->rng,
+             (unsigned long long)(w->rng * 0x9e3779b97f4a7c15ULL),
+             (unsigned long long)(w->rng ^ 0xa5a5a5a55a5a5a5aULL) | 1);
+    bld_field(o, "traceparent", (struct slice){made, 55});
+}
+
+/*
+ * Serialise the head to send upstream into the request arena
+ * (r->up_head). Must run while r->h still points into the client buffer.
+ * Returns AW_OK, AW_NOMEM, or AW_TOOBIG when the head outgrew its room.
+ */
+int
+message_upstream_head(struct conn *c, struct request *r)
+{
+    const struct config *cfg = r->cfg;
+    bool trusted = config_is_trusted_proxy(cfg,
+                                           (struct sockaddr *)&c->peer);
+    size_t cap = r->h.head_len + UPSTREAM_HEAD_SLACK;
+    struct bld o = {{arena_alloc(&c->arena, cap), 0, 0, cap}, false};
+    char num[32];
+
+    if (o.b.data == NULL)
+        return AW_NOMEM;
+    bld_add(&o, r->method);
+    bld_add(&o, SLICE_LIT(" "));
+    bld_add(&o, r->path);
+    if (r->h.query.ptr != NULL) {
+        bld_add(&o, SLICE_LIT("?"));
+        bld_add(&o, r->h.query);
+    }
+    bld_str(&o, " HTTP/1.1\r\n");
+    bld_field(&o, "Host", r->host);
+    for (unsigned i = 0; i < r->h.nheaders; i++) {
+        const struct http_header *h = &r->h.headers[i];
+
+        if (http_is_hop_by_hop(h->name) ||
+            gateway_owned_request_field(h->name, trusted) ||
+            named_by_connection(r->h.headers, r->h.nheaders, h->name))
+            continue;
+        bld_add(&o, h->name);
+        bld_add(&o, SLICE_LIT(": "));
+        bld_add(&o, h->value);
+        bld_add(&o, SLICE_LIT("\r\n"));
+    }
+    put_forwarding(&o, c, r, trusted);
+    bld_field(&o, "X-Request-Id", (struct slice){r->id, strlen(r->id)});
+    put_trace(&o, c->w, r);
+    if (r->req_framing == HTTP_BODY_LENGTH) {
+        snprintf(num, sizeof(num), "%llu",
+                 (unsigned long long)r->h.content_length);
+        bld_field(&o, "Content-Length", (struct slice){num, strlen(num)});
+    } else if (r->req_framing == HTTP_BODY_CHUNKED) {
+        bld_str(&o, "Transfer-Encoding: chunked\r\n");
+    }
+    bld_str(&o, "\r\n");
+    if (o.overflow)
+        return AW_TOOBIG;
+    r->up_head = o.b.data;
+    r->up_head_len = o.b.end;
+    return AW_OK;
+}
+
+/* Response fields the gateway drops or sets itself. */
+static bool
+gateway_owned_response_field(const struct config *cfg, struct slice name)
+{
+    static const char *const owned[] = {
+        "content-length", "server", "x-powered-by", "x-request-id",
+    };
+
+    for (size_t i = 0; i < ARRAY_LEN(owned); i++)
+        if (slice_is(name, owned[i]))
+            return true;
+    for (size_t i = 0; i < cfg->nsecurity_headers; i++)
+        if (slice_is(name, cfg->security_headers[i].name))
+            return true;
+    return false;
+}
+
+static void
+put_common_response_fields(struct bld *o, const struct config *cfg,
+                           struct request *r)
+{
+    bld_str(o, "Server: apiward\r\n");
+    bld_field(o, "X-Request-Id", (struct slice){r->id, strlen(r->id)});
+    for (size_t i = 0; i < cfg->nsecurity_headers; i++) {
+        const char *v = cfg->security_headers[i].value;
+
+        bld_field(o, cfg->security_headers[i].name,
+                  (struct slice){v, strlen(v)});
+    }
+}
+
+/* Whether the client connection stays open after this response. */
+static bool
+client_keeps_alive(struct conn *c, struct request *r)
+{
+    return r->h.keep_alive && !c->close_after && !c->w->draining &&
+           c->nrequests < r->cfg->keepalive_requests;
+}
+
+/*
+ * Write the response head for the client into c->out from the parsed
+ * upstream response r->res (slices into the upstream buffer). Decides
+ * the framing towards the client. Returns AW_OK or AW_TOOBIG.
+ */
+int
+message_response_head(struct conn *c, struct request *r)
+{
+    struct http_response *res = &r->res;
+    struct bld o = {c->out, false};
+    bool head_or_304 = r->h.method == HTTP_HEAD || res->status == 304;
+    bool keep;
+    char line[64];
+
+    r->res_chunked_out = false;
+    if (res->framing == HTTP_BODY_CLOSE || res->framing == HTTP_BODY_CHUNKED)
+        r->res_chunked_out = r->h.version == 11;
+    if (res->framing == HTTP_BODY_CLOSE && !r->res_chunked_out)
+        c->close_after = true;
+    keep = client_keeps_alive(c, r);
+    if (!keep)
+        c->close_after = true;
+    snprintf(line, sizeof(line), "HTTP/1.1 %d ", res->status);
+    bld_str(&o, line);
+    bld_add(&o, res->reason);
+    bld_str(&o, "\r\n");
+    for (unsigned i = 0; i < res->nheaders; i++) {
+        const struct http_header *h = &res->headers[i];
+
+        if (http_is_hop_by_hop(h->name) ||
+            named_by_connection(res->headers, res->nheaders, h->name))
+            continue;
+        if (gateway_owned_response_field(r->cfg, h->name) &&
+            !(head_or_304 && slice_is(h->name, "content-length")))
+            continue;
+        bld_add(&o, h->name);
+        bld_add(&o, SLICE_LIT(": "));
+        bld_add(&o, h->value);
+        bld_add(&o, SLICE_LIT("\r\n"));
+    }
+    if (res->framing == HTTP_BODY_LENGTH) {
+        snprintf(line, sizeof(line), "Content-Length: %llu\r\n",
+                 (unsigned long long)res->content_length);
+        bld_str(&o, line);
+    } else if (r->res_chunked_out) {
+        bld_str(&o, "Transfer-Encoding: chunked\r\n");
+    }
+    put_common_response_fields(&o, r->cfg, r);
+    if (!keep)
+        bld_str(&o, "Connection: close\r\n");
+    else if (r->h.version == 10)
+        bld_str(&o, "Connection: keep-alive\r\n");
+    bld_str(&o, "\r\n");
+    if (o.overflow)
+        return AW_TOOBIG;
+    r->bytes_out += o.b.end - c->out.end;
+    c->out = o.b;
+    return AW_OK;
+}
+
+static const char *
+status_title(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+/* Methods allowed on the route, for the Allow field of a 405. */
+static void
+put_allow(struct bld *o, uint32_t allowed)
+{
+    bool first = true;
+
+    bld_str(o, "Allow: ");
+    for (int m = 0; m < HTTP_OTHER; m++) {
+        if (!(allowed & (1u << m)))
+            continue;
+        if (!first)
+            bld_str(o, ", ");
+        bld_str(o, http_method_name((enum http_method)m));
+        first = false;
+    }
+    bld_str(o, "\r\n");
+}
+
+/*
+ * Answer the client with an RFC 9457 problem document whose type ends in
+ * the stable reason code. Everything already queued for the client is
+ * kept; when the answer does not fit, the connection is just closed. For
+ * a 405, r->allowed holds the methods for the Allow field.
+ */
+void
+message_problem(struct conn *c, struct request *r, int status,
+                const char *reason, const char *detail)
+{
+    const struct config *cfg = r->cfg != NULL ? r->cfg : c->w->cfg;
+    struct bld o = {c->out, false};
+    char body[768], line[128];
+    int n;
+
+    r->status = status;
+    r->reason = reason;
+    if (r->id[0] == '\0')
+        message_request_id(c->w, r);
+    n = snprintf(body, sizeof(body),
+                 "{\"type\":\"urn:apiward:problem:%s\",\"title\":\"%s\","
+                 "\"status\":%d,\"detail\":\"%s\",\"reason\":\"%s\","
+                 "\"request_id\":\"%s\"}\n",
+                 reason, status_title(status), status, detail, reason, r->id);
+    if (n < 0 || (size_t)n >= sizeof(body))
+        n = 0;
+    snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+             status_title(status));
+    bld_str(&o, line);
+    bld_str(&o, "Content-Type: application/problem+json\r\n"
+                "Cache-Control: no-store\r\n");
+    snprintf(line, sizeof(line), "Content-Length: %d\r\n", n);
+    bld_str(&o, line);
+    if (status == 405)
+        put_allow(&o, r->allowed);
+    if (status == 408 || status == 413 || status == 431 || status == 400 ||
+        status == 414 || status == 505 || status == 501)
+        c->close_after = true;
+    if (r->cfg == NULL || !client_keeps_alive(c, r))
+        c->close_after = true;
+    if (cfg != NULL)
+        put_common_response_fields(&o, cfg, r);
+    if (c->close_after)
+        bld_str(&o, "Connection: close\r\n");
+    bld_str(&o, "\r\n");
+    bld_add(&o, (struct slice){body, (size_t)n});
+    if (o.overflow) {
+        c->close_after = true;
+        return;
+    }
+    r->bytes_out += o.b.end - c->out.end;
+    c->out = o.b;
+}
+
+/* Request ids a client may set: 1..64 of [A-Za-z0-9._-]. */
+static bool
+request_id_valid(struct slice v)
+{
+    if (v.len == 0 || v.len > PROXY_REQUEST_ID_LEN)
+        return false;
+    for (size_t i = 0; i < v.len; i++) {
+        char ch = v.ptr[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+              ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Give r an id: the client's X-Request-Id when it is well formed (the
+ * head must still be parsed), else 32 fresh hex digits.
+ */
+void
+message_request_id(struct worker *w, struct request *r)
+{
+    const struct http_header *h = NULL;
+
+    if (r->h.headers != NULL)
+        h = http_header_find(r->h.headers, r->h.nheaders, "x-request-id");
+    if (h != NULL && request_id_valid(h->value)) {
+        slice_copy_cstr(r->id, sizeof(r->id), h->value);
+        return;
+    }
+    if (w->rng == 0 && getrandom(&w->rng, sizeof(w->rng), 0) < 0)
+        w->rng = clock_mono_us() | 1;
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    snprintf(r->id, sizeof(r->id), "%016llx%016llx",
+             (unsigned long long)w->rng,
+             (unsigned long long)(w->rng * 0x2545f4914f6cdd1dULL));
+}
+
+static const char *const stage_names[] = {
+    "parse", "route", "guard", "forward", "respond",
+};
+
+/* ISO 8601 UTC with milliseconds, cached per second per thread. */
+static void
+format_time(char *dst, size_t cap)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[32];
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = ts.tv_sec;
+    }
+    snprintf(dst, cap, "%s.%03ldZ", cached, ts.tv_nsec / 1000000);
+}
+
+static void
+put_json_string(struct bld *o, const char *key, struct slice v)
+{
+    bld_str(o, ",\"");
+    bld_str(o, key);
+    bld_str(o, "\":\"");
+    if (!o->overflow && json_escape_append(&o->b, v, 512) != AW_OK)
+        o->overflow = true;
+    bld_str(o, "\"");
+}
+
+/* Queue the access-log line of a finished request. */
+void
+message_access_log(struct conn *c, struct request *r)
+{
+    char line[2048], num[160], when[40];
+    struct bld o = {{line, 0, 0, sizeof(line)}, false};
+    uint64_t now = clock_mono_us();
+    double total = (double)(now - r->t_start) / 1000.0;
+    double up = r->t_up_start == 0 ? 0.0
+              : (double)((r->t_up_end ? r->t_up_end : now) - r->t_up_start)
+                / 1000.0;
+
+    if (!accesslog_enabled())
+        return;
+    format_time(when, sizeof(when));
+    bld_str(&o, "{\"time\":\"");
+    bld_str(&o, when);
+    bld_str(&o, "\"");
+    put_json_string(&o, "request_id", (struct slice){r->id, strlen(r->id)});
+    put_json_string(&o, "client", (struct slice){c->peer_text,
+                                                 strlen(c->peer_text)});
+    put_json_string(&o, "method", r->method);
+    put_json_string(&o, "host", r->host);
+    if (r->route != NULL)
+        put_json_string(&o, "route", (struct slice){r->route->name,
+                                                    strlen(r->route->name)});
+    put_json_string(&o, "path", r->path);
+    if (r->up != NULL || r->t_up_start != 0)
+        put_json_string(&o, "upstream", r->up != NULL
+                        ? (struct slice){r->up->be->text,
+                                         strlen(r->up->be->text)}
+                        : SLICE_LIT(""));
+    snprintf(num, sizeof(num),
+             ",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%.3f,"
+             "\"upstream_ms\":%.3f,\"stage\":\"%s\"",
+             r->status, (unsigned long long)r->bytes_out, total, up,
+             stage_names[r->stage]);
+    bld_str(&o, num);
+    if (r->reason != NULL)
+        put_json_string(&o, "reason", (struct slice){r->reason,
+                                                     strlen(r->reason)});
+    bld_str(&o, "}\n");
+    if (!o.overflow)
+        accesslog_write(c->w->id, line, o.b.end);
+}

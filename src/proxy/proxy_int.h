@@ -1,0 +1,212 @@
+/*
+ * Internal structures of the proxy module, shared by its files only.
+ *
+ * Ownership: a worker owns its client connections (struct conn), its
+ * upstream connections (struct upconn) and its per-backend state (struct
+ * backend). A connection is owned by exactly one worker for its whole
+ * life; nothing here is touched by another thread.
+ */
+#ifndef APIWARD_PROXY_INT_H
+#define APIWARD_PROXY_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "loop/loop.h"
+#include "route/route.h"
+
+#define PROXY_IO_BUF (16 * 1024)      /* body and response buffers */
+#define PROXY_REQUEST_ID_LEN 64
+
+struct worker;
+struct conn;
+
+/* What a worker knows of one backend address: pool and health. */
+struct backend {
+    struct backend *next;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[64];
+    struct upconn *idle;      /* idle keep-alive connections, newest first */
+    unsigned nidle;
+    unsigned active;          /* connections carrying a request */
+    unsigned fails;           /* consecutive failures */
+    uint64_t ejected_until;   /* monotonic ms; 0 when healthy */
+};
+
+/* A connection to a backend, idle in a pool or serving one request. */
+struct upconn {
+    struct loop_io io;
+    struct loop_timer timer;
+    struct worker *w;
+    struct backend *be;
+    struct conn *client;      /* NULL while idle in the pool */
+    struct upconn *next_idle;
+    struct buf in;            /* response bytes not yet handled */
+    struct buf out;           /* request bytes not yet sent */
+    bool connecting;          /* non-blocking connect in progress */
+    bool readable;
+    bool writable;
+    bool eof;                 /* the backend closed its side */
+    bool closed;              /* waiting in the graveyard */
+    bool reused;              /* served a request before this one */
+    bool got_bytes;           /* some response byte arrived */
+};
+
+/* Phase of a client connection. */
+enum conn_phase {
+    PHASE_IDLE,      /* waiting for the first byte of a request */
+    PHASE_HEAD,      /* reading a request head */
+    PHASE_FORWARD,   /* request being forwarded, response awaited */
+    PHASE_FLUSH,     /* gateway-made answer being written, then close */
+};
+
+/* Stage of the pipeline in which a request ended, for the access log. */
+enum stage {
+    STAGE_PARSE,
+    STAGE_ROUTE,
+    STAGE_GUARD,
+    STAGE_FORWARD,
+    STAGE_RESPOND,
+};
+
+/* The request in progress on a connection. */
+struct request {
+    struct config *cfg;            /* snapshot reference, or NULL */
+    struct http_request h;         /* slices into conn.in; void after
+                                      the head is consumed */
+    struct slice method;           /* arena copies, valid to the end */
+    struct slice path;             /* normalised */
+    struct slice host;
+    const struct config_route *route;
+    struct route_params params;
+    uint32_t allowed;              /* methods of the path, for a 405 */
+    char id[PROXY_REQUEST_ID_LEN + 1];
+
+    char *up_head;                 /* serialised upstream head (arena) */
+    size_t up_head_len;
+    enum http_framing req_framing; /* NONE, LENGTH or CHUNKED */
+    uint64_t body_left;            /* LENGTH: bytes still to forward */
+    struct http_chunked req_chunks;
+    size_t req_pending;            /* decoded payload at front of in */
+    bool req_chunks_done;          /* last chunk and trailers seen */
+    bool req_body_done;
+
+    struct upconn *up;
+    unsigned attempts;
+    struct http_response res;
+    struct http_parser res_parser;
+    bool res_head_done;
+    enum http_framing res_framing; /* as received */
+    bool res_chunked_out;          /* re-encoded as chunked to client */
+    uint64_t res_left;             /* LENGTH: bytes still to copy */
+    struct http_chunked res_chunks;
+    bool res_done;
+
+    int status;
+    const char *reason;            /* NULL on success */
+    enum stage stage;
+    uint64_t bytes_out;
+    uint64_t t_start;              /* monotonic microseconds */
+    uint64_t t_up_start;
+    uint64_t t_up_end;
+};
+
+/* A client connection. */
+struct conn {
+    struct loop_io io;
+    struct loop_timer timer;
+    struct worker *w;
+    struct conn *prev;
+    struct conn *next;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char peer_text[48];            /* address without port */
+    struct buf in;                 /* allocated on first use */
+    struct buf out;
+    struct arena arena;            /* per request, reset between them */
+    enum conn_phase phase;
+    struct http_parser parser;
+    unsigned nrequests;
+    bool readable;
+    bool writable;
+    bool eof;
+    bool closed;
+    bool close_after;              /* close once out is flushed */
+    struct request req;
+};
+
+/* A listening socket of one worker. */
+struct listener {
+    struct loop_io io;
+    struct worker *w;
+};
+
+struct worker {
+    unsigned id;
+    pthread_t thread;
+    struct loop loop;
+    struct config *cfg;            /* newest snapshot seen */
+    struct listener *listeners;
+    size_t nlisteners;
+    struct conn *conns;            /* every open client connection */
+    unsigned nconns;
+    struct backend *backends;
+    unsigned rr;                   /* round-robin cursor */
+    uint64_t rng;                  /* request-id generator state */
+    bool draining;
+    struct conn *dead_conns;       /* freed after the event batch */
+    struct upconn *dead_ups;
+};
+
+/* Process-wide state read by workers. */
+extern atomic_bool proxy_draining;
+extern atomic_uint_fast64_t proxy_generation;
+
+/* Why an upstream exchange failed; decides retry and status. */
+enum upstream_failure {
+    UPSTREAM_CONNECT,  /* connect refused, unreachable or timed out */
+    UPSTREAM_RESET,    /* closed or errored before a response */
+    UPSTREAM_TIMEOUT,  /* no response bytes within the read timeout */
+    UPSTREAM_BAD,      /* malformed response head */
+    UPSTREAM_TRUNCATED /* closed in the middle of a response body */
+};
+
+/* worker.c */
+struct backend *worker_backend(struct worker *w, const struct config_addr *a);
+void worker_refresh_config(struct worker *w);
+
+/* conn.c */
+void conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
+                 socklen_t len);
+void conn_pump(struct conn *c);
+void conn_close(struct conn *c);
+void conn_free(struct conn *c);
+void conn_drain(struct conn *c);
+void conn_upstream_failed(struct conn *c, enum upstream_failure why);
+
+/* upstream.c */
+int upstream_attach(struct conn *c, struct request *r,
+                    struct backend *avoid);
+void upstream_release(struct conn *c, struct upconn *u, bool reusable);
+void upconn_close(struct upconn *u);
+void upconn_free(struct upconn *u);
+int upconn_read(struct upconn *u);
+int upconn_write(struct upconn *u);
+void upstream_mark(struct worker *w, struct backend *be, bool ok,
+                   const struct config_upstream *us);
+void upconn_arm(struct upconn *u, struct request *r);
+
+/* message.c */
+int message_upstream_head(struct conn *c, struct request *r);
+int message_response_head(struct conn *c, struct request *r);
+void message_problem(struct conn *c, struct request *r, int status,
+                     const char *reason, const char *detail);
+void message_access_log(struct conn *c, struct request *r);
+void message_request_id(struct worker *w, struct request *r);
+
+#endif

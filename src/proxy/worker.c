@@ -1,0 +1,390 @@
+/*
+ * Worker threads, listeners, signals, reload and drain.
+ *
+ * Each worker has its own epoll loop and its own SO_REUSEPORT listening
+ * sockets, so the kernel spreads connections and a request never changes
+ * thread. The main thread only waits for signals: SIGHUP compiles a new
+ * snapshot beside the running one and publishes it; SIGTERM and SIGINT
+ * start the drain; SIGUSR1 reopens the access log.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy.h"
+#include "proxy_int.h"
+#include "telemetry/telemetry.h"
+
+#define LISTEN_BACKLOG 4096
+
+atomic_bool proxy_draining;
+atomic_uint_fast64_t proxy_generation;
+
+static struct worker *workers;
+static unsigned nworkers;
+
+/* Per-worker state of a backend address, created on first use. */
+struct backend *
+worker_backend(struct worker *w, const struct config_addr *a)
+{
+    struct backend *be;
+
+    for (be = w->backends; be != NULL; be = be->next) {
+        if (be->len == a->len && memcmp(&be->ss, &a->ss, a->len) == 0)
+            return be;
+    }
+    be = calloc(1, sizeof(*be));
+    if (be == NULL)
+        return NULL;
+    memcpy(&be->ss, &a->ss, a->len);
+    be->len = a->len;
+    slice_copy_cstr(be->text, sizeof(be->text),
+                    (struct slice){a->text, strlen(a->text)});
+    be->next = w->backends;
+    w->backends = be;
+    return be;
+}
+
+/* Switch the worker to the newest snapshot if a reload published one. */
+void
+worker_refresh_config(struct worker *w)
+{
+    struct config *c;
+
+    if (atomic_load_explicit(&proxy_generation, memory_order_acquire) ==
+        w->cfg->generation)
+        return;
+    c = config_current();
+    config_unref(w->cfg);
+    w->cfg = c;
+}
+
+static void
+on_accept(struct loop_io *io, uint32_t events)
+{
+    struct listener *l = (struct listener *)io;
+    static _Thread_local uint64_t last_warn;
+
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd >= 0) {
+            conn_accept(l->w, fd, (struct sockaddr *)&ss, len);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN && l->w->loop.now - last_warn > 1000) {
+            log_warn("accept: %s", strerror(errno));
+            last_warn = l->w->loop.now;
+        }
+        return;
+    }
+}
+
+/* Open one SO_REUSEPORT listening socket; -1 with errno on failure. */
+static int
+listen_on(const struct config_addr *a)
+{
+    int one = 1;
+    int fd = socket(a->ss.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+        listen(fd, LISTEN_BACKLOG) < 0) {
+        int saved = errno;
+
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static void
+close_listeners(struct worker *w)
+{
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].io.fd < 0)
+            continue;
+        loop_del(&w->loop, &w->listeners[i].io);
+        close(w->listeners[i].io.fd);
+        w->listeners[i].io.fd = -1;
+    }
+}
+
+static void
+close_pools(struct worker *w)
+{
+    for (struct backend *be = w->backends; be != NULL; be = be->next) {
+        while (be->idle != NULL)
+            upconn_close(be->idle);
+    }
+}
+
+/* Free what was closed during the batch of events that just ended. */
+static void
+on_batch(struct loop *l, void *arg)
+{
+    struct worker *w = arg;
+
+    while (w->dead_conns != NULL) {
+        struct conn *c = w->dead_conns;
+
+        w->dead_conns = c->next;
+        conn_free(c);
+    }
+    while (w->dead_ups != NULL) {
+        struct upconn *u = w->dead_ups;
+
+        w->dead_ups = u->next_idle;
+        upconn_free(u);
+    }
+    if (w->draining && w->nconns == 0)
+        loop_stop(l);
+}
+
+/* Another thread asked for attention: so far only to start draining. */
+static void
+on_wake(struct loop *l, void *arg)
+{
+    struct worker *w = arg;
+    struct conn *c, *next;
+
+    if (!atomic_load(&proxy_draining) || w->draining)
+        return;
+    w->draining = true;
+    close_listeners(w);
+    close_pools(w);
+    for (c = w->conns; c != NULL; c = next) {
+        next = c->next;
+        conn_drain(c);
+    }
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    log_set_worker((int)w->id);
+    if (loop_run(&w->loop) != AW_OK)
+        log_error("event loop failed: %s", strerror(errno));
+    while (w->conns != NULL)
+        conn_close(w->conns);
+    close_pools(w);
+    on_batch(&w->loop, w);
+    return NULL;
+}
+
+/* Prepare worker w: loop and listeners. Returns AW_OK or AW_IO. */
+static int
+worker_init(struct worker *w, unsigned id, struct config *cfg)
+{
+    w->id = id;
+    w->cfg = config_ref(cfg);
+    if (loop_init(&w->loop, on_wake, w) != AW_OK)
+        return AW_IO;
+    w->loop.on_batch = on_batch;
+    w->listeners = calloc(cfg->nlisteners, sizeof(*w->listeners));
+    if (w->listeners == NULL)
+        return AW_IO;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        struct listener *l = &w->listeners[i];
+
+        l->w = w;
+        l->io.on_event = on_accept;
+        l->io.fd = listen_on(&cfg->listeners[i]);
+        if (l->io.fd < 0) {
+            log_error("cannot listen on %s: %s", cfg->listeners[i].text,
+                      strerror(errno));
+            return AW_IO;
+        }
+        w->nlisteners++;
+        if (loop_add(&w->loop, &l->io) != AW_OK)
+            return AW_IO;
+    }
+    return AW_OK;
+}
+
+static void
+worker_fini(struct worker *w)
+{
+    struct backend *be;
+
+    close_listeners(w);
+    free(w->listeners);
+    while ((be = w->backends) != NULL) {
+        w->backends = be->next;
+        free(be);
+    }
+    loop_fini(&w->loop);
+    config_unref(w->cfg);
+}
+
+static unsigned
+worker_count(const struct config *cfg)
+{
+    long n;
+
+    if (cfg->workers > 0)
+        return cfg->workers;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+/* SIGHUP: compile the file again; keep the old snapshot on failure. */
+static void
+reload(void)
+{
+    struct config *cur = config_current();
+    struct config *next = NULL;
+    struct config_errors errs;
+    int rc;
+
+    if (cur->path == NULL) {
+        log_warn("reload: no configuration file to reload");
+        config_unref(cur);
+        return;
+    }
+    rc = config_load(cur->path, &next, &errs);
+    if (rc != AW_OK) {
+        for (size_t i = 0; i < errs.n; i++)
+            log_error("reload: %s", errs.msg[i]);
+        log_error("reload failed; still serving generation %llu",
+                  (unsigned long long)cur->generation);
+        config_unref(cur);
+        return;
+    }
+    if (next->nlisteners != cur->nlisteners ||
+        worker_count(next) != nworkers)
+        log_warn("reload: listeners and worker count change only on "
+                 "restart");
+    log_set_level(next->log_level);
+    config_swap(next);
+    atomic_store_explicit(&proxy_generation, next->generation,
+                          memory_order_release);
+    log_info("configuration reloaded: generation %llu, hash %s",
+             (unsigned long long)next->generation, next->hash);
+    config_unref(cur);
+}
+
+/* Wait for every worker until the drain deadline. True when all ended. */
+static bool
+join_workers(uint64_t deadline_ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(deadline_ms / 1000);
+    ts.tv_nsec += (long)(deadline_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    for (unsigned i = 0; i < nworkers; i++) {
+        if (pthread_timedjoin_np(workers[i].thread, NULL, &ts) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* The main thread's life after start: signals until drain. */
+static void
+wait_for_signals(const sigset_t *set)
+{
+    for (;;) {
+        int sig = sigwaitinfo(set, NULL);
+
+        if (sig == SIGHUP) {
+            reload();
+        } else if (sig == SIGUSR1) {
+            accesslog_reopen();
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            return;
+        }
+    }
+}
+
+static int
+start_workers(struct config *cfg)
+{
+    nworkers = worker_count(cfg);
+    workers = calloc(nworkers, sizeof(*workers));
+    if (workers == NULL)
+        return AW_NOMEM;
+    for (unsigned i = 0; i < nworkers; i++) {
+        if (worker_init(&workers[i], i, cfg) != AW_OK)
+            return AW_IO;
+    }
+    for (unsigned i = 0; i < nworkers; i++) {
+        if (pthread_create(&workers[i].thread, NULL, worker_main,
+                           &workers[i]) != 0)
+            return AW_IO;
+    }
+    return AW_OK;
+}
+
+int
+proxy_serve(struct config *cfg)
+{
+    sigset_t set;
+    uint64_t drain_ms = cfg->drain_timeout_ms;
+    bool drained;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_set_level(cfg->log_level);
+    config_swap(config_ref(cfg));
+    atomic_store(&proxy_generation, cfg->generation);
+    if (accesslog_start(cfg->access_log, cfg->access_log_buffer,
+                        worker_count(cfg)) != AW_OK) {
+        log_error("cannot open access log %s: %s", cfg->access_log,
+                  strerror(errno));
+        return 1;
+    }
+    if (start_workers(cfg) != AW_OK) {
+        accesslog_stop();
+        return 1;
+    }
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        log_info("listening on %s with %u workers", cfg->listeners[i].text,
+                 nworkers);
+    config_unref(cfg);
+    wait_for_signals(&set);
+    log_info("draining for up to %llu ms", (unsigned long long)drain_ms);
+    atomic_store(&proxy_draining, true);
+    for (unsigned i = 0; i < nworkers; i++)
+        loop_wake(&workers[i].loop);
+    drained = join_workers(drain_ms);
+    if (!drained) {
+        log_warn("drain deadline passed; exiting with requests in flight");
+        accesslog_stop();
+        return 0;
+    }
+    for (unsigned i = 0; i < nworkers; i++)
+        worker_fini(&workers[i]);
+    free(workers);
+    accesslog_stop();
+    config_swap(NULL);
+    log_info("stopped");
+    return 0;
+}
