@@ -29,10 +29,69 @@ struct arena;
  * sentence; it never contains bytes of the message.
  */
 struct http_error {
-    int status;         /* 400, 408, 413, 414, 431, 501 or 505 */
+    int status;         /* 400, 413, 414, 417, 431, 501, 502 or 505 */
     const char *reason; /* stable code, static storage */
     const char *detail; /* fixed sentence, static storage */
 };
+
+/*
+ * Reason codes used by the parsers in this module. Every refusal also
+ * means the connection is closed after the error response.
+ *
+ *   code                          status  meaning
+ *   http.bad_request_line         400     request line not exactly
+ *                                         "METHOD SP target SP HTTP/x.y
+ *                                         CRLF", method not a token, an
+ *                                         empty line before it
+ *   http.method_not_supported     501     CONNECT (tunnels are refused)
+ *   http.bad_target               400     target byte not allowed, bad
+ *                                         percent-encoding, wrong form
+ *                                         for the method, bad authority
+ *   http.fragment                 400     "#" in the target
+ *   http.target_too_long          414     target over max_target_bytes
+ *   http.version_not_supported    505     well-formed version other than
+ *                                         HTTP/1.0 or HTTP/1.1
+ *   http.bare_lf                  400     a head line ends in LF alone
+ *   http.bare_cr                  400     CR not followed by LF in a head
+ *   http.obs_fold                 400     a field line starts with SP or
+ *                                         HTAB (also right after the
+ *                                         start line)
+ *   http.bad_field_name           400     empty or non-token name,
+ *                                         whitespace before the colon,
+ *                                         no colon
+ *   http.bad_field_value          400     NUL, DEL or a control other
+ *                                         than HTAB in a value
+ *   http.head_too_large           431     no end of head within
+ *                                         max_head_bytes
+ *   http.too_many_headers         431     more than max_headers fields
+ *   http.missing_host             400     HTTP/1.1 request without Host
+ *   http.duplicate_host           400     more than one Host field
+ *   http.bad_host                 400     Host not host[:port]
+ *   http.host_mismatch            400     Host differs from the authority
+ *                                         of an absolute-form target
+ *   http.ambiguous_length         400     Content-Length together with
+ *                                         Transfer-Encoding, or repeated
+ *   http.bad_content_length       400     Content-Length not 1*DIGIT or
+ *                                         over 2^64-1
+ *   http.bad_transfer_encoding    400     Transfer-Encoding other than
+ *                                         one field "chunked", or in
+ *                                         HTTP/1.0
+ *   http.body_too_large           413     declared or decoded body over
+ *                                         max_body_bytes
+ *   http.expectation_failed       417     Expect other than 100-continue
+ *   http.bad_chunk                400     chunk size not hex, over 16
+ *                                         digits, or a chunk not ending
+ *                                         in CRLF
+ *   http.bad_chunk_extension      400     malformed chunk extension, or
+ *                                         a size line over 4 KiB
+ *   http.bad_trailer              400     malformed trailer field, or a
+ *                                         trailer section over 8 KiB
+ *   http.bad_upstream_response    502     any of the above in a response
+ *                                         head (detail says which), or a
+ *                                         malformed status line
+ *
+ * http_normalize_path adds its own "http.path_*" codes, listed there.
+ */
 
 /* Bounds applied while parsing. */
 struct http_limits {
@@ -115,9 +174,16 @@ struct http_response {
  * stopped, so feeding a head byte by byte costs linear time.
  */
 struct http_parser {
-    size_t scanned; /* bytes already checked for line endings */
+    size_t scanned;    /* bytes already checked for line endings */
+    size_t line_start; /* offset of the line being scanned */
+    unsigned lines;    /* complete lines seen so far */
 };
 
+/*
+ * Prepare p for a new message. Call it before the first byte of every
+ * head: the offsets it keeps are relative to the start of the message,
+ * which must stay at buf[0] across AW_AGAIN calls.
+ */
 void http_parser_init(struct http_parser *p);
 
 /*
