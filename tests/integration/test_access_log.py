@@ -1,0 +1,62 @@
+"""The access log: one JSON object per request, and the same reason code
+as the problem the client received."""
+
+from harness import assert_problem, echo_handler, problem_code
+
+REQUIRED = ("time", "request_id", "client", "method", "route", "path",
+            "status", "bytes", "duration_ms", "upstream_ms")
+
+
+def slow_echo(req, ctx):
+    ctx.sleep(0.2)
+    return echo_handler(req, ctx)
+
+
+def by_status(entries, status):
+    found = [e for e in entries if e.get("status") == status]
+    assert len(found) == 1, "expected one entry with status %d in %r" \
+        % (status, entries)
+    return found[0]
+
+
+def test_access_log_records_each_request(gateways, upstreams):
+    up = upstreams(slow_echo)
+    gw = gateways([up.addr])
+    ok = gw.get("/users/%34%32")
+    assert ok.status == 200, ok
+    missing = gw.get("/nope")
+    assert_problem(missing, 404, "route.not_found")
+    bad = gw.send(b"POST /api/x HTTP/1.1\r\nHost: gw.test\r\n"
+                  b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert_problem(bad, 400, "http.ambiguous_length")
+    wrong = gw.send(b"DELETE /users/1 HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+    assert_problem(wrong, 405, "route.method_not_allowed")
+
+    entries = gw.wait_access_entries(4)
+    assert len(entries) == 4, entries
+    for e in entries:
+        missing_keys = [k for k in REQUIRED if k not in e]
+        assert not missing_keys, "entry lacks %r: %r" % (missing_keys, e)
+        assert str(e["client"]).startswith("127.0.0.1"), e
+        assert isinstance(e["status"], int), e
+        assert isinstance(e["bytes"], int), e
+        assert isinstance(e["duration_ms"], (int, float)), e
+        assert e["time"], e
+
+    e = by_status(entries, 200)
+    assert e["method"] == "GET"
+    assert e["route"] == "users"
+    assert e["path"] == "/users/42", "path not normalised in log: %r" % e
+    assert not e.get("reason"), "success logged with reason %r" % e
+    assert e["request_id"] == up.last().header("x-request-id"), \
+        "request_id differs from the forwarded X-Request-Id"
+    assert e["bytes"] >= len(ok.body)
+    assert e["upstream_ms"] >= 150, "upstream took 200ms: %r" % e
+    assert e["duration_ms"] >= e["upstream_ms"], e
+
+    for resp, status in ((missing, 404), (bad, 400), (wrong, 405)):
+        e = by_status(entries, status)
+        assert e.get("reason") == problem_code(resp), \
+            "log reason %r, problem type %r" % (e.get("reason"),
+                                                resp.json()["type"])
+        assert e["request_id"], e
