@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "base/base.h"
@@ -104,9 +105,11 @@ struct config {
     struct config_cidr *trusted_proxies;
     size_t ntrusted_proxies;
 
-    struct config_header *security_headers;
+    struct config_header *security_headers; /* default: nosniff, DENY,
+                                               no-referrer */
     size_t nsecurity_headers;
-    bool hsts;                     /* add Strict-Transport-Security on TLS */
+    bool hsts;                     /* add Strict-Transport-Security on TLS;
+                                      false, no key sets it yet */
 
     char *access_log;              /* "stdout", "off" or a file path */
     size_t access_log_buffer;      /* bytes per worker ring, 256k */
@@ -115,7 +118,9 @@ struct config {
     size_t nupstreams;
     struct config_route *routes;
     size_t nroutes;
-    struct route_table *route_table;
+    struct route_table *route_table; /* compiled routes; each
+                                        route_def.data is the
+                                        struct config_route */
 
     enum log_level log_level;      /* log.level, default info */
 
@@ -138,15 +143,39 @@ struct config_errors {
  * Load and compile a configuration file. Every problem is recorded in
  * errs (which is cleared first); the load stops only when the file cannot
  * be parsed at all. Returns AW_OK with *out holding one reference, or
- * AW_INVALID (errs filled, *out untouched), or AW_NOMEM.
+ * AW_INVALID (errs filled, *out untouched), or AW_NOMEM. A file that
+ * cannot be read is AW_INVALID too, with one "FILE: cannot open: ..."
+ * message. Host names are resolved here, once.
  */
 int config_load(const char *path, struct config **out,
                 struct config_errors *errs);
 
+/* config_load_string flags. */
+#define CONFIG_LOAD_NO_RESOLVE 1u /* refuse host names instead of
+                                     resolving them (fuzzing, tests) */
+
+/*
+ * Load a configuration from memory. name stands for the file in
+ * messages and is not kept; the snapshot's path is NULL. buf need not
+ * be NUL-terminated. Returns as config_load.
+ */
+int config_load_string(const char *name, const char *buf, size_t len,
+                       unsigned flags, struct config **out,
+                       struct config_errors *errs);
+
+/*
+ * Write each message of errs on its own line to out, then a count of
+ * the problems that were not kept, if any.
+ */
+void config_errors_print(const struct config_errors *errs, FILE *out);
+
 /*
  * Build the configuration of "apiward proxy": one listener, one route
  * "/" as a prefix to one upstream given as "http://host:port", and every
- * other setting at its default. Returns as config_load.
+ * other setting at its default. Returns as config_load; messages name
+ * the option ("--to 'https://x': upstream TLS is not supported yet...")
+ * instead of a file position. The upstream is named "backend" and the
+ * route "default"; a URL without a port means port 80.
  */
 int config_for_proxy(const char *listen, const char *to_url,
                      struct config **out, struct config_errors *errs);
@@ -159,13 +188,18 @@ void config_unref(struct config *c);
 
 /*
  * The process-wide current snapshot. config_current returns it with a
- * reference taken; config_swap installs a new one (taking over the
- * caller's reference) and drops the old.
+ * reference taken (NULL before the first swap); config_swap installs a
+ * new one (taking over the caller's reference; NULL uninstalls) and
+ * drops the reference the old one held. Both are safe from any thread.
  */
 struct config *config_current(void);
 void config_swap(struct config *c);
 
-/* True when addr (AF_INET or AF_INET6 sockaddr) lies in a trusted range. */
+/*
+ * True when addr (AF_INET or AF_INET6 sockaddr) lies in a trusted range.
+ * An IPv4-mapped IPv6 address is judged as the IPv4 address it holds:
+ * it matches IPv4 ranges only. Other families are never trusted.
+ */
 bool config_is_trusted_proxy(const struct config *c,
                              const struct sockaddr *addr);
 

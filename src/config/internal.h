@@ -1,0 +1,240 @@
+/*
+ * config internals shared by the files of src/config/ and by nothing
+ * else: the YAML tree with source positions, the loader that collects
+ * problems, the table-driven walker and the address helpers.
+ *
+ * libfyaml's document API does not expose where a node starts in the
+ * version Debian ships, and every message must name a line and column,
+ * so the file is read through the event parser into this small tree,
+ * which keeps a position on every node.
+ */
+#ifndef APIWARD_CONFIG_INTERNAL_H
+#define APIWARD_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+/* Bounds on the input itself, before any key is looked at. */
+#define CONFIG_MAX_FILE_BYTES (1u << 20)
+#define CONFIG_MAX_DEPTH 16
+#define CONFIG_MAX_MAP_KEYS 4096
+#define CONFIG_MAX_SEQ_ITEMS 16384
+#define CONFIG_TREE_MAX_BYTES ((size_t)64 << 20)
+#define CONFIG_STRINGS_MAX_BYTES ((size_t)16 << 20)
+
+/* Largest body limit accepted, the bound of size_parse. */
+#define CONFIG_MAX_BODY ((uint64_t)1 << 40)
+
+enum config_node_type {
+    CONFIG_NODE_SCALAR,
+    CONFIG_NODE_MAP,
+    CONFIG_NODE_SEQ,
+};
+
+/*
+ * One YAML node. A mapping's children are its key nodes, in file order,
+ * each pointing at its value; a sequence's children are its items.
+ */
+struct config_node {
+    enum config_node_type type;
+    int line; /* 1-based position of the node */
+    int col;
+    bool plain;                /* scalar written without quotes */
+    bool dup;                  /* a repeated key; lookups skip it */
+    const char *text;          /* scalar bytes, NUL-terminated copy */
+    size_t len;                /* scalar length; may hold NUL bytes */
+    struct config_node *value; /* for a mapping key: its value */
+    struct config_node *first; /* first child */
+    struct config_node *last;  /* last child, for appending */
+    struct config_node *next;  /* next sibling */
+    size_t n;                  /* number of children */
+};
+
+/* A problem with its position, kept so that the list can be sorted. */
+struct config_problem {
+    int line;
+    int col;
+};
+
+/*
+ * State of one load. Problems go to errs as they are found; pos holds
+ * their positions so that the final list reads top to bottom.
+ */
+struct config_loader {
+    const char *name;  /* file name used in messages */
+    struct config *c;  /* snapshot being filled */
+    struct arena tree; /* nodes; released when the load ends */
+    struct config_node *root;
+    struct config_errors *errs;
+    struct config_problem pos[CONFIG_MAX_ERRORS];
+    bool resolve; /* resolve host names with getaddrinfo */
+    bool nomem;   /* an allocation failed somewhere */
+};
+
+/*
+ * Record a problem at a 1-based line and column ("name:line:col: msg").
+ * A line of 0 leaves the position out ("name: msg"); a NULL name leaves
+ * the name out too, for problems in command-line arguments.
+ */
+void config_error_at(struct config_loader *ld, int line, int col,
+                     const char *fmt, ...) AW_PRINTF(4, 5);
+
+/* config_error_at at the position of node n. */
+void config_error(struct config_loader *ld, const struct config_node *n,
+                  const char *fmt, ...) AW_PRINTF(3, 4);
+
+/* Sort the recorded problems by position; the order they read in. */
+void config_errors_sort(struct config_loader *ld);
+
+/*
+ * Parse buf[0..len) into ld->root. Syntax errors, anchors, aliases,
+ * tags, repeated keys and the bounds above are recorded as problems.
+ * Returns AW_OK when a tree was built (possibly with problems recorded),
+ * AW_INVALID when the text could not be parsed at all, AW_NOMEM.
+ */
+int config_tree_parse(struct config_loader *ld, const char *buf, size_t len);
+
+/* The value of key in mapping m, skipping repeated keys; NULL if absent. */
+const struct config_node *config_map_get(const struct config_node *m,
+                                         const char *key);
+
+/* True for a scalar YAML reads as null: empty plain, "~" or "null". */
+bool config_node_is_null(const struct config_node *n);
+
+/* A short printable description of a node for messages ("a list"). */
+const char *config_node_kind(const struct config_node *n);
+
+/* Copy a scalar into dst for a message: escaped, cut with "...". */
+const char *config_node_quote(const struct config_node *n, char *dst,
+                              size_t cap);
+
+/*
+ * A key of a mapping in the schema. parse reads v (never NULL) and
+ * stores at dst, the base object plus offset; size is the width of the
+ * member for integer stores; min and max bound numbers; sub lists the
+ * keys of a nested mapping, ended by an entry with a NULL key. Each
+ * parse function returns AW_OK or AW_INVALID (problem recorded) or
+ * AW_NOMEM.
+ */
+struct config_field {
+    const char *key;
+    int (*parse)(struct config_loader *ld, const struct config_node *v,
+                 void *dst, const struct config_field *f, const char *where);
+    size_t offset;
+    size_t size;
+    uint64_t min;
+    uint64_t max;
+    bool required;
+    const struct config_field *sub;
+};
+
+/*
+ * Check mapping m against fields and parse each key that is present into
+ * base. Unknown keys, missing required keys and every bad value are
+ * recorded; where names the mapping in messages ("server"), "" for the
+ * top level. Returns AW_OK, AW_INVALID when anything was wrong, or
+ * AW_NOMEM.
+ */
+int config_walk_map(struct config_loader *ld, const struct config_node *m,
+                    const struct config_field *fields, void *base,
+                    const char *where);
+
+/* Parse functions for config_field, shared by the schema tables. */
+int config_parse_uint(struct config_loader *ld, const struct config_node *v,
+                      void *dst, const struct config_field *f,
+                      const char *where);
+int config_parse_size(struct config_loader *ld, const struct config_node *v,
+                      void *dst, const struct config_field *f,
+                      const char *where);
+int config_parse_duration(struct config_loader *ld, const struct config_node *v,
+                          void *dst, const struct config_field *f,
+                          const char *where);
+int config_parse_bool(struct config_loader *ld, const struct config_node *v,
+                      void *dst, const struct config_field *f,
+                      const char *where);
+int config_parse_section(struct config_loader *ld, const struct config_node *v,
+                         void *dst, const struct config_field *f,
+                         const char *where);
+
+/*
+ * Read a scalar that must be a non-empty string without NUL bytes and
+ * at most max bytes long; records a problem otherwise. On AW_OK *out is
+ * the node's text (owned by the tree, copy it to keep it).
+ */
+int config_expect_string(struct config_loader *ld, const struct config_node *v,
+                         size_t max, const char *where, const char **out);
+
+/* Check that v is a mapping (or a sequence); record a problem if not. */
+int config_expect_map(struct config_loader *ld, const struct config_node *v,
+                      const char *where);
+int config_expect_seq(struct config_loader *ld, const struct config_node *v,
+                      const char *where);
+
+/* Copy a string into the snapshot's arena; NULL (and nomem set) if full. */
+char *config_strdup(struct config_loader *ld, const char *s, size_t len);
+
+/* Zeroed memory from the snapshot's arena; NULL (and nomem set). */
+void *config_alloc(struct config_loader *ld, size_t n);
+
+/*
+ * Parse "host:port" or "[v6]:port" into a. A host that is not an IP
+ * literal is resolved with getaddrinfo (first result) when resolve is
+ * true and refused otherwise. On failure returns AW_INVALID with a
+ * sentence in err.
+ */
+int config_addr_parse(const char *text, bool resolve, struct config_addr *a,
+                      char *err, size_t errlen);
+
+/*
+ * Parse "10.0.0.0/8", "2001:db8::/32" or a bare address (a full-length
+ * prefix). Host bits set past the prefix are refused, so that a typo
+ * cannot silently widen a range. A range written in IPv4-mapped IPv6
+ * form with a prefix of 96 or more is stored as the IPv4 range it
+ * means. AW_INVALID with a sentence in err.
+ */
+int config_cidr_parse(const char *text, struct config_cidr *r, char *err,
+                      size_t errlen);
+
+/*
+ * Split an upstream URL "http://host[:port][/]" into the "host:port"
+ * text config_addr_parse takes. AW_INVALID with a sentence in err for
+ * other schemes (https names the missing upstream TLS), user
+ * information, paths, queries or a bad port.
+ */
+int config_url_to_addr(const char *url, char *hostport, size_t cap, char *err,
+                       size_t errlen);
+
+/*
+ * Parse a list of 1 to max "host:port" strings into a new array in the
+ * snapshot, refusing repeats. On AW_INVALID the array may still be set,
+ * holding the addresses that were good.
+ */
+int config_parse_addr_list(struct config_loader *ld,
+                           const struct config_node *v, size_t max,
+                           const char *where, struct config_addr **out,
+                           size_t *nout);
+
+/* Parse functions for keys defined in one file and used in another. */
+int config_parse_balance(struct config_loader *ld, const struct config_node *v,
+                         void *dst, const struct config_field *f,
+                         const char *where);
+int config_parse_upstreams(struct config_loader *ld,
+                           const struct config_node *v, void *dst,
+                           const struct config_field *f, const char *where);
+int config_parse_routes(struct config_loader *ld, const struct config_node *v,
+                        void *dst, const struct config_field *f,
+                        const char *where);
+
+/* Set every upstream setting but the name and servers to its default. */
+void config_upstream_defaults(struct config_upstream *u);
+
+/* Fill every setting with its default; listeners and routes stay empty. */
+int config_defaults(struct config_loader *ld);
+
+/* Check the whole tree against the schema and fill ld->c. */
+int config_schema_apply(struct config_loader *ld);
+
+#endif
