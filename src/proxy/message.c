@@ -489,7 +489,8 @@ format_time(char *dst, size_t cap)
         strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
         cached_sec = ts.tv_sec;
     }
-    snprintf(dst, cap, "%s.%03ldZ", cached, ts.tv_nsec / 1000000);
+    snprintf(dst, cap, "%.20s.%03dZ", cached,
+             (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 static void
