@@ -159,8 +159,14 @@ tree_on_scalar(struct tree_builder *b, struct fy_event *e)
         return AW_NOMEM;
     tree_check_props(b, n, e->scalar.anchor, e->scalar.tag);
     if (e->scalar.value != NULL) {
+        enum fy_scalar_style style = fy_token_scalar_style(e->scalar.value);
+
         text = fy_token_get_text(e->scalar.value, &len);
-        n->plain = fy_token_scalar_style(e->scalar.value) == FYSS_PLAIN;
+        n->plain = style == FYSS_PLAIN;
+        /* The mark of a quoted scalar is past its opening quote. */
+        if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) &&
+            n->col > 1)
+            n->col--;
     } else {
         n->plain = true;
     }
@@ -184,6 +190,8 @@ tree_on_alias(struct tree_builder *b)
 
     if (n == NULL)
         return AW_NOMEM;
+    if (n->col > 1)
+        n->col--; /* the mark is past the '*' */
     config_error(b->ld, n, "YAML aliases are not supported");
     n->text = "";
     n->plain = true;

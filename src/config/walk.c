@@ -227,6 +227,14 @@ walk_fmt_ms(uint64_t ms, char *dst, size_t cap)
     return dst;
 }
 
+/* "min to max" of a count field, for messages. */
+static const char *
+walk_fmt_range(const struct config_field *f, char *dst, size_t cap)
+{
+    snprintf(dst, cap, "%" PRIu64 " to %" PRIu64, f->min, f->max);
+    return dst;
+}
+
 /* A scalar that holds a value (not a collection, not null). */
 static int
 walk_expect_scalar(struct config_loader *ld, const struct config_node *v,
@@ -243,23 +251,28 @@ int
 config_parse_uint(struct config_loader *ld, const struct config_node *v,
                   void *dst, const struct config_field *f, const char *where)
 {
-    char q[64];
+    char q[64], lo[48];
     uint64_t n;
     int rc = walk_expect_scalar(ld, v, where, "a whole number");
 
     if (rc != AW_OK)
         return rc;
+    if (!v->plain) {
+        config_error(ld, v,
+                     "%s: expected a whole number, got a quoted "
+                     "string",
+                     where);
+        return AW_INVALID;
+    }
     rc = slice_to_u64((struct slice){v->text, v->len}, UINT64_MAX, &n);
-    if (rc != AW_OK || !v->plain) {
+    if (rc != AW_OK) {
         config_error(ld, v, "%s: expected a whole number, got '%s'", where,
                      config_node_quote(v, q, sizeof(q)));
         return AW_INVALID;
     }
     if (n < f->min || n > f->max) {
-        config_error(ld, v,
-                     "%s: %" PRIu64 " is out of range (%" PRIu64 " to %" PRIu64
-                     ")",
-                     where, n, f->min, f->max);
+        config_error(ld, v, "%s: %" PRIu64 " is out of range (%s)", where, n,
+                     walk_fmt_range(f, lo, sizeof(lo)));
         return AW_INVALID;
     }
     walk_store_uint(dst, f->size, n);

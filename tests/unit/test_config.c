@@ -1,0 +1,1078 @@
+/*
+ * Unit tests of src/config: defaults, every key, each kind of problem
+ * with its exact file:line:column, problems collected together, the
+ * snapshot reference count and swap, trusted proxy ranges, and the
+ * configuration of "apiward proxy".
+ *
+ * Each case writes its YAML to a file in a private temporary directory
+ * and loads it with config_load, so messages start with that path.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/un.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+
+static char test_dir[64];
+static char test_path[96];
+
+/* A valid file; cases add a section in front of it. Lines 1 to 8. */
+#define MINIMAL                                                                \
+    "upstreams:\n"                                                             \
+    "  demo:\n"                                                                \
+    "    servers: [\"127.0.0.1:9000\"]\n"                                      \
+    "routes:\n"                                                                \
+    "  - name: all\n"                                                          \
+    "    path: /\n"                                                            \
+    "    prefix: true\n"                                                       \
+    "    upstream: demo\n"
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    snprintf(test_dir, sizeof(test_dir), "/tmp/test_config.XXXXXX");
+    if (mkdtemp(test_dir) == NULL)
+        return -1;
+    snprintf(test_path, sizeof(test_path), "%s/t.yaml", test_dir);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    unlink(test_path);
+    rmdir(test_dir);
+    return 0;
+}
+
+static void
+write_file(const char *text)
+{
+    FILE *f = fopen(test_path, "w");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+}
+
+static int
+load(const char *text, struct config **out, struct config_errors *errs)
+{
+    write_file(text);
+    return config_load(test_path, out, errs);
+}
+
+static struct config *
+load_ok(const char *text)
+{
+    struct config_errors errs;
+    struct config *c = NULL;
+    int rc = load(text, &c, &errs);
+
+    if (rc != AW_OK)
+        config_errors_print(&errs, stderr);
+    assert_int_equal(rc, AW_OK);
+    assert_int_equal(errs.n, 0);
+    assert_non_null(c);
+    return c;
+}
+
+static void
+load_bad(const char *text, struct config_errors *errs)
+{
+    struct config *c = NULL;
+
+    assert_int_equal(load(text, &c, errs), AW_INVALID);
+    assert_null(c);
+    assert_true(errs->n > 0);
+}
+
+/* Fail unless errs holds exactly "<test file>:" followed by want. */
+static void
+expect_error(const struct config_errors *errs, const char *want)
+{
+    char full[300];
+
+    snprintf(full, sizeof(full), "%s:%s", test_path, want);
+    for (size_t i = 0; i < errs->n; i++)
+        if (strcmp(errs->msg[i], full) == 0)
+            return;
+    config_errors_print(errs, stderr);
+    fail_msg("missing problem: %s", full);
+}
+
+/* Fail unless a message starts at position pos and contains part. */
+static void
+expect_error_part(const struct config_errors *errs, const char *pos,
+                  const char *part)
+{
+    char start[160];
+
+    snprintf(start, sizeof(start), "%s:%s", test_path, pos);
+    for (size_t i = 0; i < errs->n; i++)
+        if (strncmp(errs->msg[i], start, strlen(start)) == 0 &&
+            strstr(errs->msg[i], part) != NULL)
+            return;
+    config_errors_print(errs, stderr);
+    fail_msg("missing problem at %s with '%s'", start, part);
+}
+
+static void
+test_defaults(void **state)
+{
+    struct config *c = load_ok(MINIMAL);
+
+    (void)state;
+    assert_int_equal(c->refs, 1);
+    assert_string_equal(c->path, test_path);
+    assert_string_equal(c->hash, "2310821000d791d1");
+    assert_true(c->generation > 0);
+    assert_int_equal(c->workers, 0);
+    assert_int_equal(c->nlisteners, 1);
+    assert_string_equal(c->listeners[0].text, "127.0.0.1:8080");
+    assert_int_equal(c->listeners[0].ss.ss_family, AF_INET);
+    assert_int_equal(c->max_connections, 10000);
+    assert_int_equal(c->drain_timeout_ms, 10000);
+    assert_int_equal(c->keepalive_requests, 10000);
+    assert_int_equal(c->limits.max_head_bytes, 16384);
+    assert_int_equal(c->limits.max_headers, 100);
+    assert_int_equal(c->limits.max_target_bytes, 8192);
+    assert_int_equal(c->limits.max_body_bytes, 1 << 20);
+    assert_int_equal(c->header_timeout_ms, 10000);
+    assert_int_equal(c->body_timeout_ms, 30000);
+    assert_int_equal(c->idle_timeout_ms, 60000);
+    assert_int_equal(c->send_timeout_ms, 30000);
+    assert_int_equal(c->norm.slashes, HTTP_SLASHES_MERGE);
+    assert_true(c->norm.reject_encoded_slash);
+    assert_true(c->norm.reject_encoded_dot);
+    assert_true(c->norm.reject_backslash);
+    assert_true(c->norm.reject_nul);
+    assert_true(c->norm.reject_invalid_utf8);
+    assert_false(c->norm.reject_dot_segments);
+    assert_int_equal(c->ntrusted_proxies, 0);
+    assert_int_equal(c->nsecurity_headers, 3);
+    assert_string_equal(c->security_headers[0].name, "X-Content-Type-Options");
+    assert_string_equal(c->security_headers[0].value, "nosniff");
+    assert_string_equal(c->security_headers[1].name, "X-Frame-Options");
+    assert_string_equal(c->security_headers[1].value, "DENY");
+    assert_string_equal(c->security_headers[2].name, "Referrer-Policy");
+    assert_string_equal(c->security_headers[2].value, "no-referrer");
+    assert_false(c->hsts);
+    assert_string_equal(c->access_log, "stdout");
+    assert_int_equal(c->access_log_buffer, 256 << 10);
+    assert_int_equal(c->log_level, LOG_INFO);
+    config_unref(c);
+}
+
+static void
+test_default_upstream_and_route(void **state)
+{
+    struct config *c = load_ok(MINIMAL);
+    const struct config_upstream *u = &c->upstreams[0];
+    const struct config_route *r = &c->routes[0];
+
+    (void)state;
+    assert_int_equal(c->nupstreams, 1);
+    assert_string_equal(u->name, "demo");
+    assert_int_equal(u->index, 0);
+    assert_int_equal(u->nservers, 1);
+    assert_string_equal(u->servers[0].text, "127.0.0.1:9000");
+    assert_int_equal(u->balance, BALANCE_ROUND_ROBIN);
+    assert_int_equal(u->connect_timeout_ms, 2000);
+    assert_int_equal(u->read_timeout_ms, 30000);
+    assert_int_equal(u->write_timeout_ms, 30000);
+    assert_int_equal(u->keepalive, 64);
+    assert_int_equal(u->keepalive_timeout_ms, 60000);
+    assert_int_equal(u->max_fails, 3);
+    assert_int_equal(u->fail_timeout_ms, 10000);
+    assert_true(u->retry_idempotent);
+    assert_int_equal(c->nroutes, 1);
+    assert_string_equal(r->name, "all");
+    assert_null(r->host);
+    assert_int_equal(r->methods, 0);
+    assert_string_equal(r->path, "/");
+    assert_true(r->prefix);
+    assert_ptr_equal(r->upstream, u);
+    assert_int_equal(r->max_body_bytes, 1 << 20);
+    assert_int_equal(r->read_timeout_ms, 30000);
+    assert_non_null(c->route_table);
+    config_unref(c);
+}
+
+static const char every_key[] =
+    "server:\n"
+    "  listen: [\"127.0.0.1:18080\", \"[::1]:18081\"]\n"
+    "  workers: 4\n"
+    "  max_connections: 500\n"
+    "  drain_timeout: 3s\n"
+    "  keepalive_requests: 50\n"
+    "limits:\n"
+    "  max_head: 32k\n"
+    "  max_headers: 50\n"
+    "  max_target: 4k\n"
+    "  max_body: 2m\n"
+    "timeouts:\n"
+    "  header: 5s\n"
+    "  body: 6s\n"
+    "  idle: 2m\n"
+    "  send: 250ms\n"
+    "normalization:\n"
+    "  slashes: reject\n"
+    "  reject_encoded_slash: false\n"
+    "  reject_encoded_dot: false\n"
+    "  reject_backslash: false\n"
+    "  reject_nul: false\n"
+    "  reject_invalid_utf8: false\n"
+    "  reject_dot_segments: true\n"
+    "trusted_proxies: [\"10.0.0.0/8\", \"2001:db8::/32\"]\n"
+    "security_headers:\n"
+    "  X-Frame-Options: SAMEORIGIN\n"
+    "  Cache-Control: no-store\n"
+    "access_log:\n"
+    "  path: /var/log/apiward/access.log\n"
+    "  buffer: 1m\n"
+    "log:\n"
+    "  level: debug\n"
+    "upstreams:\n"
+    "  demo:\n"
+    "    servers: [\"127.0.0.1:9000\", \"127.0.0.1:9001\"]\n"
+    "    balance: least_conn\n"
+    "    connect_timeout: 250ms\n"
+    "    read_timeout: 11s\n"
+    "    write_timeout: 12s\n"
+    "    keepalive: 8\n"
+    "    keepalive_timeout: 13s\n"
+    "    max_fails: 5\n"
+    "    fail_timeout: 14s\n"
+    "    retry_idempotent: false\n"
+    "  other:\n"
+    "    servers: [\"[::1]:9100\"]\n"
+    "routes:\n"
+    "  - name: users\n"
+    "    host: api.example.com\n"
+    "    methods: [GET, POST]\n"
+    "    path: /users/{id}\n"
+    "    prefix: false\n"
+    "    upstream: demo\n"
+    "    max_body: 64k\n"
+    "    read_timeout: 5s\n"
+    "  - name: rest\n"
+    "    path: /\n"
+    "    prefix: true\n"
+    "    upstream: other\n";
+
+static void
+test_every_key(void **state)
+{
+    struct config *c = load_ok(every_key);
+
+    (void)state;
+    assert_int_equal(c->nlisteners, 2);
+    assert_string_equal(c->listeners[0].text, "127.0.0.1:18080");
+    assert_string_equal(c->listeners[1].text, "[::1]:18081");
+    assert_int_equal(c->listeners[1].ss.ss_family, AF_INET6);
+    assert_int_equal(c->listeners[1].len, sizeof(struct sockaddr_in6));
+    assert_int_equal(c->workers, 4);
+    assert_int_equal(c->max_connections, 500);
+    assert_int_equal(c->drain_timeout_ms, 3000);
+    assert_int_equal(c->keepalive_requests, 50);
+    assert_int_equal(c->limits.max_head_bytes, 32 << 10);
+    assert_int_equal(c->limits.max_headers, 50);
+    assert_int_equal(c->limits.max_target_bytes, 4 << 10);
+    assert_int_equal(c->limits.max_body_bytes, 2 << 20);
+    assert_int_equal(c->header_timeout_ms, 5000);
+    assert_int_equal(c->body_timeout_ms, 6000);
+    assert_int_equal(c->idle_timeout_ms, 120000);
+    assert_int_equal(c->send_timeout_ms, 250);
+    assert_int_equal(c->norm.slashes, HTTP_SLASHES_REJECT);
+    assert_false(c->norm.reject_encoded_slash);
+    assert_false(c->norm.reject_encoded_dot);
+    assert_false(c->norm.reject_backslash);
+    assert_false(c->norm.reject_nul);
+    assert_false(c->norm.reject_invalid_utf8);
+    assert_true(c->norm.reject_dot_segments);
+    assert_int_equal(c->ntrusted_proxies, 2);
+    assert_int_equal(c->trusted_proxies[0].family, AF_INET);
+    assert_int_equal(c->trusted_proxies[0].bits, 8);
+    assert_int_equal(c->trusted_proxies[1].family, AF_INET6);
+    assert_int_equal(c->trusted_proxies[1].bits, 32);
+    assert_int_equal(c->nsecurity_headers, 2);
+    assert_string_equal(c->security_headers[0].name, "X-Frame-Options");
+    assert_string_equal(c->security_headers[0].value, "SAMEORIGIN");
+    assert_string_equal(c->security_headers[1].name, "Cache-Control");
+    assert_string_equal(c->security_headers[1].value, "no-store");
+    assert_string_equal(c->access_log, "/var/log/apiward/access.log");
+    assert_int_equal(c->access_log_buffer, 1 << 20);
+    assert_int_equal(c->log_level, LOG_DEBUG);
+    config_unref(c);
+}
+
+static void
+test_every_key_upstreams_routes(void **state)
+{
+    struct config *c = load_ok(every_key);
+    const struct config_upstream *u = &c->upstreams[0];
+    const struct config_route *r = &c->routes[0];
+
+    (void)state;
+    assert_int_equal(c->nupstreams, 2);
+    assert_int_equal(u->nservers, 2);
+    assert_string_equal(u->servers[1].text, "127.0.0.1:9001");
+    assert_int_equal(u->balance, BALANCE_LEAST_CONN);
+    assert_int_equal(u->connect_timeout_ms, 250);
+    assert_int_equal(u->read_timeout_ms, 11000);
+    assert_int_equal(u->write_timeout_ms, 12000);
+    assert_int_equal(u->keepalive, 8);
+    assert_int_equal(u->keepalive_timeout_ms, 13000);
+    assert_int_equal(u->max_fails, 5);
+    assert_int_equal(u->fail_timeout_ms, 14000);
+    assert_false(u->retry_idempotent);
+    assert_string_equal(c->upstreams[1].name, "other");
+    assert_int_equal(c->upstreams[1].index, 1);
+    assert_string_equal(c->upstreams[1].servers[0].text, "[::1]:9100");
+
+    assert_int_equal(c->nroutes, 2);
+    assert_string_equal(r->host, "api.example.com");
+    assert_int_equal(r->methods, (1u << HTTP_GET) | (1u << HTTP_POST));
+    assert_string_equal(r->path, "/users/{id}");
+    assert_false(r->prefix);
+    assert_ptr_equal(r->upstream, u);
+    assert_int_equal(r->max_body_bytes, 64 << 10);
+    assert_int_equal(r->read_timeout_ms, 5000);
+    /* Defaults of the second route follow limits and its upstream. */
+    assert_int_equal(c->routes[1].index, 1);
+    assert_ptr_equal(c->routes[1].upstream, &c->upstreams[1]);
+    assert_int_equal(c->routes[1].max_body_bytes, 2 << 20);
+    assert_int_equal(c->routes[1].read_timeout_ms, 30000);
+    config_unref(c);
+}
+
+/* The compiled table hands back the struct config_route as data. */
+static void
+test_route_table_data(void **state)
+{
+    struct config *c = load_ok(every_key);
+    const struct route_def *def = NULL;
+    struct route_params params;
+    uint32_t allowed = 0;
+    enum route_result res;
+
+    (void)state;
+    res = route_match(c->route_table, SLICE_LIT("api.example.com"), HTTP_GET,
+                      SLICE_LIT("/users/42"), &def, &params, &allowed);
+    assert_int_equal(res, ROUTE_FOUND);
+    assert_ptr_equal(def->data, &c->routes[0]);
+    res = route_match(c->route_table, SLICE_LIT("other.example"), HTTP_GET,
+                      SLICE_LIT("/users/42"), &def, &params, &allowed);
+    assert_int_equal(res, ROUTE_FOUND);
+    assert_ptr_equal(def->data, &c->routes[1]);
+    config_unref(c);
+}
+
+/* Explicit empty security headers mean none; quoted numbers are text. */
+static void
+test_security_headers_empty(void **state)
+{
+    struct config *c = load_ok("security_headers: {}\n" MINIMAL);
+
+    (void)state;
+    assert_int_equal(c->nsecurity_headers, 0);
+    config_unref(c);
+    c = load_ok("security_headers:\n  X-Max: 10\n" MINIMAL);
+    assert_int_equal(c->nsecurity_headers, 1);
+    assert_string_equal(c->security_headers[0].value, "10");
+    config_unref(c);
+}
+
+/* A lowered max_head pulls the default max_target down with it. */
+static void
+test_target_follows_head(void **state)
+{
+    struct config *c = load_ok("limits:\n  max_head: 4k\n" MINIMAL);
+
+    (void)state;
+    assert_int_equal(c->limits.max_target_bytes, 4096);
+    config_unref(c);
+}
+
+/* A case: a section placed in front of MINIMAL and the problem it makes. */
+struct bad_case {
+    const char *head;
+    const char *want;
+};
+
+static const struct bad_case bad_values[] = {
+    {"server:\n  workers: 300\n",
+     "2:12: server.workers: 300 is out of range (0 to 256)"},
+    {"server:\n  wrkers: 2\n",
+     "2:3: server: unknown key 'wrkers' (expected one of: listen, "
+     "workers, max_connections, drain_timeout, keepalive_requests)"},
+    {"bogus: 1\n",
+     "1:1: unknown key 'bogus' (expected one of: server, limits, "
+     "timeouts, normalization, trusted_proxies, security_headers, "
+     "access_log, log, upstreams, routes)"},
+    {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
+    {"server:\n  workers: \"4\"\n",
+     "2:12: server.workers: expected a whole number, got a quoted string"},
+    {"server:\n  workers: -1\n",
+     "2:12: server.workers: expected a whole number, got '-1'"},
+    {"server:\n  max_connections: 0\n",
+     "2:20: server.max_connections: 0 is out of range (1 to 1000000)"},
+    {"server:\n  drain_timeout:\n",
+     "2:3: server.drain_timeout: expected a duration, got nothing"},
+    {"limits:\n  max_head: 16g\n",
+     "2:13: limits.max_head: '16g' is out of range (1k to 1m)"},
+    {"limits:\n  max_head: 512\n",
+     "2:13: limits.max_head: '512' is out of range (1k to 1m)"},
+    {"limits:\n  max_headers: 1001\n",
+     "2:16: limits.max_headers: 1001 is out of range (1 to 1000)"},
+    {"limits:\n  max_body: lots\n",
+     "2:13: limits.max_body: 'lots' is not a size (write e.g. 512, 16k, "
+     "1m)"},
+    {"limits:\n  max_head: 4k\n  max_target: 8k\n",
+     "3:15: limits.max_target: larger than limits.max_head, so it could "
+     "never be reached"},
+    {"timeouts:\n  header: 10x\n",
+     "2:11: timeouts.header: '10x' is not a duration (write e.g. 250ms, "
+     "10s, 5m)"},
+    {"timeouts:\n  idle: 0s\n",
+     "2:9: timeouts.idle: '0s' is out of range (1ms to 1h)"},
+    {"timeouts:\n  send: 2h\n",
+     "2:9: timeouts.send: '2h' is out of range (1ms to 1h)"},
+    {"normalization:\n  reject_nul: yes\n",
+     "2:15: normalization.reject_nul: expected true or false, got 'yes'"},
+    {"normalization:\n  reject_nul: \"true\"\n",
+     "2:15: normalization.reject_nul: expected true or false, got 'true' "
+     "(quoted)"},
+    {"normalization:\n  slashes: merge2\n",
+     "2:12: normalization.slashes: 'merge2' is not one of: merge, keep, "
+     "reject"},
+    {"server:\n  listen: [\"127.0.0.1\"]\n",
+     "2:12: server.listen: '127.0.0.1': expected host:port"},
+    {"server:\n  listen: [\"::1:80\"]\n",
+     "2:12: server.listen: '::1:80': an IPv6 address must be written in "
+     "brackets, e.g. [::1]:8080"},
+    {"server:\n  listen: [\"127.1:80\"]\n",
+     "2:12: server.listen: '127.1:80': neither an IP address nor a host "
+     "name"},
+    {"server:\n  listen: [\"1.2.3.4:99999\"]\n",
+     "2:12: server.listen: '1.2.3.4:99999': the port must be a number "
+     "from 1 to 65535"},
+    {"server:\n  listen: [\"[127.0.0.1]:80\"]\n",
+     "2:12: server.listen: '[127.0.0.1]:80': not an IPv6 address"},
+    {"server:\n  listen: [\"127.0.0.1:80\", \"127.0.0.1:80\"]\n",
+     "2:28: server.listen: 127.0.0.1:80 is listed twice"},
+    {"server:\n  listen: []\n",
+     "2:11: server.listen: expected 1 to 16 addresses"},
+    {"server:\n  listen: \"127.0.0.1:80\"\n",
+     "2:11: server.listen: expected a list, got a quoted string"},
+    {"log:\n  level: verbose\n",
+     "2:10: log.level: 'verbose' is not one of: error, warn, info, debug"},
+    {"access_log:\n  path: rel.log\n",
+     "2:9: access_log.path: expected stdout, off or an absolute file path"},
+    {"access_log:\n  buffer: 1k\n",
+     "2:11: access_log.buffer: '1k' is out of range (4k to 64m)"},
+    {"trusted_proxies: [\"10.0.0.1/8\"]\n",
+     "1:19: trusted_proxies: '10.0.0.1/8': bits are set past the /8 "
+     "prefix; did you mean 10.0.0.0/8?"},
+    {"trusted_proxies: [\"10.0.0.0/33\"]\n",
+     "1:19: trusted_proxies: '10.0.0.0/33': the prefix length must be 0 "
+     "to 32"},
+    {"trusted_proxies: [\"ten\"]\n",
+     "1:19: trusted_proxies: 'ten': expected an address or a range such "
+     "as 10.0.0.0/8 or 2001:db8::/32"},
+    {"security_headers:\n  Connection: close\n",
+     "2:3: security_headers: the gateway does not let 'Connection' be set"},
+    {"security_headers:\n  X-A: 1\n  x-a: 2\n",
+     "3:3: security_headers: 'x-a' is listed twice (first at line 2)"},
+    {"security_headers:\n  \"Bad Name\": 1\n",
+     "2:3: security_headers: 'Bad Name' is not a valid header name"},
+    {"security_headers:\n  X-A: \"a\\nb\"\n",
+     "2:8: security_headers: the value must be printable ASCII without "
+     "leading or trailing spaces"},
+    {"server:\n  workers: 1\nserver:\n  workers: 2\n",
+     "3:1: duplicate key 'server' (first at line 1)"},
+    {"server:\n  workers: \"\\q\"\n",
+     "2:13: YAML syntax error: invalid escape 'q' in double-quoted string"},
+    {"server: !!map {workers: 1}\n", "1:15: YAML tags are not supported"},
+};
+
+static void
+test_bad_values(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+        struct config_errors errs;
+        char text[1024];
+
+        snprintf(text, sizeof(text), "%s%s", bad_values[i].head, MINIMAL);
+        load_bad(text, &errs);
+        expect_error(&errs, bad_values[i].want);
+    }
+}
+
+/* Whole files whose upstreams or routes are wrong. */
+static const struct bad_case bad_files[] = {
+    {"", "1:1: the file is empty; upstreams and routes are required"},
+    {"42\n", "1:1: file: expected a mapping, got a plain scalar"},
+    {"server:\n  workers: 1\n", "1:1: missing required key 'upstreams'"},
+    {"server:\n  workers: 1\n", "1:1: missing required key 'routes'"},
+    {"upstreams: {}\nroutes: []\n",
+     "1:12: upstreams: expected 1 to 1024 upstreams"},
+    {"upstreams: {}\nroutes: []\n", "2:9: routes: expected 1 to 10000 routes"},
+    {"upstreams:\n  demo: {}\nroutes:\n  - {name: a, path: /, upstream: "
+     "demo}\n",
+     "2:9: upstreams.demo: missing required key 'servers'"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"], balance: random}\n"
+     "routes:\n  - {name: a, path: /, upstream: demo}\n",
+     "2:45: upstreams.demo.balance: 'random' is not one of: round_robin, "
+     "least_conn"},
+    {"upstreams:\n  de/mo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: de/mo}\n",
+     "2:3: upstreams: 'de/mo' may hold only letters, digits, '_', '-' "
+     "and '.'"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, upstream: demo}\n",
+     "4:5: routes[0]: missing required key 'path'"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: nope}\n",
+     "4:34: routes[0].upstream: no upstream is named 'nope'"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: x, upstream: demo}\n",
+     "4:21: routes[0].path: a path starts with '/'"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: demo, methods: [GET, "
+     "get]}\n",
+     "4:55: routes[0].methods: unknown method 'get' (methods are written "
+     "in capitals: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, "
+     "CONNECT)"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: demo, methods: [GET, "
+     "GET]}\n",
+     "4:55: routes[0].methods: GET is listed twice"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: demo, methods: []}\n",
+     "4:49: routes[0].methods: an empty list allows nothing; leave the key "
+     "out to allow every method"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: demo, max_body: 2m}\n",
+     "4:50: routes[0].max_body: larger than limits.max_body, which is "
+     "checked first"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: demo, host: "
+     "\"a.com:80\"}\n",
+     "4:46: routes[0].host: 'a.com:80' is not a host name, '*.' and a host "
+     "name, or a bracketed IPv6 address (no port)"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: \"a b\", path: /, upstream: demo}\n",
+     "4:12: routes[0].name: 'a b' may hold only letters, digits, '_', '-' "
+     "and '.'"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: \"a\\0b\", path: /, upstream: demo}\n",
+     "4:12: routes[0].name: must not contain a NUL byte"},
+    {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
+     "routes:\n  - {name: a, path: /, upstream: demo}\n"
+     "  - {name: a, path: /b, upstream: demo}\n",
+     "5:12: duplicate route name 'a' (first at line 4)"},
+    {"---\na: 1\n---\nb: 2\n", "3:1: only one YAML document is allowed"},
+    {"server: &x {workers: 1}\nlimits: *x\n" MINIMAL,
+     "1:12: YAML anchors are not supported"},
+    {"server: &x {workers: 1}\nlimits: *x\n" MINIMAL,
+     "2:9: YAML aliases are not supported"},
+    {"server:\n  ? [a]\n  : 1\n" MINIMAL,
+     "2:5: mapping keys must be strings, not a list"},
+};
+
+static void
+test_bad_files(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+        struct config_errors errs;
+
+        load_bad(bad_files[i].head, &errs);
+        expect_error(&errs, bad_files[i].want);
+    }
+}
+
+/* Nesting is bounded before the parser's own, larger, limit. */
+static void
+test_depth_bound(void **state)
+{
+    struct config_errors errs;
+    char text[128] = "x: ";
+    size_t len = strlen(text);
+
+    (void)state;
+    for (int i = 0; i < 20; i++)
+        text[len++] = '[';
+    for (int i = 0; i < 20; i++)
+        text[len++] = ']';
+    text[len] = '\0';
+    load_bad(text, &errs);
+    assert_int_equal(errs.n, 1);
+    expect_error_part(&errs, "1:", "nesting deeper than 16 levels");
+}
+
+static void
+test_syntax_error_position(void **state)
+{
+    struct config_errors errs;
+
+    (void)state;
+    load_bad("server:\n  listen: [\"127.0.0.1:80\"\n" MINIMAL, &errs);
+    assert_int_equal(errs.n, 1);
+    expect_error_part(&errs, "", "YAML syntax error: ");
+    assert_non_null(strstr(errs.msg[0], test_path));
+}
+
+/* Two routes with the same host, methods and template cannot coexist. */
+static void
+test_route_conflicts(void **state)
+{
+    static const char text[] =
+        "upstreams:\n"
+        "  demo: {servers: [\"127.0.0.1:1\"]}\n"
+        "routes:\n"
+        "  - {name: a, path: /x, upstream: demo}\n"
+        "  - {name: b, path: /y, upstream: demo}\n"
+        "  - {name: c, path: /x, upstream: demo}\n"
+        "  - {name: d, path: \"/y/{id}\", upstream: demo}\n"
+        "  - {name: e, path: /y, upstream: demo}\n";
+    struct config_errors errs;
+
+    (void)state;
+    load_bad(text, &errs);
+    assert_int_equal(errs.n, 2);
+    expect_error_part(&errs, "6:21: ", "c");
+    expect_error_part(&errs, "8:21: ", "e");
+}
+
+/* A template the route table refuses is reported at that route's path. */
+static void
+test_route_bad_template(void **state)
+{
+    static const char text[] =
+        "upstreams:\n"
+        "  demo: {servers: [\"127.0.0.1:1\"]}\n"
+        "routes:\n"
+        "  - {name: a, path: /x, upstream: demo}\n"
+        "  - {name: broken, path: \"/y/{rest*}/z\", upstream: demo}\n";
+    struct config_errors errs;
+
+    (void)state;
+    load_bad(text, &errs);
+    assert_int_equal(errs.n, 1);
+    expect_error_part(&errs, "5:26: ", "broken");
+}
+
+/* Every problem in the file is reported, in the order of the file. */
+static void
+test_collects_all(void **state)
+{
+    static const char text[] = "routes:\n"
+                               "  - name: a\n"
+                               "    path: /\n"
+                               "    upstream: nope\n"
+                               "upstreams:\n"
+                               "  demo:\n"
+                               "    servers: [\"127.0.0.1:9000\"]\n"
+                               "    keepalive: many\n"
+                               "server:\n"
+                               "  workers: 999\n"
+                               "log: {level: loud}\n";
+    struct config_errors errs;
+    char want[200];
+
+    (void)state;
+    load_bad(text, &errs);
+    assert_int_equal(errs.n, 4);
+    assert_int_equal(errs.dropped, 0);
+    snprintf(want, sizeof(want),
+             "%s:4:15: routes[0].upstream: no upstream "
+             "is named 'nope'",
+             test_path);
+    assert_string_equal(errs.msg[0], want);
+    assert_non_null(strstr(errs.msg[1], ":8:16: upstreams.demo.keepalive"));
+    assert_non_null(strstr(errs.msg[2], ":10:12: server.workers"));
+    assert_non_null(strstr(errs.msg[3], ":11:14: log.level"));
+}
+
+/* Past CONFIG_MAX_ERRORS problems are counted, and printed as a count. */
+static void
+test_errors_dropped(void **state)
+{
+    struct config_errors errs;
+    char text[2048] = "server:\n";
+    size_t len = strlen(text);
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f;
+
+    (void)state;
+    for (int i = 0; i < 40; i++)
+        len +=
+            (size_t)snprintf(text + len, sizeof(text) - len, "  k%d: 1\n", i);
+    snprintf(text + len, sizeof(text) - len, "%s", MINIMAL);
+    load_bad(text, &errs);
+    assert_int_equal(errs.n, CONFIG_MAX_ERRORS);
+    assert_int_equal(errs.dropped, 40 - CONFIG_MAX_ERRORS);
+    f = open_memstream(&out, &outlen);
+    assert_non_null(f);
+    config_errors_print(&errs, f);
+    fclose(f);
+    assert_non_null(strstr(out, "... and 8 more problems\n"));
+    assert_non_null(strstr(out, ":2:3: server: unknown key 'k0'"));
+    free(out);
+}
+
+static void
+test_unreadable_file(void **state)
+{
+    struct config_errors errs;
+    struct config *c = NULL;
+    char want[200];
+
+    (void)state;
+    snprintf(want, sizeof(want), "%s/missing.yaml", test_dir);
+    assert_int_equal(config_load(want, &c, &errs), AW_INVALID);
+    assert_null(c);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.msg[0], "missing.yaml: cannot open: "));
+    assert_int_equal(config_load(test_dir, &c, &errs), AW_INVALID);
+    assert_non_null(strstr(errs.msg[0], "not a regular file"));
+}
+
+static void
+test_load_string(void **state)
+{
+    static const char text[] = MINIMAL "server: {listen: [\"localhost:1\"]}\n";
+    struct config_errors errs;
+    struct config *c = NULL;
+
+    (void)state;
+    assert_int_equal(config_load_string("mem", MINIMAL, strlen(MINIMAL),
+                                        CONFIG_LOAD_NO_RESOLVE, &c, &errs),
+                     AW_OK);
+    assert_null(c->path);
+    assert_string_equal(c->hash, "2310821000d791d1");
+    config_unref(c);
+    c = NULL;
+    assert_int_equal(config_load_string("mem", text, strlen(text),
+                                        CONFIG_LOAD_NO_RESOLVE, &c, &errs),
+                     AW_INVALID);
+    assert_string_equal(errs.msg[0],
+                        "mem:9:19: server.listen: 'localhost:1': host names "
+                        "are not resolved here; write an IP address");
+}
+
+static void
+test_generation_increases(void **state)
+{
+    struct config *a = load_ok(MINIMAL);
+    struct config *b = load_ok(MINIMAL);
+
+    (void)state;
+    assert_true(b->generation > a->generation);
+    config_unref(a);
+    config_unref(b);
+}
+
+static void
+test_ref_and_swap(void **state)
+{
+    struct config *a = load_ok(MINIMAL);
+    struct config *b = load_ok(MINIMAL);
+    struct config *cur, *in_flight;
+
+    (void)state;
+    config_swap(NULL);
+    assert_null(config_current());
+    config_swap(a); /* the table now holds our reference to a */
+    cur = config_current();
+    assert_ptr_equal(cur, a);
+    assert_int_equal(a->refs, 2);
+    in_flight = cur; /* a request still running on a */
+    config_swap(b);
+    assert_int_equal(a->refs, 1);
+    assert_string_equal(in_flight->routes[0].name, "all");
+    config_unref(in_flight); /* frees a; ASan checks nobody uses it */
+    cur = config_current();
+    assert_ptr_equal(cur, b);
+    assert_ptr_equal(config_ref(cur), b);
+    assert_int_equal(b->refs, 3);
+    config_unref(cur);
+    config_unref(cur);
+    config_swap(NULL); /* drops the last reference to b */
+    assert_null(config_current());
+    config_unref(NULL);
+}
+
+/* Readers on other threads while the snapshot is swapped many times. */
+static void *
+swap_reader(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        struct config *c = config_current();
+
+        if (c != NULL && c->nroutes != 1)
+            return (void *)1;
+        config_unref(c);
+    }
+    return NULL;
+}
+
+static void
+test_swap_threads(void **state)
+{
+    pthread_t t[2];
+    void *res;
+
+    (void)state;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, swap_reader, NULL), 0);
+    for (int i = 0; i < 40; i++)
+        config_swap(load_ok(MINIMAL));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(t[i], &res), 0);
+        assert_null(res);
+    }
+    config_swap(NULL);
+}
+
+static struct sockaddr_in
+v4(const char *text)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+
+    assert_int_equal(inet_pton(AF_INET, text, &a.sin_addr), 1);
+    return a;
+}
+
+static struct sockaddr_in6
+v6(const char *text)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+
+    assert_int_equal(inet_pton(AF_INET6, text, &a.sin6_addr), 1);
+    return a;
+}
+
+static bool
+trusted4(const struct config *c, const char *text)
+{
+    struct sockaddr_in a = v4(text);
+
+    return config_is_trusted_proxy(c, (const struct sockaddr *)&a);
+}
+
+static bool
+trusted6(const struct config *c, const char *text)
+{
+    struct sockaddr_in6 a = v6(text);
+
+    return config_is_trusted_proxy(c, (const struct sockaddr *)&a);
+}
+
+static void
+test_trusted_proxies(void **state)
+{
+    struct config *c = load_ok(
+        "trusted_proxies: [\"10.0.0.0/8\", \"192.168.1.7\", "
+        "\"2001:db8::/32\", \"::ffff:172.16.0.0/108\", \"fd00::1\"]\n" MINIMAL);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+
+    (void)state;
+    assert_int_equal(c->ntrusted_proxies, 5);
+    assert_true(trusted4(c, "10.1.2.3"));
+    assert_true(trusted4(c, "10.255.255.255"));
+    assert_false(trusted4(c, "11.0.0.1"));
+    assert_false(trusted4(c, "9.255.255.255"));
+    assert_true(trusted4(c, "192.168.1.7"));
+    assert_false(trusted4(c, "192.168.1.8"));
+    assert_true(trusted6(c, "2001:db8::1"));
+    assert_true(trusted6(c, "2001:db8:ffff::1"));
+    assert_false(trusted6(c, "2001:db9::1"));
+    assert_true(trusted6(c, "fd00::1"));
+    assert_false(trusted6(c, "fd00::2"));
+    /* Mapped addresses compare as IPv4, in both directions. */
+    assert_true(trusted6(c, "::ffff:10.9.9.9"));
+    assert_false(trusted6(c, "::ffff:11.0.0.1"));
+    assert_int_equal(c->trusted_proxies[3].family, AF_INET);
+    assert_int_equal(c->trusted_proxies[3].bits, 12);
+    assert_true(trusted4(c, "172.31.255.255"));
+    assert_false(trusted4(c, "172.32.0.0"));
+    assert_true(trusted6(c, "::ffff:172.16.0.1"));
+    assert_false(config_is_trusted_proxy(c, (const struct sockaddr *)&un));
+    config_unref(c);
+}
+
+static void
+test_trusted_proxies_wide(void **state)
+{
+    struct config *c = load_ok("trusted_proxies: [\"::/0\"]\n" MINIMAL);
+
+    (void)state;
+    assert_true(trusted6(c, "::1"));
+    assert_true(trusted6(c, "2001:db8::1"));
+    assert_false(trusted6(c, "::ffff:1.2.3.4"));
+    assert_false(trusted4(c, "1.2.3.4"));
+    config_unref(c);
+    c = load_ok("trusted_proxies: [\"0.0.0.0/0\"]\n" MINIMAL);
+    assert_true(trusted4(c, "1.2.3.4"));
+    assert_true(trusted6(c, "::ffff:1.2.3.4"));
+    assert_false(trusted6(c, "::1"));
+    config_unref(c);
+    c = load_ok(MINIMAL);
+    assert_false(trusted4(c, "127.0.0.1"));
+    config_unref(c);
+}
+
+static void
+test_for_proxy(void **state)
+{
+    struct config_errors errs;
+    struct config *c = NULL;
+    const struct route_def *def = NULL;
+    struct route_params params;
+    uint32_t allowed;
+
+    (void)state;
+    assert_int_equal(
+        config_for_proxy("127.0.0.1:8080", "http://127.0.0.1:9000", &c, &errs),
+        AW_OK);
+    assert_int_equal(errs.n, 0);
+    assert_null(c->path);
+    assert_int_equal(strlen(c->hash), 16);
+    assert_true(c->generation > 0);
+    assert_int_equal(c->nlisteners, 1);
+    assert_string_equal(c->listeners[0].text, "127.0.0.1:8080");
+    assert_int_equal(c->nupstreams, 1);
+    assert_string_equal(c->upstreams[0].name, "backend");
+    assert_string_equal(c->upstreams[0].servers[0].text, "127.0.0.1:9000");
+    assert_int_equal(c->upstreams[0].keepalive, 64);
+    assert_int_equal(c->nroutes, 1);
+    assert_string_equal(c->routes[0].name, "default");
+    assert_string_equal(c->routes[0].path, "/");
+    assert_true(c->routes[0].prefix);
+    assert_ptr_equal(c->routes[0].upstream, &c->upstreams[0]);
+    assert_int_equal(c->nsecurity_headers, 3);
+    assert_int_equal(route_match(c->route_table, SLICE_LIT("x"), HTTP_PUT,
+                                 SLICE_LIT("/any/thing"), &def, &params,
+                                 &allowed),
+                     ROUTE_FOUND);
+    assert_ptr_equal(def->data, &c->routes[0]);
+    config_unref(c);
+}
+
+static void
+test_for_proxy_urls(void **state)
+{
+    struct config_errors errs;
+    struct config *c = NULL;
+
+    (void)state;
+    assert_int_equal(
+        config_for_proxy("[::1]:8080", "http://127.0.0.1", &c, &errs), AW_OK);
+    assert_string_equal(c->listeners[0].text, "[::1]:8080");
+    assert_string_equal(c->upstreams[0].servers[0].text, "127.0.0.1:80");
+    config_unref(c);
+    assert_int_equal(
+        config_for_proxy("127.0.0.1:8080", "HTTP://[::1]:9000/", &c, &errs),
+        AW_OK);
+    assert_string_equal(c->upstreams[0].servers[0].text, "[::1]:9000");
+    config_unref(c);
+    assert_int_equal(
+        config_for_proxy("127.0.0.1:8080", "http://localhost:9000", &c, &errs),
+        AW_OK);
+    config_unref(c);
+}
+
+static void
+test_for_proxy_errors(void **state)
+{
+    struct config_errors errs;
+    struct config *c = NULL;
+
+    (void)state;
+    assert_int_equal(
+        config_for_proxy("127.0.0.1:8080", "https://127.0.0.1:9443", &c, &errs),
+        AW_INVALID);
+    assert_null(c);
+    assert_int_equal(errs.n, 1);
+    assert_string_equal(errs.msg[0],
+                        "--to 'https://127.0.0.1:9443': upstream TLS is not "
+                        "supported yet; use an http:// URL");
+    assert_int_equal(config_for_proxy("127.0.0.1", "ftp://h", &c, &errs),
+                     AW_INVALID);
+    assert_int_equal(errs.n, 2);
+    assert_string_equal(errs.msg[0],
+                        "--listen '127.0.0.1': expected host:port");
+    assert_string_equal(errs.msg[1], "--to 'ftp://h': expected a URL such "
+                                     "as http://127.0.0.1:9000");
+    assert_int_equal(
+        config_for_proxy("127.0.0.1:1", "http://h:1/api", &c, &errs),
+        AW_INVALID);
+    assert_string_equal(errs.msg[0], "--to 'http://h:1/api': a path, query "
+                                     "or fragment in the upstream URL is "
+                                     "not supported");
+    assert_int_equal(config_for_proxy("127.0.0.1:1", "http://u@h:1", &c, &errs),
+                     AW_INVALID);
+    assert_non_null(strstr(errs.msg[0], "user information"));
+    assert_int_equal(config_for_proxy("127.0.0.1:1", "http://h:0", &c, &errs),
+                     AW_INVALID);
+    assert_string_equal(errs.msg[0], "--to 'h:0': the port must be a number "
+                                     "from 1 to 65535");
+    assert_int_equal(config_for_proxy("127.0.0.1:1", "http://", &c, &errs),
+                     AW_INVALID);
+    assert_non_null(strstr(errs.msg[0], "missing"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_default_upstream_and_route),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_every_key_upstreams_routes),
+        cmocka_unit_test(test_route_table_data),
+        cmocka_unit_test(test_security_headers_empty),
+        cmocka_unit_test(test_target_follows_head),
+        cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_depth_bound),
+        cmocka_unit_test(test_syntax_error_position),
+        cmocka_unit_test(test_route_conflicts),
+        cmocka_unit_test(test_route_bad_template),
+        cmocka_unit_test(test_collects_all),
+        cmocka_unit_test(test_errors_dropped),
+        cmocka_unit_test(test_unreadable_file),
+        cmocka_unit_test(test_load_string),
+        cmocka_unit_test(test_generation_increases),
+        cmocka_unit_test(test_ref_and_swap),
+        cmocka_unit_test(test_swap_threads),
+        cmocka_unit_test(test_trusted_proxies),
+        cmocka_unit_test(test_trusted_proxies_wide),
+        cmocka_unit_test(test_for_proxy),
+        cmocka_unit_test(test_for_proxy_urls),
+        cmocka_unit_test(test_for_proxy_errors),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
