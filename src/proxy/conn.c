@@ -185,7 +185,8 @@ finish_request(struct conn *c)
         upstream_release(c, r->up, reusable);
         r->up = NULL;
     }
-    if (!r->req_body_done && r->req_framing != HTTP_BODY_NONE)
+    /* A body that was not read to its end cannot be skipped safely. */
+    if (!r->req_body_done && r->h.framing != HTTP_BODY_NONE)
         c->close_after = true;
     request_reset(r);
     arena_reset(&c->arena);
@@ -327,7 +328,6 @@ start_request(struct conn *c)
                "The request head is too large to forward.");
         return;
     }
-    c->in.start += r->h.head_len;
     if (r->h.expect_continue && r->req_framing != HTTP_BODY_NONE)
         buf_append(&c->out, continue_line, sizeof(continue_line) - 1);
     r->stage = STAGE_FORWARD;
@@ -349,6 +349,7 @@ start_request(struct conn *c)
 static ssize_t
 client_read(struct conn *c)
 {
+    size_t room;
     ssize_t n;
 
     if (!c->readable || c->eof)
@@ -357,9 +358,14 @@ client_read(struct conn *c)
         buf_compact(&c->in);
     if (buf_room(&c->in) == 0)
         return 0;
-    n = read(c->io.fd, c->in.data + c->in.end, buf_room(&c->in));
+    room = buf_room(&c->in);
+    n = read(c->io.fd, c->in.data + c->in.end, room);
     if (n > 0) {
         c->in.end += (size_t)n;
+        /* A short read drained the socket; the edge-triggered loop
+         * reports new bytes, so the EAGAIN read can be skipped. */
+        if ((size_t)n < room && !c->hup)
+            c->readable = false;
         return n;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -403,6 +409,9 @@ pump_head(struct conn *c)
                                 buf_len(&c->in), &r->cfg->limits, &r->h,
                                 &err);
         if (rc == AW_OK) {
+            /* The head stays in place until the next read, so its
+             * slices remain valid while the request starts. */
+            c->in.start += r->h.head_len;
             start_request(c);
             return true;
         }
@@ -738,6 +747,8 @@ flush_out(struct conn *c)
         return false;
     n = write(c->io.fd, c->out.data + c->out.start, buf_len(&c->out));
     if (n > 0) {
+        if ((size_t)n < buf_len(&c->out))
+            c->writable = false;    /* socket full: wait for the edge */
         c->out.start += (size_t)n;
         if (buf_len(&c->out) == 0)
             c->out.start = c->out.end = 0;
@@ -794,6 +805,8 @@ conn_on_event(struct loop_io *io, uint32_t events)
         return;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->hup = true;
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
         c->writable = true;
     conn_pump(c);

@@ -51,6 +51,7 @@ struct upconn {
     bool connecting;          /* non-blocking connect in progress */
     bool readable;
     bool writable;
+    bool hup;                 /* the peer's FIN or an error was signalled */
     bool eof;                 /* the backend closed its side */
     bool closed;              /* waiting in the graveyard */
     bool reused;              /* served a request before this one */
@@ -134,6 +135,7 @@ struct conn {
     unsigned nrequests;
     bool readable;
     bool writable;
+    bool hup;                      /* FIN or error signalled by epoll */
     bool eof;
     bool closed;
     bool close_after;              /* close once out is flushed */

@@ -264,16 +264,21 @@ upconn_free(struct upconn *u)
 int
 upconn_read(struct upconn *u)
 {
+    size_t room;
     ssize_t n;
 
     if (buf_room(&u->in) == 0)
         buf_compact(&u->in);
-    if (buf_room(&u->in) == 0)
+    room = buf_room(&u->in);
+    if (room == 0)
         return AW_AGAIN;
-    n = read(u->io.fd, u->in.data + u->in.end, buf_room(&u->in));
+    n = read(u->io.fd, u->in.data + u->in.end, room);
     if (n > 0) {
         u->in.end += (size_t)n;
         u->got_bytes = true;
+        /* A short read drained the socket (see client_read). */
+        if ((size_t)n < room && !u->hup)
+            u->readable = false;
         return AW_OK;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -292,6 +297,9 @@ upconn_write(struct upconn *u)
                       buf_len(&u->out));
 
     if (n > 0) {
+        /* A short write filled the socket: wait for the next edge. */
+        if ((size_t)n < buf_len(&u->out))
+            u->writable = false;
         u->out.start += (size_t)n;
         if (buf_len(&u->out) == 0)
             u->out.start = u->out.end = 0;
@@ -332,6 +340,8 @@ upconn_on_event(struct loop_io *io, uint32_t events)
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         u->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        u->hup = true;
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
         u->writable = true;
     if (u->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
