@@ -211,6 +211,9 @@ refuse(struct conn *c, int status, const char *reason, const char *detail)
         upstream_release(c, r->up, false);
         r->up = NULL;
     }
+    /* A body that was not read to its end cannot be skipped safely. */
+    if (!r->req_body_done && r->h.framing != HTTP_BODY_NONE)
+        c->close_after = true;
     message_problem(c, r, status, reason, detail);
     r->res_done = true;
     finish_request(c);
@@ -230,6 +233,7 @@ request_begin(struct conn *c)
 
     worker_refresh_config(c->w);
     r->cfg = config_ref(c->w->cfg);
+    c->nrequests++;
     r->t_start = clock_mono_us();
     r->stage = STAGE_PARSE;
     r->method = SLICE_LIT("-");
@@ -555,10 +559,12 @@ pump_response_head(struct conn *c, struct request *r, struct upconn *u)
 {
     struct http_error err;
     struct http_header *hdrs = r->res.headers;
+    struct http_limits limits = r->cfg->limits;
     int rc;
 
     if (buf_len(&u->in) == 0)
         return false;
+    limits.max_body_bytes = UINT64_MAX;  /* the body limit is for requests */
     if (hdrs == NULL) {
         hdrs = arena_alloc(&c->arena, sizeof(*hdrs) *
                            r->cfg->limits.max_headers);
@@ -570,14 +576,17 @@ pump_response_head(struct conn *c, struct request *r, struct upconn *u)
     memset(&r->res, 0, sizeof(r->res));
     r->res.headers = hdrs;
     rc = http_parse_response(&r->res_parser, u->in.data + u->in.start,
-                             buf_len(&u->in), &r->cfg->limits, r->h.method,
-                             &r->res, &err);
-    if (rc == AW_AGAIN) {
-        if (buf_room(&u->in) == 0 && u->in.start == 0)
-            conn_upstream_failed(c, UPSTREAM_BAD);
-        return false;
+                             buf_len(&u->in), &limits, r->h.method, &r->res,
+                             &err);
+    if (rc == AW_AGAIN && buf_room(&u->in) == 0 && u->in.start == 0) {
+        err.reason = "http.head_too_large";
+        rc = AW_TOOBIG;
     }
+    if (rc == AW_AGAIN)
+        return false;
     if (rc != AW_OK) {
+        log_warn("upstream %s: malformed response head: %s",
+                 u->be->text, err.reason);
         conn_upstream_failed(c, UPSTREAM_BAD);
         return false;
     }

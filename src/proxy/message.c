@@ -63,16 +63,20 @@ named_by_connection(const struct http_header *h, unsigned n,
     return false;
 }
 
-/* Fields the gateway sets itself and never copies from the client. */
+/*
+ * Fields the gateway sets itself and never copies from the client as
+ * they are; the forwarding fields of a trusted proxy are extended by
+ * put_forwarding instead.
+ */
 static bool
 gateway_owned_request_field(struct slice name, bool trusted)
 {
     static const char *const always[] = {
         "host", "content-length", "expect", "x-request-id",
         "traceparent", "tracestate", "x-forwarded-host",
+        "x-forwarded-for", "x-forwarded-proto", "forwarded",
     };
     static const char *const untrusted[] = {
-        "x-forwarded-for", "x-forwarded-proto", "forwarded",
         "x-real-ip",
     };
 
@@ -120,26 +124,33 @@ traceparent_valid(struct slice v)
            !all_zero(parent);
 }
 
-/* Append the X-Forwarded-For, -Proto, -Host and Forwarded fields. */
+/*
+ * Append the X-Forwarded-For, -Proto, -Host and Forwarded fields. The
+ * chains a trusted proxy sent are extended with the peer address; from
+ * anyone else they are replaced.
+ */
 static void
 put_forwarding(struct bld *o, struct conn *c, struct request *r,
                bool trusted)
 {
-    const struct http_header *h = r->h.headers;
+    const struct http_header *h = r->h.headers, *proto = NULL;
     bool v6 = c->peer.ss_family == AF_INET6;
-    bool had_xff = false;
 
     bld_str(o, "X-Forwarded-For: ");
     for (unsigned i = 0; trusted && i < r->h.nheaders; i++) {
         if (slice_is(h[i].name, "x-forwarded-for")) {
             bld_add(o, h[i].value);
             bld_add(o, SLICE_LIT(", "));
-            had_xff = true;
         }
     }
-    (void)had_xff;
     bld_str(o, c->peer_text);
-    bld_str(o, "\r\nX-Forwarded-Proto: http\r\n");
+    if (trusted)
+        proto = http_header_find(h, r->h.nheaders, "x-forwarded-proto");
+    if (proto != NULL && (slice_is(proto->value, "http") ||
+                          slice_is(proto->value, "https")))
+        bld_field(o, "\r\nX-Forwarded-Proto", proto->value);
+    else
+        bld_str(o, "\r\nX-Forwarded-Proto: http\r\n");
     bld_field(o, "X-Forwarded-Host", r->host);
     bld_str(o, "Forwarded: ");
     for (unsigned i = 0; trusted && i < r->h.nheaders; i++) {
@@ -385,18 +396,21 @@ message_problem(struct conn *c, struct request *r, int status,
 {
     const struct config *cfg = r->cfg != NULL ? r->cfg : c->w->cfg;
     struct bld o = {c->out, false};
-    char body[768], line[128];
+    char body[768], line[128], esc[384];
+    struct buf eb = {esc, 0, 0, sizeof(esc) - 1};
     int n;
 
     r->status = status;
     r->reason = reason;
     if (r->id[0] == '\0')
         message_request_id(c->w, r);
+    json_escape_append(&eb, (struct slice){detail, strlen(detail)}, 256);
+    esc[eb.end] = '\0';
     n = snprintf(body, sizeof(body),
                  "{\"type\":\"urn:apiward:problem:%s\",\"title\":\"%s\","
                  "\"status\":%d,\"detail\":\"%s\",\"reason\":\"%s\","
                  "\"request_id\":\"%s\"}\n",
-                 reason, status_title(status), status, detail, reason, r->id);
+                 reason, status_title(status), status, esc, reason, r->id);
     if (n < 0 || (size_t)n >= sizeof(body))
         n = 0;
     snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,

@@ -347,7 +347,12 @@ upconn_on_event(struct loop_io *io, uint32_t events)
     if (u->connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         u->connecting = false;
         if (!connect_succeeded(u)) {
-            conn_upstream_failed(u->client, UPSTREAM_CONNECT);
+            struct conn *c = u->client;
+
+            /* The retry, if any, waits for no event: pump it now. */
+            conn_upstream_failed(c, UPSTREAM_CONNECT);
+            if (!c->closed)
+                conn_pump(c);
             return;
         }
         upconn_arm(u, &u->client->req);
@@ -360,6 +365,7 @@ upconn_on_timer(struct loop_timer *t)
 {
     struct upconn *u = (struct upconn *)((char *)t -
                                          offsetof(struct upconn, timer));
+    struct conn *c;
 
     if (u->closed)
         return;
@@ -367,6 +373,9 @@ upconn_on_timer(struct loop_timer *t)
         upconn_close(u);
         return;
     }
-    conn_upstream_failed(u->client, u->connecting ? UPSTREAM_CONNECT
-                                                  : UPSTREAM_TIMEOUT);
+    c = u->client;
+    conn_upstream_failed(c, u->connecting ? UPSTREAM_CONNECT
+                                          : UPSTREAM_TIMEOUT);
+    if (!c->closed)
+        conn_pump(c);
 }
