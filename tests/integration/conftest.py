@@ -70,9 +70,11 @@ class GatewayPool:
             config = make_config(port, servers or [], workdir, routes,
                                  **overrides)
         gw = Gateway(self.binary, workdir, port, config, args, name)
-        self.gateways.append(gw)
         if start:
+            # A gateway that fails to start has already been reported by
+            # start(); it is not checked again at teardown.
             gw.start()
+        self.gateways.append(gw)
         return gw
 
     def finish(self):

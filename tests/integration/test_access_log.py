@@ -1,7 +1,11 @@
 """The access log: one JSON object per request, and the same reason code
 as the problem the client received."""
 
-from harness import assert_problem, echo_handler, problem_code
+import os
+import signal
+
+from harness import (assert_problem, echo_handler, free_port, problem_code,
+                     wait_for)
 
 # "route" is required only where a route matched.
 REQUIRED = ("time", "request_id", "client", "method", "path", "status",
@@ -66,3 +70,36 @@ def test_access_log_records_each_request(gateways, upstreams):
             "log reason %r, problem type %r" % (e.get("reason"),
                                                 resp.json()["type"])
         assert e["request_id"], e
+
+
+def test_upstream_failure_reason_is_logged(gateways):
+    dead = "127.0.0.1:%d" % free_port()
+    gw = gateways([dead], upstream={"max_fails": 0})
+    resp = gw.get("/api/x")
+    assert_problem(resp, 502, "upstream.unavailable")
+    entries = gw.wait_access_entries(1)
+    assert entries[-1].get("reason") == "upstream.unavailable", entries
+    assert entries[-1].get("status") == 502
+    assert entries[-1].get("route") == "api"
+
+
+def test_sigusr1_reopens_access_log(gw):
+    assert gw.get("/api/one").status == 200
+    gw.wait_access_entries(1)
+    assert gw.alive(), "gateway stopped while waiting for the log flush"
+    rotated = gw.access_log_path + ".1"
+    os.rename(gw.access_log_path, rotated)
+    gw.signal(signal.SIGUSR1)
+    wait_for(lambda: os.path.exists(gw.access_log_path), 3,
+             what="a new access log after SIGUSR1")
+    assert gw.get("/api/two").status == 200
+    entries = gw.wait_access_entries(1)
+    assert [e["path"] for e in entries] == ["/api/two"], entries
+
+
+def test_access_log_off_writes_nothing(gateways, upstream, tmp_path):
+    gw = gateways([upstream.addr], access_log={"path": "off"})
+    assert gw.get("/api/x").status == 200
+    gw.stop()
+    assert not os.path.exists(gw.access_log_path)
+    assert '"request_id"' not in gw.stdout()

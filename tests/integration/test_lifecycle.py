@@ -58,6 +58,31 @@ def test_broken_reload_keeps_old_config(gateways, upstream, kind):
              what="the new route after a good SIGHUP")
 
 
+def test_in_flight_request_survives_reload(gateways, upstreams):
+    """A request finishes on the configuration it started with, even when
+    a reload removes its route meanwhile."""
+    def handler(req, ctx):
+        if req.path == "/v2/slow":
+            ctx.sleep(1)
+        return http_response(200, req.path)
+
+    up = upstreams(handler)
+    gw = gateways([up.addr])
+    without = gw.config
+    gw.reload(with_v2_route(without))
+    wait_for(lambda: gw.get("/v2/x").status == 200, 5,
+             what="the v2 route after SIGHUP")
+    with gw.client() as c:
+        c.request("GET", "/v2/slow")
+        wait_for(lambda: up.last().path == "/v2/slow", 3,
+                 what="the slow request at the upstream")
+        gw.reload(without)
+        wait_for(lambda: gw.get("/v2/x").status == 404, 5,
+                 what="the v2 route to disappear")
+        resp = c.read_response(timeout=5)
+    assert resp.status == 200 and resp.body == b"/v2/slow", resp
+
+
 def test_reload_under_load_fails_nothing(gateways, upstream):
     gw = gateways([upstream.addr])
     stop = threading.Event()

@@ -323,3 +323,115 @@ def test_concurrent_clients(gw, upstream):
         t.join(20)
     assert not failures, failures[:5]
     wait_for(lambda: upstream.count() == 160, 2, what="160 requests")
+
+
+def drop_first_connection(req, ctx):
+    """Read the first request of the first connection, then hang up."""
+    if ctx.conn_id == 1:
+        ctx.close()
+        return None
+    return http_response(200, req.method)
+
+
+def test_idempotent_get_is_retried_once(gateways, upstreams):
+    up = upstreams(drop_first_connection)
+    gw = gateways([up.addr])
+    resp = gw.get("/api/retry")
+    assert resp.status == 200 and resp.body == b"GET", resp
+    assert [r.conn_id for r in up.requests] == [1, 2], \
+        "expected one retry on a fresh connection"
+
+
+def test_post_is_not_retried(gateways, upstreams):
+    up = upstreams(drop_first_connection)
+    gw = gateways([up.addr])
+    with gw.client() as c:
+        c.request("POST", "/api/once", body=b"pay once")
+        resp = c.read_response()
+    assert_problem(resp, 502, "upstream.*")
+    assert up.count() == 1, "a POST was sent %d times" % up.count()
+
+
+def test_stale_pooled_connections_do_not_fail_gets(gw, upstream):
+    for i in range(4):
+        assert gw.get("/api/warm/%d" % i).status == 200
+    upstream.drop_connections()
+    time.sleep(0.1)
+    statuses = [gw.get("/api/after/%d" % i).status for i in range(10)]
+    assert statuses == [200] * 10, statuses
+
+
+def test_upstream_connection_close_is_respected(gateways, upstreams):
+    def handler(req, ctx):
+        ctx.close()
+        return http_response(200, req.target, [("Connection", "close")])
+
+    up = upstreams(handler)
+    gw = gateways([up.addr])
+    with gw.client() as c:
+        for i in range(5):
+            resp = c.get("/api/cc/%d" % i)
+            assert resp.status == 200, resp
+            assert resp.body == b"/api/cc/%d" % i
+    assert up.connections == 5
+
+
+def test_close_delimited_upstream_body_is_delivered(gateways, upstreams):
+    body = random.Random(5).randbytes(50000)
+
+    def handler(req, ctx):
+        ctx.send(b"HTTP/1.1 200 OK\r\nContent-Type: x/y\r\n\r\n" + body)
+        ctx.close()
+
+    up = upstreams(handler)
+    gw = gateways([up.addr])
+    with gw.client() as c:
+        c.request("GET", "/api/eof")
+        resp = c.read_response(timeout=5)
+    assert resp.status == 200
+    assert resp.body == body
+
+
+def test_slow_body_times_out(gateways, upstream):
+    gw = gateways([upstream.addr], timeouts={"body": "1s"})
+    with gw.client() as c:
+        c.request("POST", "/api/slowbody", [("Content-Length", "10")])
+        c.send(b"12345")
+        t0 = time.monotonic()
+        resp = c.read_response(timeout=4)
+        elapsed = time.monotonic() - t0
+        assert_problem(resp, 408, "http.body_timeout")
+        assert elapsed < 2.5, "408 after %.1fs, body timeout 1s" % elapsed
+        assert c.wait_closed(3)
+
+
+def test_pipelined_bad_request_after_good_one(gw, upstream):
+    with gw.client() as c:
+        c.send(build_request("GET", "/api/good") +
+               b"GET /api/bad HTTP/1.1\r\n\r\n")
+        first = c.read_response()
+        assert first.status == 200, first
+        second = c.read_response()
+        assert_problem(second, 400, "http.missing_host")
+        assert c.wait_closed(3)
+    assert [r.target for r in upstream.requests] == ["/api/good"]
+
+
+def test_large_header_within_limits_is_forwarded(gw, upstream):
+    value = "v" * 12000
+    with gw.client() as c:
+        resp = c.get("/api/bighead", [("X-Large", value)])
+    assert resp.status == 200, resp
+    assert upstream.last().header("x-large") == value
+
+
+@pytest.mark.parametrize("version,headers", [
+    ("HTTP/1.1", [("Connection", "close")]),
+    ("HTTP/1.0", []),
+])
+def test_client_close_is_honoured(gw, upstream, version, headers):
+    with gw.client() as c:
+        c.request("GET", "/api/bye", headers, version=version)
+        resp = c.read_response()
+        assert resp.status == 200, resp
+        assert c.wait_closed(3), "connection kept open for %s" % version
