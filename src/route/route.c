@@ -4,13 +4,13 @@
  *
  * Layout. Routes are grouped by host: one group per exact host, one per
  * wildcard suffix, and one for routes that name no host. Each group owns
- * a trie whose edges are path segments. A node has literal children
- * (sorted, found by binary search), at most one parameter child shared by
- * every "{name}" at that position, a list of routes whose template ends
- * at the node, and a list of "tail" routes (rest parameters and prefix
- * ends) that take whatever follows. Two routes land on the same list of
- * the same node exactly when they are equally specific, which is how
- * conflicts are found at compile time.
+ * a trie whose edges are path segments. A node has literal children (in
+ * an open-addressing hash map keyed by the segment), at most one
+ * parameter child shared by every "{name}" at that position, a list of
+ * routes whose template ends at the node, and a list of "tail" routes
+ * (rest parameters and prefix ends) that take whatever follows. Two
+ * routes land on the same list of the same node exactly when they are
+ * equally specific, which is how conflicts are found at compile time.
  *
  * Matching. The walk tries, at each node, the literal child first, then
  * the parameter child, then the tail routes, and when the path has ended,
@@ -23,13 +23,17 @@
  *
  * Cost. The trie is a tree, so the walk visits each node at most once,
  * and only nodes whose template prefix matches the path prefix. At each
- * visited node it does one binary search among the literal children. For
- * a path of m segments, a table without parameters costs O(m log b) (b
- * literal children per node); parameters add at most one extra branch
- * per level and the total is bounded by the number of trie nodes, never
- * more than a linear scan over every route. Host lookup costs O(log H)
- * for exact hosts and O(d log W) for wildcards, d being the number of
- * labels in the request's host.
+ * visited node it hashes the current segment and probes one map, O(1)
+ * expected whatever the number of routes. For a path of m segments, a
+ * table without parameters costs O(m) probes plus one pass over the
+ * path's bytes; each parameter level adds at most one more branch, and
+ * the total is bounded by the number of trie nodes, never more than a
+ * linear scan over every route. The host costs one hash of the Host
+ * value for exact hosts and one right-to-left pass over at most its last
+ * W bytes for wildcards, W being the longest wildcard suffix configured,
+ * so a long Host value cannot make the search quadratic. Compilation is
+ * linear in the total length of the definitions, plus sorting the names
+ * to find duplicates.
  *
  * Trailing slashes are significant: "/users/{id}" matches "/users/42"
  * and not "/users/42/" (a separate route "/users/{id}/" would), and a
@@ -44,6 +48,9 @@
 #include "route.h"
 
 #define ROUTE_ALL_METHODS ((1u << HTTP_METHOD_COUNT) - 1)
+
+/* Longest host name DNS allows; longer route hosts are refused. */
+#define ROUTE_HOST_MAX 253
 
 /* What a route takes after its last template segment. */
 enum route_tail {
@@ -64,36 +71,35 @@ struct route_entry {
 
 struct route_node;
 
-/* A literal edge: the exact segment text and the node it leads to. */
-struct route_edge {
-    struct slice seg;
-    struct route_node *child;
-    struct route_edge *next; /* sibling list, used while building */
+/*
+ * One slot of an open-addressing map (linear probing, at most half
+ * full). value NULL marks an empty slot.
+ */
+struct route_slot {
+    uint64_t hash;
+    struct slice key;
+    void *value;
+};
+
+/* Literal children of a node, or the host groups of a table. */
+struct route_map {
+    struct route_slot *slot; /* NULL while empty */
+    size_t mask;             /* slot count minus one */
+    size_t n;                /* used slots */
 };
 
 struct route_node {
-    struct route_edge *build; /* literal children while building */
-    struct route_edge *lit;   /* the same, sorted by route_seg_cmp */
-    size_t nlit;
+    struct route_map lit;     /* segment text -> struct route_node */
     struct route_node *param; /* child for a "{name}" segment */
     struct route_entry *end;  /* routes whose template ends here */
     struct route_entry *tail; /* rest parameters and prefixes ending here */
 };
 
-/* A host group: exact host, or wildcard suffix such as ".example.com". */
-struct route_host {
-    struct slice key;         /* lower case */
-    bool wild;
-    struct route_node *root;
-    struct route_host *next;  /* build-time list */
-};
-
 struct route_table {
     struct arena arena;       /* holds everything below and every copy */
-    struct route_host *exact; /* sorted by route_host_cmp */
-    size_t nexact;
-    struct route_host *wild;  /* sorted by route_host_cmp */
-    size_t nwild;
+    struct route_map exact;   /* lower-case host -> trie root */
+    struct route_map wild;    /* lower-case ".suffix" -> trie root */
+    size_t max_wild;          /* longest wildcard key, bounds the scan */
     struct route_node *any;   /* routes that name no host */
 };
 
@@ -107,7 +113,6 @@ struct route_tpl {
 /* State of one compilation. */
 struct route_build {
     struct route_table *t;
-    struct route_host *hosts; /* groups created so far */
     const char *name;         /* route being compiled, for messages */
     char *err;
     size_t errlen;
@@ -156,35 +161,116 @@ route_hexup(unsigned char c)
     return -1;
 }
 
-/* Order of literal edges: by length, then bytes. */
-static int
-route_seg_cmp(struct slice a, struct slice b)
+/*
+ * Whether a request's host a equals the stored key b, which is already
+ * in lower case.
+ */
+static bool
+route_host_eq(struct slice a, struct slice b)
 {
     if (a.len != b.len)
-        return a.len < b.len ? -1 : 1;
-    return a.len == 0 ? 0 : memcmp(a.ptr, b.ptr, a.len);
+        return false;
+    for (size_t i = 0; i < a.len; i++)
+        if (route_lower((unsigned char)a.ptr[i]) != (unsigned char)b.ptr[i])
+            return false;
+    return true;
+}
+
+#define ROUTE_FNV_BASIS 0xcbf29ce484222325u
+#define ROUTE_FNV_PRIME 0x100000001b3u
+
+/* FNV-1a over a path segment. */
+static uint64_t
+route_hash_seg(struct slice s)
+{
+    uint64_t h = ROUTE_FNV_BASIS;
+
+    for (size_t i = 0; i < s.len; i++)
+        h = (h ^ (unsigned char)s.ptr[i]) * ROUTE_FNV_PRIME;
+    return h;
 }
 
 /*
- * Order of host keys: bytes with a folded to lower case (stored keys are
- * already lower case), then length. Used for sorting and for lookups
- * with a request's host as a.
+ * FNV-1a over a host folded to lower case, from its last byte to its
+ * first. Running backwards lets the wildcard search get the hash of
+ * every suffix in one pass over the Host value.
+ */
+static uint64_t
+route_hash_host_step(uint64_t h, char c)
+{
+    return (h ^ route_lower((unsigned char)c)) * ROUTE_FNV_PRIME;
+}
+
+static uint64_t
+route_hash_host(struct slice s)
+{
+    uint64_t h = ROUTE_FNV_BASIS;
+
+    for (size_t i = s.len; i-- > 0;)
+        h = route_hash_host_step(h, s.ptr[i]);
+    return h;
+}
+
+/*
+ * Look key up in m. Host maps (fold) compare without case; their stored
+ * keys are lower case. NULL when absent.
+ */
+static void *
+route_map_get(const struct route_map *m, struct slice key, uint64_t h,
+              bool fold)
+{
+    if (m->slot == NULL)
+        return NULL;
+    for (size_t i = h & m->mask; m->slot[i].value != NULL;
+         i = (i + 1) & m->mask) {
+        const struct route_slot *s = &m->slot[i];
+
+        if (s->hash == h && (fold ? route_host_eq(key, s->key)
+                                  : slice_eq(key, s->key)))
+            return s->value;
+    }
+    return NULL;
+}
+
+static void
+route_map_place(struct route_slot *slot, size_t mask,
+                const struct route_slot *from)
+{
+    size_t i = from->hash & mask;
+
+    while (slot[i].value != NULL)
+        i = (i + 1) & mask;
+    slot[i] = *from;
+}
+
+/*
+ * Add a key known to be absent. The map doubles before it gets more
+ * than half full; the old slots stay in the arena, which route_bound
+ * allows for (all generations together are under twice the last).
  */
 static int
-route_host_cmp(struct slice a, struct slice b)
+route_map_put(struct arena *a, struct route_map *m, struct slice key,
+              uint64_t h, void *value)
 {
-    size_t n = MIN(a.len, b.len);
+    size_t size = m->slot != NULL ? m->mask + 1 : 0;
+    struct route_slot add = {h, key, value};
 
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = route_lower((unsigned char)a.ptr[i]);
-        unsigned char y = (unsigned char)b.ptr[i];
+    if ((m->n + 1) * 2 > size) {
+        size_t grown = size == 0 ? 4 : size * 2;
+        struct route_slot *slot = arena_alloc(a, grown * sizeof(*slot));
 
-        if (x != y)
-            return x < y ? -1 : 1;
+        if (slot == NULL)
+            return AW_NOMEM;
+        memset(slot, 0, grown * sizeof(*slot));
+        for (size_t i = 0; i < size; i++)
+            if (m->slot[i].value != NULL)
+                route_map_place(slot, grown - 1, &m->slot[i]);
+        m->slot = slot;
+        m->mask = grown - 1;
     }
-    if (a.len != b.len)
-        return a.len < b.len ? -1 : 1;
-    return 0;
+    route_map_place(m->slot, m->mask, &add);
+    m->n++;
+    return AW_OK;
 }
 
 /*
@@ -195,10 +281,10 @@ route_host_cmp(struct slice a, struct slice b)
 static size_t
 route_bound(const struct route_def *defs, size_t n)
 {
-    size_t per_seg = sizeof(struct route_node) +
-                     2 * sizeof(struct route_edge) + 3 * 16;
-    size_t total = 1024 + sizeof(struct route_node) +
-                   n * (sizeof(char *) + 2 * sizeof(struct route_host));
+    /* A map holds under 8 slots per key over all its generations. */
+    size_t per_key = 8 * sizeof(struct route_slot) + 2 * 16;
+    size_t per_seg = sizeof(struct route_node) + 16 + per_key;
+    size_t total = 1024 + sizeof(struct route_node) + n * sizeof(char *);
 
     for (size_t i = 0; i < n; i++) {
         const char *path = defs[i].path != NULL ? defs[i].path : "";
@@ -206,7 +292,7 @@ route_bound(const struct route_def *defs, size_t n)
 
         for (const char *p = path; *p != '\0'; p++)
             nseg += *p == '/';
-        total += sizeof(struct route_entry) + sizeof(struct route_host) +
+        total += sizeof(struct route_entry) + per_key +
                  sizeof(struct route_node) + 8 * 16 + nseg * per_seg;
         total += 2 * strlen(path);
         total += defs[i].name != NULL ? strlen(defs[i].name) : 0;
@@ -298,6 +384,8 @@ route_parse_host(struct route_build *b, const char *host, bool *wild,
     if (host == NULL || strcmp(host, "*") == 0)
         return AW_OK;
     *wild = false;
+    if (len > ROUTE_HOST_MAX)
+        return route_fail(b, "host is longer than %d bytes", ROUTE_HOST_MAX);
     if (host[0] == '[' && len > 2 && host[len - 1] == ']' &&
         route_valid_ipv6(host + 1, len - 2))
         return route_key(b, "[", host + 1, len - 2, "]", key);
@@ -479,51 +567,39 @@ route_node_new(struct route_build *b)
     return n;
 }
 
-/* The literal child for seg, created if missing; NULL when out of memory. */
+/*
+ * Find key in m, or add it with a new empty node. Returns the node, or
+ * NULL when out of memory.
+ */
 static struct route_node *
-route_lit_child(struct route_build *b, struct route_node *node,
-                struct slice seg)
+route_child(struct route_build *b, struct route_map *m, struct slice key,
+            uint64_t h, bool fold)
 {
-    struct route_edge *e;
+    struct route_node *node = route_map_get(m, key, h, fold);
 
-    for (e = node->build; e != NULL; e = e->next)
-        if (route_seg_cmp(e->seg, seg) == 0)
-            return e->child;
-    e = arena_alloc(&b->t->arena, sizeof(*e));
-    if (e == NULL)
+    if (node != NULL)
+        return node;
+    node = route_node_new(b);
+    if (node == NULL || route_map_put(&b->t->arena, m, key, h, node) != AW_OK)
         return NULL;
-    e->seg = seg;
-    e->child = route_node_new(b);
-    e->next = node->build;
-    node->build = e;
-    node->nlit++;
-    return e->child;
+    return node;
 }
 
 /* The root of the trie for a host group, created if missing. */
 static struct route_node *
 route_group(struct route_build *b, bool wild, struct slice key)
 {
-    struct route_host *h;
+    struct route_table *t = b->t;
 
     if (key.ptr == NULL) {
-        if (b->t->any == NULL)
-            b->t->any = route_node_new(b);
-        return b->t->any;
+        if (t->any == NULL)
+            t->any = route_node_new(b);
+        return t->any;
     }
-    for (h = b->hosts; h != NULL; h = h->next)
-        if (h->wild == wild && slice_eq(h->key, key))
-            return h->root;
-    h = arena_alloc(&b->t->arena, sizeof(*h));
-    if (h == NULL)
-        return NULL;
-    h->key = key;
-    h->wild = wild;
-    h->root = route_node_new(b);
-    h->next = b->hosts;
-    b->hosts = h;
-    *(wild ? &b->t->nwild : &b->t->nexact) += 1;
-    return h->root;
+    if (wild)
+        t->max_wild = MAX(t->max_wild, key.len);
+    return route_child(b, wild ? &t->wild : &t->exact, key,
+                       route_hash_host(key), true);
 }
 
 /*
@@ -557,7 +633,8 @@ route_insert(struct route_build *b, struct route_node *root,
 
     for (unsigned k = 0; k < tpl->nseg && node != NULL; k++) {
         if (!tpl->param[k])
-            node = route_lit_child(b, node, tpl->seg[k]);
+            node = route_child(b, &node->lit, tpl->seg[k],
+                               route_hash_seg(tpl->seg[k]), false);
         else if (node->param != NULL)
             node = node->param;
         else
@@ -621,75 +698,6 @@ route_add(struct route_build *b, const struct route_def *d)
 }
 
 static int
-route_edge_order(const void *a, const void *b)
-{
-    return route_seg_cmp(((const struct route_edge *)a)->seg,
-                         ((const struct route_edge *)b)->seg);
-}
-
-/* Turn every build-time child list under node into a sorted array. */
-static int
-route_finish_node(struct route_build *b, struct route_node *node)
-{
-    size_t k = 0;
-    int rc;
-
-    if (node == NULL)
-        return AW_OK;
-    if (node->nlit > 0) {
-        node->lit = arena_alloc(&b->t->arena,
-                                node->nlit * sizeof(*node->lit));
-        if (node->lit == NULL)
-            return AW_NOMEM;
-    }
-    for (const struct route_edge *e = node->build; e != NULL; e = e->next)
-        node->lit[k++] = *e;
-    if (node->nlit > 1)
-        qsort(node->lit, node->nlit, sizeof(*node->lit), route_edge_order);
-    for (k = 0; k < node->nlit; k++) {
-        rc = route_finish_node(b, node->lit[k].child);
-        if (rc != AW_OK)
-            return rc;
-    }
-    return route_finish_node(b, node->param);
-}
-
-static int
-route_host_order(const void *a, const void *b)
-{
-    return route_host_cmp(((const struct route_host *)a)->key,
-                          ((const struct route_host *)b)->key);
-}
-
-/* Sort the host groups into the two arrays the lookups search. */
-static int
-route_finish_hosts(struct route_build *b)
-{
-    struct route_table *t = b->t;
-    size_t ne = 0, nw = 0;
-    int rc;
-
-    t->exact = arena_alloc(&t->arena, (t->nexact + 1) * sizeof(*t->exact));
-    t->wild = arena_alloc(&t->arena, (t->nwild + 1) * sizeof(*t->wild));
-    if (t->exact == NULL || t->wild == NULL)
-        return AW_NOMEM;
-    for (const struct route_host *h = b->hosts; h != NULL; h = h->next) {
-        rc = route_finish_node(b, h->root);
-        if (rc != AW_OK)
-            return rc;
-        if (h->wild)
-            t->wild[nw++] = *h;
-        else
-            t->exact[ne++] = *h;
-    }
-    if (ne > 1)
-        qsort(t->exact, ne, sizeof(*t->exact), route_host_order);
-    if (nw > 1)
-        qsort(t->wild, nw, sizeof(*t->wild), route_host_order);
-    return route_finish_node(b, t->any);
-}
-
-static int
 route_name_order(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -737,8 +745,6 @@ route_table_new(const struct route_def *defs, size_t n,
     rc = route_check_names(&b, defs, n);
     for (size_t i = 0; i < n && rc == AW_OK; i++)
         rc = route_add(&b, &defs[i]);
-    if (rc == AW_OK)
-        rc = route_finish_hosts(&b);
     if (rc != AW_OK)
         goto fail;
     *out = b.t;
@@ -782,46 +788,6 @@ route_request_host(struct slice host)
     if (host.len > 1 && host.ptr[host.len - 1] == '.')
         host.len--;
     return host;
-}
-
-/* Binary search of a sorted host array; NULL when absent. */
-static const struct route_host *
-route_find_host(const struct route_host *v, size_t n, struct slice key)
-{
-    size_t lo = 0, hi = n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = route_host_cmp(key, v[mid].key);
-
-        if (c == 0)
-            return &v[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
-/* Binary search of a node's literal children; NULL when absent. */
-static const struct route_node *
-route_find_child(const struct route_node *node, struct slice seg)
-{
-    size_t lo = 0, hi = node->nlit;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = route_seg_cmp(seg, node->lit[mid].seg);
-
-        if (c == 0)
-            return node->lit[mid].child;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
 }
 
 /* One match in progress; lives on the caller's stack. */
@@ -875,7 +841,7 @@ route_walk(struct route_search *s, const struct route_node *node,
     slash = memchr(p + pos, '/', len - pos);
     seg = (struct slice){p + pos, slash != NULL ? (size_t)(slash - p) - pos
                                                 : len - pos};
-    child = route_find_child(node, seg);
+    child = route_map_get(&node->lit, seg, route_hash_seg(seg), false);
     if (child != NULL && route_walk(s, child, pos + seg.len + 1))
         return true;
     if (node->param != NULL && seg.len > 0 && s->depth < ROUTE_MAX_PARAMS) {
@@ -909,26 +875,53 @@ route_search_group(struct route_search *s, const struct route_node *root)
     return root != NULL && route_walk(s, root, 1);
 }
 
+/*
+ * The wildcard groups whose suffix ends host, shortest first, stored in
+ * hit[0..cap). Keys are at most ROUTE_HOST_MAX bytes of non-empty
+ * labels, so ROUTE_HOST_MAX / 2 + 1 entries always suffice. One
+ * right-to-left pass over at most the last max_wild bytes: a suffix
+ * longer than every wildcard key cannot match one. A suffix must leave
+ * at least one byte before it ("*.example.com" needs a label in front),
+ * and IPv6 literals have no labels at all.
+ */
+static size_t
+route_wild_hits(const struct route_table *t, struct slice host,
+                const struct route_node **hit, size_t cap)
+{
+    size_t low = host.len > t->max_wild ? host.len - t->max_wild : 0;
+    uint64_t h = ROUTE_FNV_BASIS;
+    size_t n = 0;
+
+    if (t->wild.n == 0 || (host.len > 0 && host.ptr[0] == '['))
+        return 0;
+    for (size_t i = host.len; i-- > MAX(low, 1);) {
+        struct slice suffix = {host.ptr + i, host.len - i};
+
+        h = route_hash_host_step(h, host.ptr[i]);
+        if (host.ptr[i] != '.' || n == cap)
+            continue;
+        hit[n] = route_map_get(&t->wild, suffix, h, true);
+        if (hit[n] != NULL)
+            n++;
+    }
+    return n;
+}
+
 /* Try exact, then every matching wildcard from longest, then any host. */
 static bool
 route_search_hosts(const struct route_table *t, struct slice host,
                    struct route_search *s)
 {
-    const struct route_host *h = route_find_host(t->exact, t->nexact, host);
+    const struct route_node *hit[ROUTE_HOST_MAX / 2 + 1];
+    size_t n;
 
-    bool ipv6 = host.len > 0 && host.ptr[0] == '[';
-
-    if (h != NULL && route_search_group(s, h->root))
+    if (route_search_group(s, route_map_get(&t->exact, host,
+                                            route_hash_host(host), true)))
         return true;
-    for (size_t i = 1; !ipv6 && t->nwild > 0 && i < host.len; i++) {
-        struct slice suffix = {host.ptr + i, host.len - i};
-
-        if (host.ptr[i] != '.')
-            continue;
-        h = route_find_host(t->wild, t->nwild, suffix);
-        if (h != NULL && route_search_group(s, h->root))
+    n = route_wild_hits(t, host, hit, ARRAY_LEN(hit));
+    while (n-- > 0)
+        if (route_search_group(s, hit[n]))
             return true;
-    }
     return route_search_group(s, t->any);
 }
 

@@ -294,6 +294,18 @@ test_host_wildcard(void **state)
                         "wild_only");
     assert_string_equal(match(t, "a.eu.example.com", HTTP_GET, "/w"),
                         "wild_only");
+    /* A very long Host still finds its suffix (only its end is read). */
+    {
+        static char longhost[8192];
+        size_t k = 0;
+
+        while (k < sizeof(longhost) - 64)
+            k += (size_t)snprintf(longhost + k, sizeof(longhost) - k, "a.");
+        snprintf(longhost + k, sizeof(longhost) - k, "eu.example.com:443");
+        assert_string_equal(match(t, longhost, HTTP_GET, "/x"), "deeper");
+        longhost[k - 1] = 'x'; /* "a.a...ax" + "eu.example.com" */
+        assert_string_equal(match(t, longhost, HTTP_GET, "/x"), "wild");
+    }
     route_table_free(t);
 }
 
@@ -579,6 +591,10 @@ test_bad_defs(void **state)
     static const char *const hosts[] = {
         "exa mple.com", "example.com:8080", "*.", "a.*.com", "*example.com",
         "", ".", "a..b", "[::1", "[zz::1]", "[::1]:80", "fe80::1%eth0",
+        "*.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
     struct route_def d = {.name = "r", .path = "/"};
     struct route_table *t = NULL;
