@@ -21,9 +21,31 @@ void
 arena_init(struct arena *a, size_t first_size, size_t max)
 {
     a->head = NULL;
+    a->lent = NULL;
     a->first_size = first_size;
     a->total = 0;
     a->max = max;
+}
+
+void
+arena_init_lent(struct arena *a, void *mem, size_t size, size_t max)
+{
+    struct arena_chunk *c = mem;
+
+    c->next = NULL;
+    c->size = size - sizeof(*c);
+    c->used = 0;
+    a->head = a->lent = c;
+    a->first_size = c->size;
+    a->total = size;
+    a->max = max;
+}
+
+static void
+chunk_free(struct arena *a, struct arena_chunk *c)
+{
+    if (c != a->lent)
+        free(c);
 }
 
 void
@@ -34,10 +56,10 @@ arena_fini(struct arena *a)
     while (c != NULL) {
         struct arena_chunk *next = c->next;
 
-        free(c);
+        chunk_free(a, c);
         c = next;
     }
-    a->head = NULL;
+    a->head = a->lent = NULL;
     a->total = 0;
 }
 
@@ -53,7 +75,7 @@ arena_reset(struct arena *a)
         struct arena_chunk *next = c->next;
 
         a->total -= sizeof(*c) + c->size;
-        free(c);
+        chunk_free(a, c);
         c = next;
     }
     c->used = 0;

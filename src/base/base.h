@@ -82,6 +82,7 @@ struct arena_chunk;
 
 struct arena {
     struct arena_chunk *head; /* newest chunk; allocations come from it */
+    struct arena_chunk *lent; /* caller's first chunk, never freed here */
     size_t first_size;        /* size of the chunk kept across resets */
     size_t total;             /* bytes held in all chunks */
     size_t max;               /* bound on total */
@@ -89,6 +90,14 @@ struct arena {
 
 /* Prepare an empty arena; nothing is allocated until first use. */
 void arena_init(struct arena *a, size_t first_size, size_t max);
+
+/*
+ * Prepare an arena whose first chunk is the caller's memory mem[0..size)
+ * (16-byte aligned, at least 64 bytes). The arena never frees it: after
+ * arena_fini the caller takes it back. Larger needs grow from malloc up
+ * to max.
+ */
+void arena_init_lent(struct arena *a, void *mem, size_t size, size_t max);
 
 /* Release every chunk. Accepts an arena that never allocated. */
 void arena_fini(struct arena *a);
@@ -104,6 +113,32 @@ char *arena_dup(struct arena *a, const char *src, size_t n);
 
 /* Printf into the arena; NULL when over max. */
 char *arena_printf(struct arena *a, const char *fmt, ...) AW_PRINTF(2, 3);
+
+/*
+ * Pool of equal blocks, page-aligned, taken from the kernel with mmap.
+ * Freed blocks are kept for reuse up to max_free and returned to the
+ * kernel beyond it, so a burst of connections leaves no memory behind
+ * (the malloc heap keeps freed memory resident). One thread only.
+ */
+struct pool {
+    size_t size;        /* block size, a multiple of the page size */
+    unsigned max_free;  /* blocks kept for reuse */
+    unsigned nfree;
+    void *free_list;    /* linked through the first word of each block */
+    size_t in_use;      /* blocks handed out */
+};
+
+/* Prepare a pool of blocks of at least size bytes (rounded to pages). */
+void pool_init(struct pool *p, size_t size, unsigned max_free);
+
+/* A block of p->size bytes, or NULL when the kernel refuses. */
+void *pool_get(struct pool *p);
+
+/* Give a block back; NULL is ignored. */
+void pool_put(struct pool *p, void *block);
+
+/* Return every kept block to the kernel. Blocks in use are the owners'. */
+void pool_fini(struct pool *p);
 
 /*
  * Buffer of fixed capacity. data[start..end) holds unread bytes; writers

@@ -26,9 +26,7 @@
 #include "proxy_int.h"
 
 #define CHUNK_OVERHEAD 24           /* hex size, CRLF, CRLF, margin */
-#define ARENA_FIRST_CHUNK 8192
 #define ARENA_MAX (4u * 1024 * 1024)
-#define HEAD_BUF_EXTRA 1024         /* room past max_head, see ensure_bufs */
 
 static void conn_on_event(struct loop_io *io, uint32_t events);
 static void conn_on_timer(struct loop_timer *t);
@@ -79,7 +77,6 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
     memcpy(&c->peer, sa, MIN(len, sizeof(c->peer)));
     c->peer_len = len;
     peer_to_text(c);
-    arena_init(&c->arena, ARENA_FIRST_CHUNK, ARENA_MAX);
     c->writable = true;
     c->phase = PHASE_IDLE;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -96,31 +93,42 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
     loop_timer_set(&w->loop, &c->timer, w->cfg->idle_timeout_ms);
 }
 
-/* The buffers exist only while a request is in progress. */
+/*
+ * The buffers and the request arena exist only while a request is in
+ * progress; they come from the worker's pools.
+ */
 static int
 ensure_bufs(struct conn *c)
 {
-    size_t in_cap = MAX((size_t)PROXY_IO_BUF,
-                        c->w->cfg->limits.max_head_bytes + HEAD_BUF_EXTRA);
-    size_t out_cap = MAX((size_t)PROXY_IO_BUF,
-                         c->w->cfg->limits.max_head_bytes + HEAD_BUF_EXTRA);
+    struct worker *w = c->w;
+    void *mem;
 
-    if (c->in.data == NULL && buf_init(&c->in, in_cap) != AW_OK)
+    if (c->in.data == NULL && worker_buf_get(w, &c->in) != AW_OK)
         return AW_NOMEM;
-    if (c->out.data == NULL && buf_init(&c->out, out_cap) != AW_OK)
+    if (c->out.data == NULL && worker_buf_get(w, &c->out) != AW_OK)
         return AW_NOMEM;
+    if (c->arena.head == NULL) {
+        mem = pool_get(&w->small_pool);
+        if (mem == NULL)
+            return AW_NOMEM;
+        arena_init_lent(&c->arena, mem, w->small_pool.size, ARENA_MAX);
+    }
     return AW_OK;
 }
 
-/* Give memory back while the connection is idle with nothing buffered. */
+/*
+ * Give memory back while the connection is idle with nothing buffered:
+ * an idle keep-alive connection then costs only its struct conn.
+ */
 static void
 release_bufs(struct conn *c)
 {
-    if (buf_len(&c->in) == 0)
-        buf_fini(&c->in);
-    if (buf_len(&c->out) == 0)
-        buf_fini(&c->out);
+    void *lent = c->arena.lent;
+
+    worker_buf_put(c->w, &c->in);
+    worker_buf_put(c->w, &c->out);
     arena_fini(&c->arena);
+    pool_put(&c->w->small_pool, lent);
 }
 
 static void
@@ -164,9 +172,7 @@ void
 conn_free(struct conn *c)
 {
     request_reset(&c->req);
-    buf_fini(&c->in);
-    buf_fini(&c->out);
-    arena_fini(&c->arena);
+    release_bufs(c);
     free(c);
 }
 
@@ -196,8 +202,6 @@ finish_request(struct conn *c)
         loop_timer_set(&c->w->loop, &c->timer, c->w->cfg->send_timeout_ms);
         return;
     }
-    if (buf_len(&c->in) == 0 && buf_len(&c->out) == 0)
-        release_bufs(c);
     loop_timer_set(&c->w->loop, &c->timer, c->w->cfg->idle_timeout_ms);
 }
 
@@ -390,6 +394,8 @@ pump_head(struct conn *c)
 
     if (buf_len(&c->out) > 0)
         return false;           /* answer in order: flush first */
+    if (c->in.data == NULL && !c->readable)
+        return false;           /* idle: hold no buffer until bytes come */
     if (ensure_bufs(c) != AW_OK) {
         conn_close(c);
         return false;
@@ -401,13 +407,11 @@ pump_head(struct conn *c)
             loop_timer_set(&c->w->loop, &c->timer,
                            r->cfg->header_timeout_ms);
         }
+        r->h.headers = worker_scratch_headers(c->w,
+                                              r->cfg->limits.max_headers);
         if (r->h.headers == NULL) {
-            r->h.headers = arena_alloc(&c->arena, sizeof(*r->h.headers) *
-                                       r->cfg->limits.max_headers);
-            if (r->h.headers == NULL) {
-                conn_close(c);
-                return false;
-            }
+            conn_close(c);
+            return false;
         }
         rc = http_parse_request(&c->parser, c->in.data + c->in.start,
                                 buf_len(&c->in), &r->cfg->limits, &r->h,
@@ -558,20 +562,17 @@ static bool
 pump_response_head(struct conn *c, struct request *r, struct upconn *u)
 {
     struct http_error err;
-    struct http_header *hdrs = r->res.headers;
+    struct http_header *hdrs;
     struct http_limits limits = r->cfg->limits;
     int rc;
 
     if (buf_len(&u->in) == 0)
         return false;
     limits.max_body_bytes = UINT64_MAX;  /* the body limit is for requests */
+    hdrs = worker_scratch_headers(c->w, limits.max_headers);
     if (hdrs == NULL) {
-        hdrs = arena_alloc(&c->arena, sizeof(*hdrs) *
-                           r->cfg->limits.max_headers);
-        if (hdrs == NULL) {
-            conn_upstream_failed(c, UPSTREAM_BAD);
-            return false;
-        }
+        conn_upstream_failed(c, UPSTREAM_BAD);
+        return false;
     }
     memset(&r->res, 0, sizeof(r->res));
     r->res.headers = hdrs;
@@ -801,8 +802,11 @@ conn_pump(struct conn *c)
             return;
         }
         if (!progress)
-            return;
+            break;
     }
+    if (c->phase == PHASE_IDLE && buf_len(&c->in) == 0 &&
+        buf_len(&c->out) == 0 && c->in.data != NULL)
+        release_bufs(c);
 }
 
 static void

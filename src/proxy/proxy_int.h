@@ -19,7 +19,10 @@
 #include "loop/loop.h"
 #include "route/route.h"
 
-#define PROXY_IO_BUF (16 * 1024)      /* body and response buffers */
+#define PROXY_IO_BUF (16 * 1024)   /* least size of an I/O buffer */
+#define PROXY_HEAD_EXTRA 4096      /* I/O buffer room past limits.max_head */
+#define PROXY_SMALL_BLOCK 4096     /* first arena chunk of a request */
+#define PROXY_POOL_KEEP 256        /* free blocks a worker keeps */
 #define PROXY_REQUEST_ID_LEN 64
 
 struct worker;
@@ -161,6 +164,12 @@ struct worker {
     unsigned rr;                   /* round-robin cursor */
     uint64_t rng;                  /* request-id generator state */
     bool draining;
+    struct pool io_pool;           /* connection I/O buffers */
+    struct pool small_pool;        /* first arena chunks */
+    struct http_header *scratch;   /* header array for the head being
+                                      parsed; heads are parsed whole, one
+                                      at a time per worker */
+    unsigned scratch_cap;
     struct conn *dead_conns;       /* freed after the event batch */
     struct upconn *dead_ups;
 };
@@ -181,6 +190,9 @@ enum upstream_failure {
 /* worker.c */
 struct backend *worker_backend(struct worker *w, const struct config_addr *a);
 void worker_refresh_config(struct worker *w);
+int worker_buf_get(struct worker *w, struct buf *b);
+void worker_buf_put(struct worker *w, struct buf *b);
+struct http_header *worker_scratch_headers(struct worker *w, unsigned n);
 
 /* conn.c */
 void conn_accept(struct worker *w, int fd, const struct sockaddr *sa,

@@ -75,7 +75,7 @@ pool_take(struct backend *be)
 
 /* Start a non-blocking connect; NULL when the socket call fails. */
 static struct upconn *
-upconn_new(struct worker *w, struct backend *be, size_t out_cap)
+upconn_new(struct worker *w, struct backend *be)
 {
     struct upconn *u = calloc(1, sizeof(*u));
     int one = 1, fd, rc;
@@ -92,8 +92,8 @@ upconn_new(struct worker *w, struct backend *be, size_t out_cap)
     u->w = w;
     u->be = be;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (buf_init(&u->in, out_cap) != AW_OK ||
-        buf_init(&u->out, out_cap) != AW_OK)
+    if (worker_buf_get(w, &u->in) != AW_OK ||
+        worker_buf_get(w, &u->out) != AW_OK)
         goto fail;
     rc = connect(fd, (struct sockaddr *)&be->ss, be->len);
     if (rc < 0 && errno != EINPROGRESS)
@@ -107,8 +107,8 @@ upconn_new(struct worker *w, struct backend *be, size_t out_cap)
 fail:
     if (fd >= 0)
         close(fd);
-    buf_fini(&u->out);
-    buf_fini(&u->in);
+    worker_buf_put(w, &u->out);
+    worker_buf_put(w, &u->in);
     free(u);
     return NULL;
 }
@@ -124,8 +124,6 @@ upstream_attach(struct conn *c, struct request *r, struct backend *avoid)
 {
     const struct config_upstream *us = r->route->upstream;
     struct worker *w = c->w;
-    size_t cap = MAX((size_t)PROXY_IO_BUF,
-                     r->cfg->limits.max_head_bytes + 4096);
 
     for (size_t tries = 0; tries <= us->nservers; tries++) {
         struct backend *be = pick_backend(w, us, avoid);
@@ -135,7 +133,7 @@ upstream_attach(struct conn *c, struct request *r, struct backend *avoid)
             return AW_DECLINED;
         u = pool_take(be);
         if (u == NULL)
-            u = upconn_new(w, be, MAX(cap, r->up_head_len + 64));
+            u = upconn_new(w, be);
         if (u == NULL) {
             upstream_mark(w, be, false, us);
             avoid = be;
@@ -252,8 +250,8 @@ upconn_close(struct upconn *u)
 void
 upconn_free(struct upconn *u)
 {
-    buf_fini(&u->in);
-    buf_fini(&u->out);
+    worker_buf_put(u->w, &u->in);
+    worker_buf_put(u->w, &u->out);
     free(u);
 }
 

@@ -51,6 +51,48 @@ worker_backend(struct worker *w, const struct config_addr *a)
     return be;
 }
 
+/*
+ * Give b an empty I/O buffer from the worker's pool. Every I/O buffer
+ * has the pool's size, fixed at start from limits.max_head. AW_NOMEM.
+ */
+int
+worker_buf_get(struct worker *w, struct buf *b)
+{
+    b->data = pool_get(&w->io_pool);
+    b->start = b->end = 0;
+    b->cap = b->data == NULL ? 0 : w->io_pool.size;
+    return b->data == NULL ? AW_NOMEM : AW_OK;
+}
+
+/* Return b's storage to the pool; accepts a buffer without storage. */
+void
+worker_buf_put(struct worker *w, struct buf *b)
+{
+    pool_put(&w->io_pool, b->data);
+    b->data = NULL;
+    b->start = b->end = b->cap = 0;
+}
+
+/*
+ * The worker's header array with room for n fields, or NULL. Parsers
+ * fill it only once a head is complete and callers copy what they keep,
+ * so one array serves every connection of the worker.
+ */
+struct http_header *
+worker_scratch_headers(struct worker *w, unsigned n)
+{
+    struct http_header *h;
+
+    if (n <= w->scratch_cap)
+        return w->scratch;
+    h = realloc(w->scratch, n * sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    w->scratch = h;
+    w->scratch_cap = n;
+    return h;
+}
+
 /* Switch the worker to the newest snapshot if a reload published one. */
 void
 worker_refresh_config(struct worker *w)
@@ -196,6 +238,10 @@ worker_init(struct worker *w, unsigned id, struct config *cfg)
 {
     w->id = id;
     w->cfg = config_ref(cfg);
+    pool_init(&w->io_pool, MAX((size_t)PROXY_IO_BUF,
+                               cfg->limits.max_head_bytes + PROXY_HEAD_EXTRA),
+              PROXY_POOL_KEEP);
+    pool_init(&w->small_pool, PROXY_SMALL_BLOCK, PROXY_POOL_KEEP);
     if (loop_init(&w->loop, on_wake, w) != AW_OK)
         return AW_IO;
     w->loop.on_batch = on_batch;
@@ -232,6 +278,9 @@ worker_fini(struct worker *w)
         free(be);
     }
     loop_fini(&w->loop);
+    pool_fini(&w->io_pool);
+    pool_fini(&w->small_pool);
+    free(w->scratch);
     config_unref(w->cfg);
 }
 
@@ -273,6 +322,10 @@ reload(void)
         worker_count(next) != nworkers)
         log_warn("reload: listeners and worker count change only on "
                  "restart");
+    if (next->limits.max_head_bytes + PROXY_HEAD_EXTRA > workers[0].io_pool.size)
+        log_warn("reload: heads beyond %zu bytes need a restart; until "
+                 "then they get 431", workers[0].io_pool.size -
+                 PROXY_HEAD_EXTRA);
     log_set_level(next->log_level);
     config_swap(next);
     atomic_store_explicit(&proxy_generation, next->generation,
