@@ -94,6 +94,18 @@ CASES = [
      400, "http.missing_host"),
     ("duplicate_host", head("GET /api/x HTTP/1.1", "Host: other.test\r\n"),
      400, "http.duplicate_host"),
+    ("host_with_space", head("GET /api/x HTTP/1.1", "Host: a b\r\n",
+                             host=False),
+     400, ["http.bad_host", "http.bad_field_value"]),
+    ("host_with_slash", head("GET /api/x HTTP/1.1", "Host: a/b\r\n",
+                             host=False),
+     400, ["http.bad_host", "http.bad_field_value"]),
+    ("method_not_token", head("G(T /api/x HTTP/1.1"),
+     400, ["http.bad_request_line", "http.bad_method"]),
+    ("double_space_request_line", head("GET  /api/x HTTP/1.1"),
+     400, ["http.bad_request_line", "http.bad_target"]),
+    ("lowercase_version", head("GET /api/x http/1.1"),
+     400, ["http.bad_request_line", "http.bad_version"]),
     ("relative_target", head("GET api/x HTTP/1.1"), 400, "http.bad_target"),
     ("asterisk_target_with_get", head("GET * HTTP/1.1"),
      400, "http.bad_target"),
@@ -137,13 +149,26 @@ def test_valid_request_passes(shared):
     assert shared.up.last().target == "/api/ok"
 
 
-def test_bad_chunk_size_is_refused(shared):
+@pytest.mark.parametrize("body", [
+    b"zz\r\nhello\r\n0\r\n\r\n",
+    b"-5\r\nhello\r\n0\r\n\r\n",
+    b"0x5\r\nhello\r\n0\r\n\r\n",
+    b"5\nhello\r\n0\r\n\r\n",
+    b"5\r\nhelloXX0\r\n\r\n",
+    b"5;=x\r\nhello\r\n0\r\n\r\n",
+    b"5\r\nhello\r\n0\r\nBad Trailer: x\r\n\r\n",
+    b"fffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+], ids=["not_hex", "negative", "0x_prefix", "bare_lf", "no_crlf_after_data",
+        "bad_extension", "bad_trailer", "size_overflow"])
+def test_bad_chunked_body_is_refused(shared, body):
     raw = head("POST /api/x HTTP/1.1", "Transfer-Encoding: chunked\r\n")
     with shared.gw.client() as c:
-        c.send(raw + b"zz\r\nhello\r\n0\r\n\r\n")
+        c.send(raw + body)
         resp = c.read_response()
-        assert_problem(resp, 400, "http.*")
+        assert_problem(resp, (400, 413), "http.*")
         assert c.wait_closed(3), "connection left open after a bad chunk"
+    for req in shared.up.requests:
+        assert req.body != b"hello", "a malformed body was forwarded whole"
 
 
 def test_chunked_body_over_route_limit(shared):

@@ -435,3 +435,30 @@ def test_client_close_is_honoured(gw, upstream, version, headers):
         resp = c.read_response()
         assert resp.status == 200, resp
         assert c.wait_closed(3), "connection kept open for %s" % version
+
+
+def test_response_obs_fold_is_not_passed_through(gateways, upstreams):
+    """RFC 9112 section 5.2: a gateway answers 502 or unfolds the value."""
+    up = upstreams(lambda req, ctx: b"HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\n"
+                   b"Content-Length: 2\r\n\r\nok")
+    gw = gateways([up.addr])
+    resp = gw.get("/api/fold")
+    if resp.status == 502:
+        assert_problem(resp, 502, "upstream.bad_response")
+    else:
+        assert resp.status == 200 and resp.body == b"ok", resp
+        assert b"\r\n b" not in resp.head, "obs-fold forwarded"
+        assert resp.header("x-fold") in (None, "a b"), resp.fields
+
+
+def test_interim_upstream_response_then_final(gateways, upstreams):
+    up = upstreams(lambda req, ctx: b"HTTP/1.1 103 Early Hints\r\n"
+                   b"Link: </s.css>; rel=preload\r\n\r\n" +
+                   http_response(200, b"final"))
+    gw = gateways([up.addr])
+    with gw.client() as c:
+        c.request("GET", "/api/hints")
+        resp, interims = c.read_final()
+        assert resp.status == 200 and resp.body == b"final", resp
+        assert all(r.status == 103 for r in interims), interims
+        assert c.get("/api/next").status == 200
