@@ -133,8 +133,7 @@ size_byte(struct http_chunked *c, unsigned char b, uint64_t max_body,
  * or a quoted-string; both are checked, then dropped.
  */
 static int
-ext_value_byte(struct http_chunked *c, unsigned char b,
-               struct http_error *err)
+ext_value_byte(struct http_chunked *c, unsigned char b, struct http_error *err)
 {
     switch (c->state) {
     case CH_EXT_EQ:

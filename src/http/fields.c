@@ -3,10 +3,9 @@
  * fields that decide framing and connection reuse, and the public
  * helpers that look fields up.
  *
- * Field lines are read with table lookups only. A head handed to these
- * functions always ends in CR LF CR LF (http_head_scan checked it), and
- * CR belongs to no class, so every scanning loop stops on that final CR
- * at the latest and none of them needs a bounds check.
+ * Field lines are read with table lookups, up to a bound: a line may be
+ * checked before it is complete, and then the functions return AW_AGAIN
+ * when they run out of bytes without having found a fault.
  */
 #include <string.h>
 
@@ -17,6 +16,7 @@
  * head.h. Rows are 16 bytes; the comment gives the first byte of a row.
  * NUL, CR, LF, the other controls except HTAB, and DEL are in no class.
  */
+/* clang-format off */
 const uint8_t http_chars[256] = {
     /* 00 */ 0,  0,  0,  0,  0,  0,  0,  0,  0,  34, 0,  0,  0,  0,  0,  0,
     /* 10 */ 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
@@ -35,6 +35,7 @@ const uint8_t http_chars[256] = {
     /* e0 */ 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34,
     /* f0 */ 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34,
 };
+/* clang-format on */
 
 int
 http_fail(struct http_error *err, int status, const char *reason,
@@ -52,25 +53,40 @@ is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/*
- * Explain why a field name stopped at p (s is where it started): the
- * byte there is not the colon that should end a non-empty token.
- */
-static int
-field_name_fail(const char *s, const char *p, struct http_error *err)
+int
+http_at_cr(const char *p, const char *end, struct http_error *err)
 {
-    if (*p == '\r' && p[1] != '\n')
+    if (p + 1 == end)
+        return AW_AGAIN;
+    if (p[1] != '\n')
         return http_fail(err, 400, "http.bare_cr",
                          "A CR not followed by LF was found in the head.");
+    return AW_OK;
+}
+
+/*
+ * Explain why a field name that started at s stopped at p, before end:
+ * the byte there is not the colon that should end a non-empty token.
+ */
+static int
+field_name_fail(const char *s, const char *p, const char *end,
+                struct http_error *err)
+{
+    int rc;
+
+    if (*p == '\r') {
+        rc = http_at_cr(p, end, err);
+        if (rc != AW_OK)
+            return rc;
+        return http_fail(err, 400, "http.bad_field_name",
+                         "A field line has no colon.");
+    }
     if (p == s && *p == ':')
         return http_fail(err, 400, "http.bad_field_name",
                          "A field line has an empty name.");
     if (is_ows(*p))
         return http_fail(err, 400, "http.bad_field_name",
                          "Whitespace between a field name and its colon.");
-    if (*p == '\r')
-        return http_fail(err, 400, "http.bad_field_name",
-                         "A field line has no colon.");
     return http_fail(err, 400, "http.bad_field_name",
                      "A field name contains a byte outside token.");
 }
@@ -82,19 +98,22 @@ field_name_fail(const char *s, const char *p, struct http_error *err)
  * that does not unfold reads a different field.
  */
 static int
-field_name(const char **pp, struct slice *name, struct http_error *err)
+field_name(const char **pp, const char *end, struct slice *name,
+           struct http_error *err)
 {
     const char *s = *pp;
     const char *p = s;
 
-    if (is_ows(*p))
+    if (p < end && is_ows(*p))
         return http_fail(err, 400, "http.obs_fold",
                          "A field line starts with whitespace "
                          "(obsolete line folding).");
-    while (http_ch_is((unsigned char)*p, HTTP_CH_TOKEN))
+    while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_TOKEN))
         p++;
+    if (p == end)
+        return AW_AGAIN;
     if (*p != ':' || p == s)
-        return field_name_fail(s, p, err);
+        return field_name_fail(s, p, end, err);
     *name = (struct slice){s, (size_t)(p - s)};
     *pp = p + 1;
     return AW_OK;
@@ -107,24 +126,28 @@ field_name(const char **pp, struct slice *name, struct http_error *err)
  * controls other than HTAB are not.
  */
 static int
-field_value(const char **pp, struct slice *value, struct http_error *err)
+field_value(const char **pp, const char *end, struct slice *value,
+            struct http_error *err)
 {
     const char *p = *pp;
+    int rc;
 
-    while (is_ows(*p))
+    while (p < end && is_ows(*p))
         p++;
 
     const char *s = p;
 
-    while (http_ch_is((unsigned char)*p, HTTP_CH_VALUE))
+    while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_VALUE))
         p++;
-    if (*p == '\r' && p[1] != '\n')
-        return http_fail(err, 400, "http.bare_cr",
-                         "A CR not followed by LF was found in the head.");
+    if (p == end)
+        return AW_AGAIN;
     if (*p != '\r')
         return http_fail(err, 400, "http.bad_field_value",
                          "A field value contains NUL, DEL or a control "
                          "character.");
+    rc = http_at_cr(p, end, err);
+    if (rc != AW_OK)
+        return rc;
 
     const char *e = p;
 
@@ -135,147 +158,197 @@ field_value(const char **pp, struct slice *value, struct http_error *err)
     return AW_OK;
 }
 
-/* Record the fields that framing, routing and reuse decisions read. */
-static void
-field_note(struct http_fields *f, const struct http_header *h)
+/* A port: one to five digits, at most 65535. */
+static bool
+port_valid(const char *p, const char *end)
 {
-    struct slice n = h->name;
+    uint64_t port;
 
-    switch (n.len) {
-    case 4:
-        if (slice_eq_nocase(n, SLICE_LIT("Host"))) {
-            f->nhost++;
-            f->host = h->value;
-        }
-        break;
-    case 6:
-        if (!slice_eq_nocase(n, SLICE_LIT("Expect")))
-            break;
-        if (slice_eq_nocase(h->value, SLICE_LIT("100-continue")))
-            f->expect_continue = true;
-        else
-            f->expect_other = true;
-        break;
-    case 10:
-        if (!slice_eq_nocase(n, SLICE_LIT("Connection")))
-            break;
-        f->conn_close |= http_list_has(h->value, "close");
-        f->conn_keep_alive |= http_list_has(h->value, "keep-alive");
-        break;
-    case 14:
-        if (slice_eq_nocase(n, SLICE_LIT("Content-Length"))) {
-            f->ncl++;
-            f->cl = h->value;
-        }
-        break;
-    case 17:
-        if (slice_eq_nocase(n, SLICE_LIT("Transfer-Encoding"))) {
-            f->nte++;
-            f->te = h->value;
-        }
-        break;
-    default:
-        break;
-    }
+    if (end - p > 5)
+        return false;
+    return slice_to_u64((struct slice){p, (size_t)(end - p)}, 65535, &port) ==
+           AW_OK;
 }
 
-int
-http_fields_parse(const char *p, const char *end, struct http_fields *f,
-                  struct http_error *err)
+/*
+ * Host [":" port] as we accept it: an IP literal in brackets (hex
+ * digits, colons and dots) or a name of ALPHA, DIGIT, "-", ".", "_" and
+ * "~". RFC 3986 also allows sub-delimiters and percent-encoding in a
+ * reg-name; no DNS name needs them and a backend may read them
+ * differently, so they are refused, and user information with them.
+ */
+bool
+http_host_valid(struct slice h)
 {
-    f->n = 0;
-    f->ncl = f->nte = f->nhost = 0;
-    f->cl = f->te = f->host = SLICE_NULL;
-    f->conn_close = f->conn_keep_alive = false;
-    f->expect_continue = f->expect_other = false;
+    const char *p = h.ptr;
+    const char *end = p + h.len;
+    const char *s;
 
-    /* The empty line that ends the head is the last two bytes. */
-    while (p < end - 2) {
-        struct http_header *h = &f->headers[f->n];
-        int rc;
-
-        if (f->n == f->max)
-            return http_fail(err, 431, "http.too_many_headers",
-                             "The head has more field lines than allowed.");
-        rc = field_name(&p, &h->name, err);
-        if (rc != AW_OK)
-            return rc;
-        rc = field_value(&p, &h->value, err);
-        if (rc != AW_OK)
-            return rc;
-        field_note(f, h);
-        f->n++;
+    if (p == end)
+        return false;
+    if (*p == '[') {
+        s = ++p;
+        while (p < end && (http_ch_is((unsigned char)*p, HTTP_CH_HEX) ||
+                           *p == ':' || *p == '.'))
+            p++;
+        if (p == s || p == end || *p != ']')
+            return false;
+        p++;
+    } else {
+        s = p;
+        while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_HOST))
+            p++;
+        if (p == s)
+            return false;
     }
+    if (p == end)
+        return true;
+    return *p == ':' && port_valid(p + 1, end);
+}
+
+/*
+ * Host (RFC 9112 section 3.2): one field, a valid value, and the same
+ * name as the authority of an absolute-form target, or the gateway and
+ * the backend could route on different names.
+ */
+static int
+note_host(struct http_head_state *st, const char *buf, struct slice v,
+          struct http_error *err)
+{
+    struct slice auth = {buf + st->auth_off, st->auth_len};
+
+    if (st->nhost++ > 0)
+        return http_fail(err, 400, "http.duplicate_host", "Host is repeated.");
+    if (!http_host_valid(v))
+        return http_fail(err, 400, "http.bad_host",
+                         "Host is not a valid host and port.");
+    if (st->auth_len > 0 && !slice_eq_nocase(auth, v))
+        return http_fail(err, 400, "http.host_mismatch",
+                         "Host differs from the authority of the "
+                         "request-target.");
+    st->host_off = (size_t)(v.ptr - buf);
+    st->host_len = v.len;
     return AW_OK;
 }
 
 /*
- * Check a Transfer-Encoding field for a message of this version. Only a
- * lone "chunked" is accepted: any other coding would have to be undone
- * before the body can be inspected, and a list such as "gzip, chunked"
- * or a repeated field is where gateways and backends have disagreed.
+ * Content-Length (RFC 9112 section 6.3): one field of digits only. A
+ * second field is refused even when it repeats the value, and so is a
+ * list: recipients differ on which member they believe.
  */
 static int
-framing_te(const struct http_fields *f, int version,
-           struct http_error *err)
+note_cl(struct http_head_state *st, const struct http_head_kind *k,
+        struct slice v, struct http_error *err)
 {
-    if (version == 10)
-        return http_fail(err, 400, "http.bad_transfer_encoding",
-                         "Transfer-Encoding in an HTTP/1.0 message.");
-    if (f->nte > 1)
-        return http_fail(err, 400, "http.bad_transfer_encoding",
-                         "Transfer-Encoding is repeated.");
-    if (!slice_eq_nocase(f->te, SLICE_LIT("chunked")))
-        return http_fail(err, 400, "http.bad_transfer_encoding",
-                         "Transfer-Encoding is not exactly \"chunked\".");
-    return AW_OK;
-}
+    bool bodiless = k->response && http_bodiless(st->status, k->req_method);
+    uint64_t max = bodiless ? UINT64_MAX : k->limits->max_body_bytes;
 
-/* Check the one Content-Length field: digits only, within max_body. */
-static int
-framing_cl(const struct http_fields *f, uint64_t max_body, uint64_t *out,
-           struct http_error *err)
-{
-    int rc = slice_to_u64(f->cl, UINT64_MAX, out);
-
-    if (rc != AW_OK)
+    if (st->nte > 0)
+        return http_fail(err, 400, "http.ambiguous_length",
+                         "Content-Length and Transfer-Encoding are both "
+                         "present.");
+    if (st->ncl++ > 0)
+        return http_fail(err, 400, "http.ambiguous_length",
+                         "Content-Length is repeated.");
+    if (slice_to_u64(v, UINT64_MAX, &st->content_length) != AW_OK)
         return http_fail(err, 400, "http.bad_content_length",
                          "Content-Length is not a decimal number.");
-    if (*out > max_body)
+    if (st->content_length > max)
         return http_fail(err, 413, "http.body_too_large",
                          "Content-Length is over the body limit.");
     return AW_OK;
 }
 
-int
-http_framing_eval(const struct http_fields *f, int version,
-                  uint64_t max_body, enum http_framing *framing,
-                  uint64_t *content_length, struct http_error *err)
+/*
+ * Transfer-Encoding: only a lone "chunked" is accepted. Any other coding
+ * would have to be undone before the body can be inspected, and lists
+ * such as "gzip, chunked", repeated fields and codings in HTTP/1.0 are
+ * where gateways and backends have disagreed.
+ */
+static int
+note_te(struct http_head_state *st, struct slice v, struct http_error *err)
 {
-    int rc;
-
-    *framing = HTTP_BODY_NONE;
-    *content_length = 0;
-    if (f->ncl > 0 && f->nte > 0)
+    if (st->ncl > 0)
         return http_fail(err, 400, "http.ambiguous_length",
                          "Content-Length and Transfer-Encoding are both "
                          "present.");
-    if (f->ncl > 1)
-        return http_fail(err, 400, "http.ambiguous_length",
-                         "Content-Length is repeated.");
-    if (f->nte > 0) {
-        rc = framing_te(f, version, err);
-        if (rc == AW_OK)
-            *framing = HTTP_BODY_CHUNKED;
-        return rc;
-    }
-    if (f->ncl > 0) {
-        rc = framing_cl(f, max_body, content_length, err);
-        if (rc == AW_OK)
-            *framing = HTTP_BODY_LENGTH;
-        return rc;
+    if (st->nte++ > 0)
+        return http_fail(err, 400, "http.bad_transfer_encoding",
+                         "Transfer-Encoding is repeated.");
+    if (st->version == 10)
+        return http_fail(err, 400, "http.bad_transfer_encoding",
+                         "Transfer-Encoding in an HTTP/1.0 message.");
+    if (!slice_eq_nocase(v, SLICE_LIT("chunked")))
+        return http_fail(err, 400, "http.bad_transfer_encoding",
+                         "Transfer-Encoding is not exactly \"chunked\".");
+    return AW_OK;
+}
+
+/* Expect: only 100-continue is met (RFC 9110 section 10.1.1). */
+static int
+note_expect(struct http_head_state *st, struct slice v, struct http_error *err)
+{
+    if (!slice_eq_nocase(v, SLICE_LIT("100-continue")))
+        return http_fail(err, 417, "http.expectation_failed",
+                         "Expect has a value other than 100-continue.");
+    st->expect_continue = true;
+    return AW_OK;
+}
+
+/*
+ * Apply the rules of the fields that frame, route or keep a connection.
+ * Names are matched by length first, which rules out nearly every other
+ * field with one comparison.
+ */
+static int
+field_note(struct http_head_state *st, const struct http_head_kind *k,
+           const char *buf, const struct http_header *h, struct http_error *err)
+{
+    struct slice n = h->name;
+
+    switch (n.len) {
+    case 4:
+        if (!k->response && slice_eq_nocase(n, SLICE_LIT("Host")))
+            return note_host(st, buf, h->value, err);
+        break;
+    case 6:
+        if (!k->response && slice_eq_nocase(n, SLICE_LIT("Expect")))
+            return note_expect(st, h->value, err);
+        break;
+    case 10:
+        if (slice_eq_nocase(n, SLICE_LIT("Connection"))) {
+            st->conn_close |= http_list_has(h->value, "close");
+            st->conn_keep_alive |= http_list_has(h->value, "keep-alive");
+        }
+        break;
+    case 14:
+        if (slice_eq_nocase(n, SLICE_LIT("Content-Length")))
+            return note_cl(st, k, h->value, err);
+        break;
+    case 17:
+        if (slice_eq_nocase(n, SLICE_LIT("Transfer-Encoding")))
+            return note_te(st, h->value, err);
+        break;
+    default:
+        break;
     }
     return AW_OK;
+}
+
+int
+http_field_line(struct http_head_state *st, const struct http_head_kind *k,
+                const char *buf, const char **pp, const char *end,
+                struct http_header *h, struct http_error *err)
+{
+    const char *p = *pp;
+    int rc = field_name(&p, end, &h->name, err);
+
+    if (rc == AW_OK)
+        rc = field_value(&p, end, &h->value, err);
+    if (rc != AW_OK)
+        return rc;
+    *pp = p;
+    return field_note(st, k, buf, h, err);
 }
 
 const struct http_header *
@@ -318,6 +391,7 @@ http_list_has(struct slice value, const char *token)
 bool
 http_is_hop_by_hop(struct slice name)
 {
+/* clang-format off */
 #define HOP(s) {(s), sizeof(s) - 1}
     static const struct slice hop[] = {
         HOP("Connection"),         HOP("Keep-Alive"),
@@ -327,6 +401,7 @@ http_is_hop_by_hop(struct slice name)
         HOP("Proxy-Authorization"),
     };
 #undef HOP
+    /* clang-format on */
 
     for (size_t i = 0; i < ARRAY_LEN(hop); i++) {
         if (hop[i].len == name.len && slice_eq_nocase(name, hop[i]))

@@ -2,6 +2,22 @@
  * Internal to src/http: the pieces shared by the request parser, the
  * response parser and the chunked decoder. Other modules include only
  * http/http.h.
+ *
+ * A head is read line by line by three kinds of function: the start
+ * line of a request or a response, and field lines. Each reads one line
+ * from *pp up to end, checks it, updates the struct http_head_state that
+ * carries what later lines and the end of the head need, and returns
+ * AW_OK with *pp at the next line, AW_INVALID at the first faulty byte,
+ * or AW_AGAIN when the bytes up to end hold no fault but do not finish
+ * the line. Faults are found in the order of the bytes, and a rule that
+ * needs a whole line (a field's value, the form of a target) is applied
+ * when its last byte is read; so whatever a function says of a prefix,
+ * it says of every longer input.
+ *
+ * The scanner runs them on the lines of a head that is not complete yet,
+ * including the last, partial one; the head parsers run them again on
+ * the whole head, with a fresh state, to fill the caller's structures.
+ * A head thus fails on its first faulty byte however it was split.
  */
 #ifndef APIWARD_HTTP_HEAD_H
 #define APIWARD_HTTP_HEAD_H
@@ -32,71 +48,78 @@ http_ch_is(unsigned char c, unsigned cls)
     return (http_chars[c] & cls) != 0;
 }
 
+/* What kind of head is read, and against which limits. */
+struct http_head_kind {
+    const struct http_limits *limits;
+    bool response;
+    enum http_method req_method; /* responses: method of the request */
+};
+
+/* True when a response with this status to this method has no body. */
+static inline bool
+http_bodiless(int status, enum http_method req_method)
+{
+    return status < 200 || status == 204 || status == 304 ||
+           req_method == HTTP_HEAD;
+}
+
 /* Fill err and return AW_INVALID; every refusal goes through here. */
 int http_fail(struct http_error *err, int status, const char *reason,
               const char *detail);
 
 /*
- * Look for the end of a head (an empty line) in buf[0..len), starting
- * where the previous call stopped. Every LF must follow a CR; a bare LF
- * is refused as soon as it is seen, and so is a line that starts with
- * CR not followed by LF, so that the two tricks that hide a second head
- * inside the first cannot wait for the head limit.
+ * A scan stopped at a CR at p, before end. Returns AW_AGAIN when the
+ * byte after it has not arrived yet, AW_INVALID (400 http.bare_cr) when
+ * that byte is not LF, and AW_OK when p starts a CR LF.
+ */
+int http_at_cr(const char *p, const char *end, struct http_error *err);
+
+/* True for host [":" port] as we accept it; see fields.c. */
+bool http_host_valid(struct slice h);
+
+/*
+ * Check the request line at *pp and fill the method, target, path and
+ * query of req, st->version and the authority of an absolute-form target
+ * (as offsets from buf).
+ */
+int http_request_start(struct http_head_state *st, const char *buf,
+                       const char **pp, const char *end,
+                       const struct http_limits *limits,
+                       struct http_request *req, struct http_error *err);
+
+/*
+ * Check the status line at *pp and fill res->version, res->status,
+ * res->reason, st->version and st->status. AW_INVALID errors carry
+ * status 502.
+ */
+int http_response_start(struct http_head_state *st, const char **pp,
+                        const char *end, struct http_response *res,
+                        struct http_error *err);
+
+/*
+ * Check one field line at *pp, store its name and trimmed value in h,
+ * apply the rules of the fields that frame and route a message (Host,
+ * Content-Length, Transfer-Encoding, Expect, Connection) to st, and
+ * leave *pp at the next line.
+ */
+int http_field_line(struct http_head_state *st, const struct http_head_kind *k,
+                    const char *buf, const char **pp, const char *end,
+                    struct http_header *h, struct http_error *err);
+
+/*
+ * Look for the end of a head in buf[0..len), starting where the previous
+ * call stopped, and check the lines of a head that is not complete yet.
+ * A bare LF, and a CR not followed by LF, are refused as soon as they
+ * are seen.
  *
  * Returns AW_OK with *head_len set (the bytes up to and including the
- * CRLF CRLF), AW_AGAIN, or AW_INVALID with err filled: 400
- * http.bare_lf, http.bare_cr or http.bad_request_line (an empty first
- * line); 431 http.too_many_headers or http.head_too_large.
+ * CRLF CRLF; the lines are then not all checked yet); AW_AGAIN; or
+ * AW_INVALID with err filled by a line check, or 400 http.bare_lf,
+ * http.bare_cr, http.bad_request_line (an empty first line), 431
+ * http.too_many_headers or http.head_too_large.
  */
 int http_head_scan(struct http_parser *p, const char *buf, size_t len,
-                   const struct http_limits *limits, size_t *head_len,
+                   const struct http_head_kind *k, size_t *head_len,
                    struct http_error *err);
-
-/*
- * What the framing and connection rules need from the field lines, as
- * collected by http_fields_parse. The value slices are those of the last
- * field of each name; the counts say how many there were.
- */
-struct http_fields {
-    struct http_header *headers; /* caller's array */
-    unsigned max;                /* its capacity */
-    unsigned n;                  /* entries filled */
-    unsigned ncl;                /* Content-Length fields */
-    unsigned nte;                /* Transfer-Encoding fields */
-    unsigned nhost;              /* Host fields */
-    struct slice cl;
-    struct slice te;
-    struct slice host;
-    bool conn_close;      /* some Connection field lists "close" */
-    bool conn_keep_alive; /* some Connection field lists "keep-alive" */
-    bool expect_continue; /* an Expect field is "100-continue" */
-    bool expect_other;    /* an Expect field says anything else */
-};
-
-/*
- * Parse the field lines at p up to and including the empty line that
- * ends the head at end (end[-4..-1] is CR LF CR LF, as http_head_scan
- * guarantees). f->headers and f->max must be set; the rest is filled.
- *
- * Returns AW_OK or AW_INVALID with err filled (400 http.obs_fold,
- * http.bad_field_name, http.bad_field_value, http.bare_cr; 431
- * http.too_many_headers).
- */
-int http_fields_parse(const char *p, const char *end, struct http_fields *f,
-                      struct http_error *err);
-
-/*
- * Validate the Content-Length and Transfer-Encoding fields collected in
- * f for a message of the given version (10 or 11) and decide how its
- * body is delimited. *framing is HTTP_BODY_NONE when neither field is
- * present; the response parser turns that into HTTP_BODY_CLOSE.
- *
- * Returns AW_OK or AW_INVALID with err filled (400
- * http.ambiguous_length, http.bad_content_length,
- * http.bad_transfer_encoding; 413 http.body_too_large).
- */
-int http_framing_eval(const struct http_fields *f, int version,
-                      uint64_t max_body, enum http_framing *framing,
-                      uint64_t *content_length, struct http_error *err);
 
 #endif

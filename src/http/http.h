@@ -170,13 +170,40 @@ struct http_response {
 };
 
 /*
+ * What the checks of one line of a head carry to the next. Private to
+ * the parser; offsets count from the start of the message.
+ */
+struct http_head_state {
+    int version;             /* 10 or 11, from the start line */
+    int status;              /* responses: the status code */
+    unsigned ncl;            /* Content-Length fields seen */
+    unsigned nte;            /* Transfer-Encoding fields seen */
+    unsigned nhost;          /* Host fields seen */
+    uint64_t content_length; /* value of the Content-Length field */
+    size_t host_off;         /* the Host value */
+    size_t host_len;
+    size_t auth_off;         /* authority of an absolute-form target */
+    size_t auth_len;         /* 0 when the target has none */
+    bool conn_close;         /* a Connection field lists "close" */
+    bool conn_keep_alive;    /* a Connection field lists "keep-alive" */
+    bool expect_continue;    /* Expect is "100-continue" */
+};
+
+/*
  * Resumable head parser state. Scanning restarts where the previous call
- * stopped, so feeding a head byte by byte costs linear time.
+ * stopped, so feeding a head byte by byte costs linear time. The lines
+ * of a head that is still incomplete are checked as they arrive, so a
+ * malformed head is refused without waiting for its end, and the
+ * refusal (status and reason) is the same however the bytes were split:
+ * always the one for the first faulty byte.
  */
 struct http_parser {
     size_t scanned;    /* bytes already checked for line endings */
     size_t line_start; /* offset of the line being scanned */
+    size_t checked;    /* the lines before this offset passed checks */
+    size_t partial_end; /* how far the partial line was last checked */
     unsigned lines;    /* complete lines seen so far */
+    struct http_head_state st; /* carried by the checks of early lines */
 };
 
 /*

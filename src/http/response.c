@@ -28,103 +28,139 @@ is_digit(char c)
 }
 
 /*
- * Read "HTTP/1.x SP 3DIGIT SP reason CR LF" at *pp; end bounds the head.
- * The space before the reason is required even when the reason is empty
- * (RFC 9112 section 4).
+ * The status line stopped at p, before end, on a byte its grammar does
+ * not want there. A CR decides only with the byte after it.
  */
 static int
-status_line(const char **pp, const char *end, struct http_response *res,
-            struct http_error *err)
+status_fail(const char *p, const char *end, struct http_error *err,
+            const char *detail)
 {
+    if (*p == '\r') {
+        int rc = http_at_cr(p, end, err);
+
+        if (rc != AW_OK)
+            return rc;
+    }
+    return http_fail(err, 502, "http.bad_upstream_response", detail);
+}
+
+/*
+ * Read "HTTP/1.x SP 3DIGIT SP" at *pp, byte by byte, into res. The space
+ * before the reason is required even when the reason is empty (RFC 9112
+ * section 4).
+ */
+static int
+status_prefix(const char **pp, const char *end, struct http_response *res,
+              struct http_error *err)
+{
+    static const char form[] = "HTTP/1.v 999 ";
     const char *p = *pp;
 
-    if (end - p < 15 || memcmp(p, "HTTP/1.", 7) != 0 ||
-        (p[7] != '0' && p[7] != '1') || p[8] != ' ' || !is_digit(p[9]) ||
-        !is_digit(p[10]) || !is_digit(p[11]) || p[12] != ' ')
-        return http_fail(err, 502, "http.bad_upstream_response",
-                         "The status line is not HTTP/1.x SP status SP "
-                         "reason.");
+    for (size_t i = 0; i < sizeof(form) - 1; i++) {
+        bool ok;
+
+        if (p + i == end)
+            return AW_AGAIN;
+        if (form[i] == '9')
+            ok = is_digit(p[i]);
+        else if (form[i] == 'v')
+            ok = p[i] == '0' || p[i] == '1';
+        else
+            ok = p[i] == form[i];
+        if (!ok)
+            return status_fail(p + i, end, err,
+                               "The status line is not HTTP/1.x SP status "
+                               "SP reason.");
+    }
     res->version = p[7] == '1' ? 11 : 10;
     res->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
     if (res->status < 100 || res->status > 599)
         return http_fail(err, 502, "http.bad_upstream_response",
                          "The status code is outside 100-599.");
-    p += 13;
+    *pp = p + sizeof(form) - 1;
+    return AW_OK;
+}
+
+int
+http_response_start(struct http_head_state *st, const char **pp,
+                    const char *end, struct http_response *res,
+                    struct http_error *err)
+{
+    const char *p = *pp;
+    int rc = status_prefix(&p, end, res, err);
+
+    if (rc != AW_OK)
+        return rc;
 
     const char *s = p;
 
-    while (http_ch_is((unsigned char)*p, HTTP_CH_VALUE))
+    while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_VALUE))
         p++;
-    if (*p != '\r' || p[1] != '\n')
+    if (p == end)
+        return AW_AGAIN;
+    if (*p != '\r')
         return http_fail(err, 502, "http.bad_upstream_response",
                          "The reason phrase has a control character.");
+    rc = http_at_cr(p, end, err);
+    if (rc != AW_OK)
+        return rc;
     res->reason = (struct slice){s, (size_t)(p - s)};
+    st->version = res->version;
+    st->status = res->status;
     *pp = p + 2;
     return AW_OK;
 }
 
-/* True when a response with this status to this method has no body. */
-static bool
-response_bodiless(int status, enum http_method req_method)
-{
-    return status < 200 || status == 204 || status == 304 ||
-           req_method == HTTP_HEAD;
-}
-
 /*
  * Decide the framing (RFC 9112 section 6.3) and whether the upstream
- * connection may be reused. Content-Length and Transfer-Encoding are
+ * connection may be reused. Content-Length and Transfer-Encoding were
  * validated even where the status means no body, so that an upstream
  * that sends both is noticed wherever it does.
  */
-static int
-response_framing(struct http_response *res, const struct http_fields *f,
-                 enum http_method req_method,
-                 const struct http_limits *limits, struct http_error *err)
+static void
+response_finish(const struct http_head_state *st, enum http_method req_method,
+                struct http_response *res)
 {
-    bool bodiless = response_bodiless(res->status, req_method);
-    uint64_t max = bodiless ? UINT64_MAX : limits->max_body_bytes;
-    int rc = http_framing_eval(f, res->version, max, &res->framing,
-                               &res->content_length, err);
-
-    if (rc != AW_OK)
-        return rc;
-    if (bodiless) {
+    if (http_bodiless(res->status, req_method))
         res->framing = HTTP_BODY_NONE;
-        res->content_length = 0;
-    } else if (res->framing == HTTP_BODY_NONE) {
-        res->framing = HTTP_BODY_CLOSE;
-    }
-    if (res->version == 11)
-        res->keep_alive = !f->conn_close;
+    else if (st->nte > 0)
+        res->framing = HTTP_BODY_CHUNKED;
+    else if (st->ncl > 0)
+        res->framing = HTTP_BODY_LENGTH;
     else
-        res->keep_alive = f->conn_keep_alive && !f->conn_close;
+        res->framing = HTTP_BODY_CLOSE;
+    res->content_length =
+        res->framing == HTTP_BODY_LENGTH ? st->content_length : 0;
+    if (res->version == 11)
+        res->keep_alive = !st->conn_close;
+    else
+        res->keep_alive = st->conn_keep_alive && !st->conn_close;
     if (res->framing == HTTP_BODY_CLOSE)
         res->keep_alive = false;
-    return AW_OK;
 }
 
 /* Parse a complete head of head_len bytes at buf. */
 static int
-response_head(const char *buf, size_t head_len,
-              const struct http_limits *limits, enum http_method req_method,
+response_head(const char *buf, size_t head_len, const struct http_head_kind *k,
               struct http_response *res, struct http_error *err)
 {
     const char *p = buf;
     const char *end = buf + head_len;
-    struct http_fields f = {.headers = res->headers,
-                            .max = limits->max_headers};
-    int rc = status_line(&p, end, res, err);
+    struct http_head_state st = {0};
+    unsigned n = 0;
+    int rc = http_response_start(&st, &p, end, res, err);
 
+    /* The empty line that ends the head is its last two bytes. */
+    while (rc == AW_OK && p < end - 2) {
+        if (n == k->limits->max_headers)
+            return http_fail(err, 431, "http.too_many_headers",
+                             "The head has more field lines than allowed.");
+        rc = http_field_line(&st, k, buf, &p, end, &res->headers[n++], err);
+    }
     if (rc != AW_OK)
         return rc;
-    rc = http_fields_parse(p, end, &f, err);
-    if (rc != AW_OK)
-        return rc;
-    rc = response_framing(res, &f, req_method, limits, err);
-    if (rc != AW_OK)
-        return rc;
-    res->nheaders = f.n;
+    response_finish(&st, k->req_method, res);
+    res->nheaders = n;
     res->head_len = head_len;
     return AW_OK;
 }
@@ -132,14 +168,16 @@ response_head(const char *buf, size_t head_len,
 int
 http_parse_response(struct http_parser *p, const char *buf, size_t len,
                     const struct http_limits *limits,
-                    enum http_method req_method,
-                    struct http_response *res, struct http_error *err)
+                    enum http_method req_method, struct http_response *res,
+                    struct http_error *err)
 {
+    const struct http_head_kind k = {
+        .limits = limits, .response = true, .req_method = req_method};
     size_t head_len = 0;
-    int rc = http_head_scan(p, buf, len, limits, &head_len, err);
+    int rc = http_head_scan(p, buf, len, &k, &head_len, err);
 
     if (rc == AW_OK)
-        rc = response_head(buf, head_len, limits, req_method, res, err);
+        rc = response_head(buf, head_len, &k, res, err);
     if (rc == AW_INVALID)
         return upstream_fail(err);
     return rc;

@@ -121,8 +121,8 @@ expect_reject_max(const char *s, size_t len, uint64_t max, int status,
     decode_n(s, len, max, &d);
     if (d.rc != AW_INVALID || d.err.status != status ||
         strcmp(d.err.reason, reason) != 0) {
-        print_error("input %s\n  want %d %s, got rc %d %s\n", s, status,
-                    reason, d.rc, d.rc == AW_INVALID ? d.err.reason : "-");
+        print_error("input %s\n  want %d %s, got rc %d %s\n", s, status, reason,
+                    d.rc, d.rc == AW_INVALID ? d.err.reason : "-");
         fail();
     }
 }
@@ -182,13 +182,13 @@ test_chunked_done_is_sticky(void **state)
     size_t out;
 
     http_chunked_init(&c);
-    assert_int_equal(http_chunked_decode(&c, buf, sizeof(buf) - 1, &used,
-                                         &out, MAX_BODY, &err),
-                     AW_DONE);
-    assert_int_equal(used, 5);
-    assert_int_equal(http_chunked_decode(&c, buf + used, 3, &used, &out,
+    assert_int_equal(http_chunked_decode(&c, buf, sizeof(buf) - 1, &used, &out,
                                          MAX_BODY, &err),
                      AW_DONE);
+    assert_int_equal(used, 5);
+    assert_int_equal(
+        http_chunked_decode(&c, buf + used, 3, &used, &out, MAX_BODY, &err),
+        AW_DONE);
     assert_int_equal(used, 0);
     assert_int_equal(out, 0);
 }
@@ -210,13 +210,20 @@ static void
 test_chunked_bad_extensions(void **state)
 {
     static const char *const bad[] = {
-        "5;\r\nhello\r\n0\r\n\r\n",        "5;a=\r\nhello\r\n0\r\n\r\n",
-        "5;=b\r\nhello\r\n0\r\n\r\n",      "5;a=\"x\r\nhello\r\n0\r\n\r\n",
-        "5;a \r\nhello\r\n0\r\n\r\n",      "5;a=b \r\nhello\r\n0\r\n\r\n",
-        "5;a=b c\r\nhello\r\n0\r\n\r\n",   "5;a=\"x\x01\"\r\nhello\r\n",
-        "5;a=\"x\"y\r\nhello\r\n",         "5;a@\r\nhello\r\n",
-        "5;a=b@\r\nhello\r\n",             "5;a=\"\\\x01\"\r\nhello\r\n",
-        "5;a=\"x\" \r\nhello\r\n",         "5;a\n\r\nhello\r\n",
+        "5;\r\nhello\r\n0\r\n\r\n",
+        "5;a=\r\nhello\r\n0\r\n\r\n",
+        "5;=b\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"x\r\nhello\r\n0\r\n\r\n",
+        "5;a \r\nhello\r\n0\r\n\r\n",
+        "5;a=b \r\nhello\r\n0\r\n\r\n",
+        "5;a=b c\r\nhello\r\n0\r\n\r\n",
+        "5;a=\"x\x01\"\r\nhello\r\n",
+        "5;a=\"x\"y\r\nhello\r\n",
+        "5;a@\r\nhello\r\n",
+        "5;a=b@\r\nhello\r\n",
+        "5;a=\"\\\x01\"\r\nhello\r\n",
+        "5;a=\"x\" \r\nhello\r\n",
+        "5;a\n\r\nhello\r\n",
         "5; ;a\r\nhello\r\n",
     };
 
@@ -228,11 +235,20 @@ static void
 test_chunked_bad_sizes(void **state)
 {
     static const char *const bad[] = {
-        "\r\n",           "x\r\n",          "0x5\r\nhello\r\n",
-        "-5\r\n",         "+5\r\n",         " 5\r\nhello\r\n",
-        "5 \r\nhello\r\n", "5 x\r\nhello\r\n", "5\nhello\r\n",
-        "5\r\rhello\r\n", "5\r\nhelloX\r\n", "5\r\nhello\n0\r\n\r\n",
-        "5\r\nhello\r\r", "5\r\nhello0\r\n\r\n",
+        "\r\n",
+        "x\r\n",
+        "0x5\r\nhello\r\n",
+        "-5\r\n",
+        "+5\r\n",
+        " 5\r\nhello\r\n",
+        "5 \r\nhello\r\n",
+        "5 x\r\nhello\r\n",
+        "5\nhello\r\n",
+        "5\r\rhello\r\n",
+        "5\r\nhelloX\r\n",
+        "5\r\nhello\n0\r\n\r\n",
+        "5\r\nhello\r\r",
+        "5\r\nhello0\r\n\r\n",
         /* Seventeen digits, even when they are zeros. */
         "00000000000000005\r\nhello\r\n",
         /* The last chunk is missing: an empty line is not a size. */
