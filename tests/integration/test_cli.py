@@ -106,3 +106,24 @@ def test_proxy_mode(gateways, upstream):
     assert resp.status == 200
     assert upstream.last().target == "/a/b/c"
     assert upstream.count() == 2
+
+
+def test_check_reports_every_problem(apiward_bin, tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text("server:\n"
+                    "  listen: [\"127.0.0.1:8080\"]\n"
+                    "  drain_timeout: tenseconds\n"
+                    "upstreams:\n"
+                    "  demo:\n"
+                    "    servers: [\"127.0.0.1:9\"]\n"
+                    "routes:\n"
+                    "  - name: r1\n"
+                    "    path: /x\n"
+                    "    upstream: nope\n")
+    p = run(apiward_bin, "check", "-c", str(path))
+    out = p.stdout + p.stderr
+    assert p.returncode != 0
+    lines = {int(m) for m in re.findall(re.escape(str(path)) + r":(\d+):\d+: ",
+                                        out)}
+    assert 3 in lines and lines & {8, 9, 10}, \
+        "expected problems at line 3 and in the route: %r" % out
