@@ -108,8 +108,7 @@ field_name(const char **pp, const char *end, struct slice *name,
         return http_fail(err, 400, "http.obs_fold",
                          "A field line starts with whitespace "
                          "(obsolete line folding).");
-    while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_TOKEN))
-        p++;
+    p = http_span(p, end, HTTP_CH_TOKEN);
     if (p == end)
         return AW_AGAIN;
     if (*p != ':' || p == s)
@@ -137,8 +136,7 @@ field_value(const char **pp, const char *end, struct slice *value,
 
     const char *s = p;
 
-    while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_VALUE))
-        p++;
+    p = http_span_value(p, end);
     if (p == end)
         return AW_AGAIN;
     if (*p != '\r')
@@ -196,8 +194,7 @@ http_host_valid(struct slice h)
         p++;
     } else {
         s = p;
-        while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_HOST))
-            p++;
+        p = http_span(p, end, HTTP_CH_HOST);
         if (p == s)
             return false;
     }
@@ -296,6 +293,22 @@ note_expect(struct http_head_state *st, struct slice v, struct http_error *err)
 }
 
 /*
+ * True when the field name n is lit, a lower-case literal of letters and
+ * "-" of n.len bytes (the caller has switched on the length), in any
+ * case. OR-ing 0x20 turns an upper-case letter into its lower case and
+ * turns no other token byte into a letter or "-".
+ */
+static inline bool
+name_is(struct slice n, const char *lit)
+{
+    for (size_t i = 0; i < n.len; i++) {
+        if ((n.ptr[i] | 0x20) != lit[i])
+            return false;
+    }
+    return true;
+}
+
+/*
  * Apply the rules of the fields that frame, route or keep a connection.
  * Names are matched by length first, which rules out nearly every other
  * field with one comparison.
@@ -308,25 +321,25 @@ field_note(struct http_head_state *st, const struct http_head_kind *k,
 
     switch (n.len) {
     case 4:
-        if (!k->response && slice_eq_nocase(n, SLICE_LIT("Host")))
+        if (!k->response && name_is(n, "host"))
             return note_host(st, buf, h->value, err);
         break;
     case 6:
-        if (!k->response && slice_eq_nocase(n, SLICE_LIT("Expect")))
+        if (!k->response && name_is(n, "expect"))
             return note_expect(st, h->value, err);
         break;
     case 10:
-        if (slice_eq_nocase(n, SLICE_LIT("Connection"))) {
+        if (name_is(n, "connection")) {
             st->conn_close |= http_list_has(h->value, "close");
             st->conn_keep_alive |= http_list_has(h->value, "keep-alive");
         }
         break;
     case 14:
-        if (slice_eq_nocase(n, SLICE_LIT("Content-Length")))
+        if (name_is(n, "content-length"))
             return note_cl(st, k, h->value, err);
         break;
     case 17:
-        if (slice_eq_nocase(n, SLICE_LIT("Transfer-Encoding")))
+        if (name_is(n, "transfer-encoding"))
             return note_te(st, h->value, err);
         break;
     default:

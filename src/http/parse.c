@@ -77,8 +77,7 @@ method_scan(const char **pp, const char *end, struct http_request *req,
     const char *s = *pp;
     const char *p = s;
 
-    while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_TOKEN))
-        p++;
+    p = http_span(p, end, HTTP_CH_TOKEN);
     if (p == end)
         return AW_AGAIN;
     if (*p != ' ' || p == s)
@@ -143,8 +142,7 @@ target_scan(const char **pp, const char *end, size_t max, struct slice *target,
     int rc;
 
     for (;;) {
-        while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_TARGET))
-            p++;
+        p = http_span(p, end, HTTP_CH_TARGET);
         if ((size_t)(p - s) > max)
             return http_fail(err, 414, "http.target_too_long",
                              "The request-target is longer than allowed.");

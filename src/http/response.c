@@ -94,8 +94,7 @@ http_response_start(struct http_head_state *st, const char **pp,
 
     const char *s = p;
 
-    while (p < end && http_ch_is((unsigned char)*p, HTTP_CH_VALUE))
-        p++;
+    p = http_span_value(p, end);
     if (p == end)
         return AW_AGAIN;
     if (*p != '\r')

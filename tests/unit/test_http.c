@@ -904,6 +904,29 @@ test_char_classes(void **state)
     }
 }
 
+/*
+ * The 16-byte path of http_span_value must stop exactly where the table
+ * says, for every byte value at every position of a block and its tail.
+ */
+static void
+test_span_value(void **state)
+{
+    char buf[40];
+
+    for (int c = 0; c < 256; c++) {
+        bool ok = http_ch_is((unsigned char)c, HTTP_CH_VALUE);
+
+        for (size_t at = 0; at < sizeof(buf); at++) {
+            memset(buf, 'a', sizeof(buf));
+            buf[at] = (char)c;
+
+            const char *stop = http_span_value(buf, buf + sizeof(buf));
+
+            assert_ptr_equal(stop, ok ? buf + sizeof(buf) : buf + at);
+        }
+    }
+}
+
 static void
 test_helpers(void **state)
 {
@@ -933,6 +956,37 @@ test_helpers(void **state)
     assert_int_equal(http_method_from(SLICE_LIT("")), HTTP_OTHER);
 }
 
+/* Nanoseconds per parse of head, the best of five rounds. */
+static double
+time_parse(const char *head, size_t len, int rounds)
+{
+    struct http_header hs[MAXH];
+    struct http_request r = {.headers = hs};
+    struct http_parser p;
+    struct http_error err;
+    double best = 1e12;
+
+    for (int k = 0; k < 5; k++) {
+        struct timespec t0;
+        struct timespec t1;
+        int ok = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < rounds; i++) {
+            http_parser_init(&p);
+            ok += http_parse_request(&p, head, len, &limits, &r, &err) == AW_OK;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_int_equal(ok, rounds);
+
+        double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 +
+                    (double)(t1.tv_nsec - t0.tv_nsec);
+
+        best = MIN(best, ns / rounds);
+    }
+    return best;
+}
+
 /*
  * Not an assertion: prints how long a typical browser-like head takes,
  * so that a slowdown shows in the test log.
@@ -950,29 +1004,9 @@ test_speed_report(void **state)
         "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc\r\n"
         "Connection: keep-alive\r\n"
         "\r\n";
-    struct http_header hs[MAXH];
-    struct http_request r = {.headers = hs};
-    struct http_parser p;
-    struct http_error err;
-    struct timespec t0;
-    struct timespec t1;
-    const int rounds = 200000;
-    int ok = 0;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < rounds; i++) {
-        http_parser_init(&p);
-        ok += http_parse_request(&p, head, sizeof(head) - 1, &limits, &r,
-                                 &err) == AW_OK;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_int_equal(ok, rounds);
-
-    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 +
-                (double)(t1.tv_nsec - t0.tv_nsec);
-
-    printf("speed: %zu-byte head, %.0f ns per parse\n", sizeof(head) - 1,
-           ns / rounds);
+    printf("speed: %zu-byte head, %.0f ns per parse (best of 5)\n",
+           sizeof(head) - 1, time_parse(head, sizeof(head) - 1, 100000));
 }
 
 int
@@ -999,6 +1033,7 @@ main(void)
         cmocka_unit_test(test_response_fields),
         cmocka_unit_test(test_response_rejects),
         cmocka_unit_test(test_char_classes),
+        cmocka_unit_test(test_span_value),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_speed_report),
     };
