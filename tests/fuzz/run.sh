@@ -10,7 +10,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
 for bin in "$build"/tests/fuzz/fuzz_*; do
-    [ -x "$bin" ] || continue
+    [ -f "$bin" ] && [ -x "$bin" ] || continue
     name=$(basename "$bin")
     mkdir -p "$scratch/$name"
     args=(-max_total_time="$seconds" -print_final_stats=0 -rss_limit_mb=2048
