@@ -69,11 +69,11 @@ struct route_entry {
     struct route_entry *next; /* next route on the same node list */
 };
 
-struct route_node;
-
 /*
  * One slot of an open-addressing map (linear probing, at most half
- * full). value NULL marks an empty slot.
+ * full). value NULL marks an empty slot. Only the configuration inserts
+ * keys, so a client cannot lengthen a probe chain: the longest chain a
+ * request can walk is fixed when the table is compiled.
  */
 struct route_slot {
     uint64_t hash;
