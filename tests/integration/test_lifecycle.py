@@ -1,6 +1,7 @@
 """Reload on SIGHUP and graceful drain on SIGTERM."""
 
 import copy
+import re
 import signal
 import socket
 import threading
@@ -46,8 +47,9 @@ def test_broken_reload_keeps_old_config(gateways, upstream, kind):
         gw.reload(bad)
     else:
         gw.reload(BROKEN[kind])
-    wait_for(lambda: len(gw.stderr()) > len(before), 3,
-             what="a diagnostic about the broken configuration")
+    where = re.compile(re.escape(gw.config_path) + r":\d+:\d+: \S")
+    wait_for(lambda: where.search(gw.stderr()[len(before):]), 3,
+             what="a FILE:LINE:COL diagnostic about the broken file")
     time.sleep(0.2)
     assert gw.alive(), "gateway died on a broken reload"
     assert gw.get("/api/x").status == 200
