@@ -462,3 +462,23 @@ def test_interim_upstream_response_then_final(gateways, upstreams):
         assert resp.status == 200 and resp.body == b"final", resp
         assert all(r.status == 103 for r in interims), interims
         assert c.get("/api/next").status == 200
+
+
+def test_ordinary_http_client(gw, upstream):
+    """A stock client library, keep-alive session and all, just works."""
+    import requests
+
+    with requests.Session() as s:
+        s.trust_env = False  # never route loopback tests through a proxy
+        for i in range(10):
+            r = s.get(gw.url + "/api/lib/%d" % i, timeout=5)
+            assert r.status_code == 200
+            assert r.json()["target"] == "/api/lib/%d" % i
+        r = s.post(gw.url + "/api/lib", json={"k": "v"}, timeout=5)
+        assert r.status_code == 200
+        assert r.json()["body"] == '{"k": "v"}'
+        r = s.get(gw.url + "/nope", timeout=5)
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith(
+            "application/problem+json")
+    assert upstream.connections <= 2
