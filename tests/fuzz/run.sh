@@ -9,12 +9,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
+mkdir -p "$build/fuzz-artifacts"
 for bin in "$build"/tests/fuzz/fuzz_*; do
     [ -f "$bin" ] && [ -x "$bin" ] || continue
     name=$(basename "$bin")
     mkdir -p "$scratch/$name"
     args=(-max_total_time="$seconds" -print_final_stats=0 -rss_limit_mb=2048
-          -artifact_prefix="$scratch/$name-")
+          -artifact_prefix="$build/fuzz-artifacts/$name-")
     [ -f "$here/$name.dict" ] && args+=(-dict="$here/$name.dict")
     seeds=()
     [ -d "$here/corpus/$name" ] && seeds+=("$here/corpus/$name")
