@@ -14,6 +14,16 @@
  * Output is written only once the input must change. Until then the
  * output is, by construction, the input read so far, and a path that
  * needs no change is returned as it came, without copying.
+ *
+ * Bytes other than '%', '/', '\', NUL and non-ASCII pass unchanged: the
+ * request parser has already refused anything outside the request-target
+ * grammar. Two shortcomings follow from reading the path as RFC 3986
+ * does. A segment such as "..;x" is ordinary here, while some servlet
+ * containers drop ";x" and then resolve "..", so "/public/..;/admin" can
+ * leave a prefix route at such a backend. And when encoded slashes are
+ * allowed they stay inside their segment here, while a backend that
+ * decodes them before resolving dots sees other segments; that is why
+ * refusing them is the default.
  */
 #include <string.h>
 
