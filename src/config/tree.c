@@ -16,6 +16,8 @@
 /* The open collections, innermost last, and where the parser is. */
 struct tree_builder {
     struct config_loader *ld;
+    const char *buf; /* the whole input, which marks index into */
+    size_t len;
     struct config_node *stack[CONFIG_MAX_DEPTH];
     struct config_node *pending[CONFIG_MAX_DEPTH]; /* key without value */
     unsigned depth;
@@ -148,34 +150,133 @@ tree_on_open(struct tree_builder *b, enum config_node_type type,
     return AW_OK;
 }
 
+/*
+ * Decode the body of a single-quoted scalar (YAML 1.2 section 7.3.2):
+ * "''" is one quote; a line break with the blanks around it folds to a
+ * space, and each further empty line gives one newline. libfyaml 0.7
+ * both leaks and drops characters on scalars with many "''" escapes, so
+ * these are decoded here from the input itself. out has room for len
+ * bytes, which the result never exceeds. Returns the decoded length.
+ */
+static size_t
+tree_unquote_single(const char *s, size_t len, char *out)
+{
+    size_t o = 0, i = 0;
+
+    while (i < len) {
+        unsigned breaks = 0;
+
+        if (s[i] == '\'' && i + 1 < len && s[i + 1] == '\'') {
+            out[o++] = '\'';
+            i += 2;
+            continue;
+        }
+        if (s[i] != '\n' && s[i] != '\r') {
+            out[o++] = s[i++];
+            continue;
+        }
+        while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+            o--;
+        for (; i < len && strchr(" \t\r\n", s[i]) != NULL; i++) {
+            bool crlf = s[i] == '\r' && i + 1 < len && s[i + 1] == '\n';
+
+            if ((s[i] == '\n' || s[i] == '\r') && !crlf)
+                breaks++;
+        }
+        if (breaks == 1)
+            out[o++] = ' ';
+        while (breaks-- > 1)
+            out[o++] = '\n';
+    }
+    return o;
+}
+
+/*
+ * Where the scalar's bytes sit in the input, or false when the parser
+ * gave no usable marks (an empty value).
+ */
+static bool
+tree_scalar_span(const struct tree_builder *b, struct fy_event *e,
+                 size_t *start, size_t *len)
+{
+    const struct fy_mark *m0 = fy_event_start_mark(e);
+    const struct fy_mark *m1 = fy_event_end_mark(e);
+
+    if (m0 == NULL || m1 == NULL || m1->input_pos < m0->input_pos ||
+        m1->input_pos > b->len)
+        return false;
+    *start = m0->input_pos;
+    *len = m1->input_pos - m0->input_pos;
+    return true;
+}
+
+/*
+ * Bound a scalar before asking libfyaml for its text: the library folds
+ * lines in time quadratic in their number, so a value of many thousand
+ * empty lines would stall the load. No setting needs a long value.
+ */
+static bool
+tree_scalar_fits(const char *s, size_t len)
+{
+    size_t lines = 0;
+
+    if (len > CONFIG_MAX_SCALAR_BYTES)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        lines += s[i] == '\n';
+    return lines <= CONFIG_MAX_SCALAR_LINES;
+}
+
+/* Fill n->text and n->len from the scalar event e. */
+static int
+tree_scalar_text(struct tree_builder *b, struct fy_event *e,
+                 struct config_node *n, enum fy_scalar_style style)
+{
+    size_t start = 0, raw = 0, len = 0;
+    const char *text = "";
+    char *copy;
+    bool span = tree_scalar_span(b, e, &start, &raw);
+
+    if (span && !tree_scalar_fits(b->buf + start, raw)) {
+        config_error(b->ld, n, "a value longer than %d bytes or %d lines",
+                     CONFIG_MAX_SCALAR_BYTES, CONFIG_MAX_SCALAR_LINES);
+    } else if (span && style == FYSS_SINGLE_QUOTED) {
+        copy = arena_alloc(&b->ld->tree, raw + 1);
+        if (copy == NULL)
+            return AW_NOMEM;
+        len = tree_unquote_single(b->buf + start, raw, copy);
+        copy[len] = '\0';
+        n->text = copy;
+        n->len = len;
+        return AW_OK;
+    } else if (e->scalar.value != NULL) {
+        text = fy_token_get_text(e->scalar.value, &len);
+    }
+    n->text = arena_dup(&b->ld->tree, text != NULL ? text : "", len);
+    n->len = len;
+    return n->text != NULL ? AW_OK : AW_NOMEM;
+}
+
 static int
 tree_on_scalar(struct tree_builder *b, struct fy_event *e)
 {
     struct config_node *n = tree_node_new(b, CONFIG_NODE_SCALAR);
-    const char *text = "";
-    size_t len = 0;
+    enum fy_scalar_style style = FYSS_PLAIN;
 
     if (n == NULL)
         return AW_NOMEM;
     tree_check_props(b, n, e->scalar.anchor, e->scalar.tag);
-    if (e->scalar.value != NULL) {
-        enum fy_scalar_style style = fy_token_scalar_style(e->scalar.value);
-
-        text = fy_token_get_text(e->scalar.value, &len);
-        n->plain = style == FYSS_PLAIN;
-        /* The mark of a quoted scalar is past its opening quote. */
-        if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) &&
-            n->col > 1)
-            n->col--;
-    } else {
-        n->plain = true;
-    }
-    n->text = arena_dup(&b->ld->tree, text != NULL ? text : "", len);
-    if (n->text == NULL) {
+    if (e->scalar.value != NULL)
+        style = fy_token_scalar_style(e->scalar.value);
+    n->plain = style == FYSS_PLAIN;
+    /* The mark of a quoted scalar is past its opening quote. */
+    if ((style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED) &&
+        n->col > 1)
+        n->col--;
+    if (tree_scalar_text(b, e, n, style) != AW_OK) {
         b->ld->nomem = true;
         return AW_NOMEM;
     }
-    n->len = len;
     return tree_attach(b, n);
 }
 
@@ -288,16 +389,85 @@ tree_run(struct tree_builder *b, struct fy_parser *p, struct fy_diag *diag)
     return rc;
 }
 
+/*
+ * Length of the UTF-8 sequence at s[0..n), or 0 when it is malformed:
+ * overlong forms, surrogates and code points past U+10FFFF included.
+ */
+static size_t
+tree_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/*
+ * Refuse a file that is not UTF-8 before libfyaml sees it: besides
+ * being what YAML requires, this keeps the parser of libfyaml 0.7 out of
+ * a loop it enters on some malformed bytes in a directive line.
+ */
+static int
+tree_check_utf8(struct config_loader *ld, const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    int line = 1, col = 1;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t n = tree_utf8_len(s + i, len - i);
+
+        if (n == 0) {
+            config_error_at(ld, line, col,
+                            "the file is not valid UTF-8 "
+                            "(byte 0x%02x)",
+                            s[i]);
+            return AW_INVALID;
+        }
+        col = s[i] == '\n' ? 1 : col + 1;
+        line += s[i] == '\n';
+        i += n;
+    }
+    return AW_OK;
+}
+
 int
 config_tree_parse(struct config_loader *ld, const char *buf, size_t len)
 {
-    struct tree_builder b = {.ld = ld, .line = 1, .col = 1};
+    struct tree_builder b = {
+        .ld = ld, .buf = buf, .len = len, .line = 1, .col = 1};
     struct fy_diag_cfg dcfg;
     struct fy_parse_cfg pcfg;
     struct fy_diag *diag;
     struct fy_parser *p = NULL;
-    int rc = AW_NOMEM;
+    int rc = tree_check_utf8(ld, buf, len);
 
+    if (rc != AW_OK)
+        return rc;
+    rc = AW_NOMEM;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
     dcfg.output_fn = tree_on_diag_output;

@@ -398,6 +398,51 @@ test_security_headers_empty(void **state)
     config_unref(c);
 }
 
+/*
+ * Single-quoted values are decoded by the loader itself: escaped quotes
+ * and folded lines, as a policy header is likely to be written.
+ */
+static void
+test_single_quoted(void **state)
+{
+    struct config *c =
+        load_ok("security_headers:\n"
+                "  Content-Security-Policy: 'default-src ''self''; script-src\n"
+                "    ''self'' ''unsafe-inline'';   \n"
+                "    img-src ''none'''\n" MINIMAL);
+
+    (void)state;
+    assert_int_equal(c->nsecurity_headers, 1);
+    assert_string_equal(c->security_headers[0].value,
+                        "default-src 'self'; script-src 'self' "
+                        "'unsafe-inline'; img-src 'none'");
+    config_unref(c);
+}
+
+/* Huge values are refused before libfyaml spends time folding them. */
+static void
+test_value_bounds(void **state)
+{
+    struct config_errors errs;
+    char *text = malloc(20000);
+    size_t len;
+
+    (void)state;
+    assert_non_null(text);
+    len = (size_t)snprintf(text, 20000, "access_log:\n  path: \"/");
+    for (int i = 0; i < 100; i++)
+        text[len++] = '\n';
+    snprintf(text + len, 20000 - len, "    x\"\n%s", MINIMAL);
+    load_bad(text, &errs);
+    expect_error(&errs, "2:9: a value longer than 8192 bytes or 64 lines");
+    len = (size_t)snprintf(text, 20000, "access_log:\n  path: /");
+    memset(text + len, 'a', 9000);
+    snprintf(text + len + 9000, 20000 - len - 9000, "\n%s", MINIMAL);
+    load_bad(text, &errs);
+    expect_error(&errs, "2:9: a value longer than 8192 bytes or 64 lines");
+    free(text);
+}
+
 /* A lowered max_head pulls the default max_target down with it. */
 static void
 test_target_follows_head(void **state)
@@ -509,6 +554,10 @@ static const struct bad_case bad_values[] = {
     {"server:\n  workers: \"\\q\"\n",
      "2:13: YAML syntax error: invalid escape 'q' in double-quoted string"},
     {"server: !!map {workers: 1}\n", "1:15: YAML tags are not supported"},
+    {"server:\n  w\xc3\xa9: 1\n  \xc3\xa9\xff: 2\n",
+     "3:4: the file is not valid UTF-8 (byte 0xff)"},
+    {"%\xff\n", "1:2: the file is not valid UTF-8 (byte 0xff)"},
+    {"# \xed\xa0\x80\n", "1:3: the file is not valid UTF-8 (byte 0xed)"},
 };
 
 static void
@@ -1054,6 +1103,8 @@ main(void)
         cmocka_unit_test(test_route_table_data),
         cmocka_unit_test(test_security_headers_empty),
         cmocka_unit_test(test_target_follows_head),
+        cmocka_unit_test(test_single_quoted),
+        cmocka_unit_test(test_value_bounds),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_depth_bound),
