@@ -17,11 +17,16 @@
 #include "http/head.h"
 
 /*
- * A partial line is checked again when it has doubled since its last
- * check, or at every call while it is shorter than this, so that
- * checking a line fed one byte at a time costs linear time.
+ * A partial line is checked at every call while it is short, and then
+ * again once it has grown by SCAN_PARTIAL_STEP bytes or by an eighth of
+ * its length, whichever is more. A line fed one byte at a time is thus
+ * checked in linear time overall, and a fault in it is found at most
+ * that many bytes after it arrived (at once when the line ends, a CR
+ * arrives or the head limit is reached). A head fed in small pieces can
+ * therefore still be pending when the same bytes in one piece are
+ * already refused; once refused, the reason is the same.
  */
-#define SCAN_PARTIAL_EVERY 256
+#define SCAN_PARTIAL_STEP 256
 
 void
 http_parser_init(struct http_parser *p)
@@ -83,7 +88,8 @@ scan_check_partial(struct http_parser *p, const struct http_head_kind *k,
     size_t done =
         p->partial_end > p->line_start ? p->partial_end - p->line_start : 0;
 
-    if (len == 0 || (!force && len > SCAN_PARTIAL_EVERY && len < 2 * done))
+    if (len == 0 || (!force && len > SCAN_PARTIAL_STEP &&
+                     len - done < MAX(SCAN_PARTIAL_STEP, done / 8)))
         return AW_OK;
     p->partial_end = to;
     if (scan_check(p, k, buf, p->line_start, buf + to, true, err) == AW_INVALID)
