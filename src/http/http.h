@@ -47,6 +47,7 @@ struct http_error {
  *   http.bad_target               400     target byte not allowed, bad
  *                                         percent-encoding, wrong form
  *                                         for the method, bad authority
+ *                                         (user information included)
  *   http.fragment                 400     "#" in the target
  *   http.target_too_long          414     target over max_target_bytes
  *   http.version_not_supported    505     well-formed version other than
@@ -66,7 +67,9 @@ struct http_error {
  *   http.too_many_headers         431     more than max_headers fields
  *   http.missing_host             400     HTTP/1.1 request without Host
  *   http.duplicate_host           400     more than one Host field
- *   http.bad_host                 400     Host not host[:port]
+ *   http.bad_host                 400     Host not host[:port], the host
+ *                                         of ALPHA DIGIT - . _ ~ or an
+ *                                         IP literal in brackets
  *   http.host_mismatch            400     Host differs from the authority
  *                                         of an absolute-form target
  *   http.ambiguous_length         400     Content-Length together with
@@ -137,35 +140,42 @@ enum http_framing {
 
 /*
  * A parsed request head. The caller provides the headers array with room
- * for limits->max_headers entries.
+ * for limits->max_headers entries. The structure need not be kept
+ * between AW_AGAIN calls: it is filled only on AW_OK, and its slices
+ * point into the buffer of that call (path may point at a static "/").
  */
 struct http_request {
-    struct slice method_name;
+    struct slice method_name; /* a token, exactly as sent */
     enum http_method method;
-    struct slice target;  /* request-target exactly as received */
-    struct slice path;    /* path part of the target, still encoded */
-    struct slice query;   /* after '?', without it; ptr NULL when absent */
-    struct slice host;    /* the Host field value (authority) */
-    int version;          /* 10 for HTTP/1.0, 11 for HTTP/1.1 */
+    struct slice target; /* request-target exactly as received */
+    struct slice path;   /* path part of the target, still encoded: "/..."
+                            (a static "/" for "http://host" with no path),
+                            or "*" for OPTIONS * */
+    struct slice query;  /* after '?', without it; ptr NULL when absent */
+    struct slice host;   /* the Host value; for HTTP/1.0 without Host, the
+                            authority of an absolute target or ptr NULL */
+    int version;         /* 10 for HTTP/1.0, 11 for HTTP/1.1 */
     struct http_header *headers;
     unsigned nheaders;
     enum http_framing framing; /* NONE, LENGTH or CHUNKED */
-    uint64_t content_length;   /* when framing is HTTP_BODY_LENGTH */
+    uint64_t content_length;   /* when framing is HTTP_BODY_LENGTH (which
+                                  "Content-Length: 0" also gives) */
     bool keep_alive;           /* from the version and Connection */
-    bool expect_continue;      /* "Expect: 100-continue" was sent */
+    bool expect_continue;      /* "Expect: 100-continue" in HTTP/1.1 */
     size_t head_len;           /* bytes up to and including CRLF CRLF */
 };
 
-/* A parsed response head; headers as for requests. */
+/* A parsed response head; headers and lifetime as for requests. */
 struct http_response {
-    int status;           /* 100..599 */
-    struct slice reason;  /* reason phrase, may be empty */
-    int version;          /* 10 or 11 */
+    int status;          /* 100..599 */
+    struct slice reason; /* reason phrase, may be empty */
+    int version;         /* 10 or 11 */
     struct http_header *headers;
     unsigned nheaders;
-    enum http_framing framing;
-    uint64_t content_length;
-    bool keep_alive;      /* the server allows reuse of the connection */
+    enum http_framing framing; /* NONE for 1xx, 204, 304 and answers to
+                                  HEAD; else CHUNKED, LENGTH or CLOSE */
+    uint64_t content_length;   /* when framing is HTTP_BODY_LENGTH */
+    bool keep_alive; /* the server allows reuse; false with CLOSE */
     size_t head_len;
 };
 
@@ -193,9 +203,11 @@ struct http_head_state {
  * Resumable head parser state. Scanning restarts where the previous call
  * stopped, so feeding a head byte by byte costs linear time. The lines
  * of a head that is still incomplete are checked as they arrive, so a
- * malformed head is refused without waiting for its end, and the
- * refusal (status and reason) is the same however the bytes were split:
- * always the one for the first faulty byte.
+ * malformed head is refused without waiting for its end, and a refusal
+ * (status and reason) is the same however the bytes were split: always
+ * the one for the first faulty byte. A bare LF is refused at once; a
+ * fault inside a long incomplete line may be found up to a few hundred
+ * bytes later when the line comes in small pieces (see scan.c).
  */
 struct http_parser {
     size_t scanned;    /* bytes already checked for line endings */
@@ -214,19 +226,28 @@ struct http_parser {
 void http_parser_init(struct http_parser *p);
 
 /*
- * Parse a request head at buf[0..len).
+ * Parse a request head at buf[0..len). Bytes after the head (a body, a
+ * pipelined request) are left alone; head_len says where they start.
  *
  * Returns AW_OK with req filled; AW_AGAIN when the head is not complete
  * yet (and still within limits); AW_INVALID with err filled when the
  * head is malformed or over a limit. On AW_INVALID the connection must be
  * closed after the error response: the framing can no longer be trusted.
+ * Malformed lines are refused as they arrive, before the head ends, with
+ * the reason of the first faulty byte (see struct http_parser).
  *
- * Refused (400 unless noted): Content-Length with Transfer-Encoding;
- * repeated or malformed Content-Length; Transfer-Encoding other than a
- * single final "chunked"; Transfer-Encoding in HTTP/1.0; obs-fold;
- * whitespace before a colon; non-token field names; NUL, CTL or bare CR
- * in values; bare LF line ends; missing or repeated Host; invalid
- * request-target forms; fragments; unknown versions (505); a head over
+ * Refused, with the codes of the table above: a request line that is not
+ * exactly "METHOD SP target SP HTTP/1.x CRLF" (400), including empty
+ * lines before it; versions other than 1.0 and 1.1 (505); CONNECT (501);
+ * a target that is not origin-form, absolute-form with http or https, or
+ * "*" with OPTIONS, or that has a fragment, a byte RFC 3986 never allows
+ * raw, or a bad percent-encoding (400); Content-Length with
+ * Transfer-Encoding; repeated or malformed Content-Length;
+ * Transfer-Encoding other than one field "chunked", or in HTTP/1.0;
+ * obs-fold; whitespace before a colon; non-token field names; NUL, CTL
+ * or DEL in values; bare CR; bare LF; missing (HTTP/1.1), repeated or
+ * malformed Host, or a Host other than the authority of an absolute
+ * target; Expect other than 100-continue (417); a head over
  * max_head_bytes or max_headers (431); a target over max_target_bytes
  * (414); a Content-Length over max_body_bytes (413).
  */
@@ -237,8 +258,12 @@ int http_parse_request(struct http_parser *p, const char *buf, size_t len,
 /*
  * Parse a response head at buf[0..len), the answer to a request made with
  * method req_method (a HEAD answer, 1xx, 204 and 304 have no body).
- * Returns as http_parse_request. Interim 1xx responses are returned like
- * any other; the caller skips them.
+ * Returns as http_parse_request, with the same rules for fields (Host and
+ * Expect aside); every refusal is 502 http.bad_upstream_response, its
+ * detail naming the fault. The status line must be "HTTP/1.x SP 3DIGIT
+ * SP reason CRLF", status 100 to 599, the space present even before an
+ * empty reason. Interim 1xx responses are returned like any other; the
+ * caller skips them.
  */
 int http_parse_response(struct http_parser *p, const char *buf, size_t len,
                         const struct http_limits *limits,
@@ -269,7 +294,8 @@ struct http_chunked {
     uint64_t chunk_left; /* payload bytes left in the current chunk */
     uint64_t total;      /* payload bytes decoded so far */
     unsigned digits;     /* hex digits in the current size */
-    unsigned line_len;   /* bytes in the current size or trailer line */
+    unsigned line_len;   /* bytes of the current size line, then of the
+                            whole trailer section */
 };
 
 void http_chunked_init(struct http_chunked *c);
@@ -281,9 +307,15 @@ void http_chunked_init(struct http_chunked *c);
  *
  * Returns AW_AGAIN when all input was used and the body goes on; AW_DONE
  * when the last chunk and the trailer section ended (bytes after
- * *consumed belong to the next message); AW_INVALID with err filled for a
- * malformed chunk size, extension, line end or trailer (400), or when the
- * decoded total passes max_body (413).
+ * *consumed belong to the next message; later calls return AW_DONE and
+ * use nothing); AW_INVALID with err filled for a malformed chunk size,
+ * extension, line end or trailer (400), or as soon as a chunk size would
+ * take the total past max_body (413).
+ *
+ * Sizes are 1 to 16 hex digits. Extensions are ";name[=token or
+ * quoted-string]" with optional SP or HTAB around ";" and "=" only. A
+ * size line with its extensions is at most 4 KiB, the trailer section at
+ * most 8 KiB. Input may be split anywhere, down to one byte per call.
  */
 int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
                         size_t *consumed, size_t *out, uint64_t max_body,
