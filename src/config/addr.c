@@ -187,6 +187,10 @@ addr_name(const char *host, struct slice h, bool bracketed, bool resolve,
     return addr_resolve(host, port, a, err, errlen);
 }
 
+/*
+ * An IP literal is taken as written; anything else must look like a
+ * host name before it is given to the resolver.
+ */
 int
 config_addr_parse(const char *text, bool resolve, struct config_addr *a,
                   char *err, size_t errlen)
@@ -271,6 +275,7 @@ cidr_unmap(struct config_cidr *r)
     r->bits -= 96;
 }
 
+/* See internal.h; the suggestion in the message is the masked range. */
 int
 config_cidr_parse(const char *text, struct config_cidr *r, char *err,
                   size_t errlen)
@@ -325,6 +330,10 @@ cidr_prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
     return (a[whole] & mask) == (b[whole] & mask);
 }
 
+/*
+ * A linear scan: the list is at most 256 ranges and is read once per
+ * request, when forwarding fields are built.
+ */
 bool
 config_is_trusted_proxy(const struct config *c, const struct sockaddr *addr)
 {
@@ -360,6 +369,11 @@ url_authority_len(const char *s)
     return strcspn(s, "/?#");
 }
 
+/*
+ * Only the authority of the URL is used. Anything after it would be a
+ * path prefix, which the proxy does not add, so it is refused rather
+ * than silently dropped.
+ */
 int
 config_url_to_addr(const char *url, char *hostport, size_t cap, char *err,
                    size_t errlen)

@@ -53,6 +53,7 @@ config_hash_hex(uint64_t h, char out[17])
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
+/* server.listen before the file speaks: 127.0.0.1:8080. */
 static int
 config_default_listener(struct config_loader *ld)
 {
@@ -69,6 +70,7 @@ config_default_listener(struct config_loader *ld)
     return AW_OK;
 }
 
+/* The three headers sent when security_headers is not given. */
 static int
 config_default_security_headers(struct config_loader *ld)
 {
@@ -137,6 +139,7 @@ config_new(void)
     return c;
 }
 
+/* Release a snapshot and everything it owns; refs are not looked at. */
 static void
 config_free(struct config *c)
 {
@@ -208,6 +211,11 @@ config_load_buf(struct config_loader *ld, const char *path, const char *buf,
     return rc;
 }
 
+/*
+ * The same load from memory, for the fuzz target and for callers that
+ * hold the text already. Resolution can be turned off so that no input
+ * reaches the network.
+ */
 int
 config_load_string(const char *name, const char *buf, size_t len,
                    unsigned flags, struct config **out,
@@ -278,6 +286,10 @@ out:
     return rc;
 }
 
+/*
+ * The file is read whole before parsing so that its hash covers exactly
+ * the bytes that were parsed, even if it changes on disk meanwhile.
+ */
 int
 config_load(const char *path, struct config **out, struct config_errors *errs)
 {
@@ -366,6 +378,10 @@ config_proxy_upstream(struct config_loader *ld, const char *url,
     return config_proxy_addr(ld, "--to", hostport, to);
 }
 
+/*
+ * The settings of "apiward proxy" are the defaults of a file plus what
+ * the two options say, so that the quick start is as safe as a file.
+ */
 int
 config_for_proxy(const char *listen, const char *to_url, struct config **out,
                  struct config_errors *errs)
@@ -391,6 +407,7 @@ config_for_proxy(const char *listen, const char *to_url, struct config **out,
     return config_loader_finish(&ld, rc, out);
 }
 
+/* Relaxed order suffices: a reference is taken from one already held. */
 struct config *
 config_ref(struct config *c)
 {
@@ -411,6 +428,11 @@ config_unref(struct config *c)
     config_free(c);
 }
 
+/*
+ * The lock is held only to copy the pointer and take a reference;
+ * workers call this when a reload has published a new generation, not
+ * per request, so it is never contended in practice.
+ */
 struct config *
 config_current(void)
 {
@@ -424,6 +446,10 @@ config_current(void)
     return c;
 }
 
+/*
+ * The old snapshot is released outside the lock: freeing a large one
+ * must not hold up a worker that wants the new one.
+ */
 void
 config_swap(struct config *c)
 {
@@ -436,6 +462,7 @@ config_swap(struct config *c)
     config_unref(old);
 }
 
+/* One line per problem, as apiward check prints them. */
 void
 config_errors_print(const struct config_errors *errs, FILE *out)
 {

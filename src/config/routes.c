@@ -67,6 +67,7 @@ routes_check_name(struct config_loader *ld, const struct config_node *v,
     return AW_OK;
 }
 
+/* upstreams.NAME.servers: dst is the upstream itself (offset 0). */
 static int
 routes_servers(struct config_loader *ld, const struct config_node *v, void *dst,
                const struct config_field *f, const char *where)
@@ -78,6 +79,7 @@ routes_servers(struct config_loader *ld, const struct config_node *v, void *dst,
                                   &u->nservers);
 }
 
+/* As in schema.c, with offsets into struct config_upstream or route. */
 #define FIELD(k, fn, type, member, lo, hi)                                     \
     {                                                                          \
         .key = (k), .parse = (fn), .offset = offsetof(type, member),           \
@@ -171,6 +173,7 @@ config_parse_upstreams(struct config_loader *ld, const struct config_node *v,
     return rc;
 }
 
+/* routes[i].name: a string of at most 64 name characters. */
 static int
 routes_name(struct config_loader *ld, const struct config_node *v, void *dst,
             const struct config_field *f, const char *where)
@@ -217,6 +220,10 @@ routes_host_valid(const char *s, size_t len)
     return len > 0;
 }
 
+/*
+ * routes[i].host. Only the shape is checked here; the route table
+ * decides how hosts compare.
+ */
 static int
 routes_host(struct config_loader *ld, const struct config_node *v, void *dst,
             const struct config_field *f, const char *where)
@@ -239,6 +246,11 @@ routes_host(struct config_loader *ld, const struct config_node *v, void *dst,
     return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
 }
 
+/*
+ * One entry of routes[i].methods into the bit set. Method names are
+ * case-sensitive (RFC 9110), so "get" is refused rather than folded:
+ * a backend might treat it as a different method.
+ */
 static int
 routes_method_one(struct config_loader *ld, const struct config_node *it,
                   const char *where, uint32_t *bits)
@@ -267,6 +279,7 @@ routes_method_one(struct config_loader *ld, const struct config_node *it,
     return AW_OK;
 }
 
+/* routes[i].methods: a non-empty list of distinct known methods. */
 static int
 routes_methods(struct config_loader *ld, const struct config_node *v, void *dst,
                const struct config_field *f, const char *where)
@@ -291,6 +304,10 @@ routes_methods(struct config_loader *ld, const struct config_node *v, void *dst,
     return rc;
 }
 
+/*
+ * routes[i].path: only the leading '/' is checked here; the template
+ * syntax belongs to the route table, whose verdict comes later.
+ */
 static int
 routes_path(struct config_loader *ld, const struct config_node *v, void *dst,
             const struct config_field *f, const char *where)
@@ -309,6 +326,10 @@ routes_path(struct config_loader *ld, const struct config_node *v, void *dst,
     return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
 }
 
+/*
+ * routes[i].upstream: the name of an upstream parsed before, stored as
+ * a pointer into c->upstreams.
+ */
 static int
 routes_upstream_ref(struct config_loader *ld, const struct config_node *v,
                     void *dst, const struct config_field *f, const char *where)
@@ -389,6 +410,7 @@ routes_route_one(struct config_loader *ld, const struct config_node *m,
     return rc;
 }
 
+/* qsort order for routes: by name, then by position in the file. */
 static int
 routes_cmp_name(const void *a, const void *b)
 {

@@ -115,6 +115,11 @@ config_parse_addr_list(struct config_loader *ld, const struct config_node *v,
     return rc;
 }
 
+/*
+ * server.listen. The list replaces the default listener; on a partly
+ * bad list the good addresses are kept, which matters only in that the
+ * load fails anyway.
+ */
 static int
 schema_listen(struct config_loader *ld, const struct config_node *v, void *dst,
               const struct config_field *f, const char *where)
@@ -134,6 +139,7 @@ schema_listen(struct config_loader *ld, const struct config_node *v, void *dst,
     return rc;
 }
 
+/* normalization.slashes: merge, keep or reject. */
 static int
 schema_slashes(struct config_loader *ld, const struct config_node *v, void *dst,
                const struct config_field *f, const char *where)
@@ -150,6 +156,7 @@ schema_slashes(struct config_loader *ld, const struct config_node *v, void *dst,
     return rc;
 }
 
+/* log.level: the four levels of the diagnostic log. */
 static int
 schema_log_level(struct config_loader *ld, const struct config_node *v,
                  void *dst, const struct config_field *f, const char *where)
@@ -208,6 +215,7 @@ schema_access_log_path(struct config_loader *ld, const struct config_node *v,
     return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
 }
 
+/* One range of trusted_proxies into r; the problem names the entry. */
 static int
 schema_trusted_one(struct config_loader *ld, const struct config_node *it,
                    const char *where, struct config_cidr *r)
@@ -225,6 +233,10 @@ schema_trusted_one(struct config_loader *ld, const struct config_node *it,
     return rc;
 }
 
+/*
+ * trusted_proxies: replaces the (empty) default. Ranges that fail are
+ * skipped so that every bad entry is reported.
+ */
 static int
 schema_trusted(struct config_loader *ld, const struct config_node *v, void *dst,
                const struct config_field *f, const char *where)
@@ -328,6 +340,7 @@ schema_header_name(struct config_loader *ld, const struct config_node *k,
     return AW_OK;
 }
 
+/* The value of one security header, copied into the snapshot. */
 static int
 schema_header_value(struct config_loader *ld, const struct config_node *v,
                     const char *where, struct config_header *h)
@@ -387,6 +400,13 @@ schema_security_headers(struct config_loader *ld, const struct config_node *v,
     return rc;
 }
 
+/*
+ * Table entries. FIELD records where a member lives and how wide it is,
+ * so that one parse function serves every count, size or duration;
+ * SPECIAL marks keys whose parse function reaches into the snapshot
+ * itself; SECTION nests a table. Offsets are into struct config, also
+ * for the keys of nested sections.
+ */
 #define FIELD(k, fn, type, member, lo, hi)                                     \
     {                                                                          \
         .key = (k), .parse = (fn), .offset = offsetof(type, member),           \
@@ -401,6 +421,7 @@ schema_security_headers(struct config_loader *ld, const struct config_node *v,
         .key = (k), .parse = config_parse_section, .sub = (fields)             \
     }
 
+/* The tables below are the schema; docs/configuration.md mirrors them. */
 static const struct config_field schema_server[] = {
     SPECIAL("listen", schema_listen),
     FIELD("workers", config_parse_uint, struct config, workers, 0, 256),

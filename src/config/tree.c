@@ -26,6 +26,7 @@ struct tree_builder {
     int col;
 };
 
+/* A zeroed node at the builder's current position; NULL when full. */
 static struct config_node *
 tree_node_new(struct tree_builder *b, enum config_node_type type)
 {
@@ -42,6 +43,7 @@ tree_node_new(struct tree_builder *b, enum config_node_type type)
     return n;
 }
 
+/* Link n as the last child of parent. */
 static void
 tree_append(struct config_node *parent, struct config_node *n)
 {
@@ -126,6 +128,10 @@ tree_check_props(struct tree_builder *b, const struct config_node *n,
         config_error(b->ld, n, "YAML tags are not supported");
 }
 
+/*
+ * A mapping or sequence starts: attach it and make it the innermost
+ * open collection. Nesting past CONFIG_MAX_DEPTH stops the load.
+ */
 static int
 tree_on_open(struct tree_builder *b, enum config_node_type type,
              struct fy_token *anchor, struct fy_token *tag)
@@ -257,6 +263,7 @@ tree_scalar_text(struct tree_builder *b, struct fy_event *e,
     return n->text != NULL ? AW_OK : AW_NOMEM;
 }
 
+/* A scalar: its style, its position (at the quote) and its text. */
 static int
 tree_on_scalar(struct tree_builder *b, struct fy_event *e)
 {
@@ -299,6 +306,10 @@ tree_on_alias(struct tree_builder *b)
     return tree_attach(b, n);
 }
 
+/*
+ * Dispatch one parser event. Returns AW_OK to go on, AW_INVALID to stop
+ * (the problem is recorded) or AW_NOMEM.
+ */
 static int
 tree_on_event(struct tree_builder *b, struct fy_event *e)
 {

@@ -40,6 +40,10 @@ walk_prefix(char *dst, size_t cap, const char *name, int line, int col)
     return (size_t)n;
 }
 
+/*
+ * Problems past CONFIG_MAX_ERRORS are only counted: a file broken in
+ * hundreds of places is better fixed from its first screenful.
+ */
 void
 config_error_at(struct config_loader *ld, int line, int col, const char *fmt,
                 ...)
@@ -74,6 +78,7 @@ config_error(struct config_loader *ld, const struct config_node *n,
     config_error_at(ld, n->line, n->col, "%s", msg);
 }
 
+/* Order of problems: by line, then by column. */
 static bool
 problem_before(const struct config_problem *a, const struct config_problem *b)
 {
@@ -156,6 +161,11 @@ walk_unknown_keys(struct config_loader *ld, const struct config_node *m,
     return rc;
 }
 
+/*
+ * Unknown keys are looked for first, in file order; then each known key
+ * is parsed in table order, which is what lets routes be checked after
+ * the upstreams they name, wherever either appears in the file.
+ */
 int
 config_walk_map(struct config_loader *ld, const struct config_node *m,
                 const struct config_field *fields, void *base,
@@ -247,6 +257,11 @@ walk_expect_scalar(struct config_loader *ld, const struct config_node *v,
     return AW_INVALID;
 }
 
+/*
+ * A count. Only a plain scalar is a number: '"4"' is a string in YAML,
+ * and accepting it would make the file mean different things to the
+ * gateway and to any other tool that reads it.
+ */
 int
 config_parse_uint(struct config_loader *ld, const struct config_node *v,
                   void *dst, const struct config_field *f, const char *where)
@@ -279,6 +294,11 @@ config_parse_uint(struct config_loader *ld, const struct config_node *v,
     return AW_OK;
 }
 
+/*
+ * A size such as "16k". Quoted or plain are both accepted: the unit
+ * makes it a string in YAML either way. Bounds are printed the way a
+ * user writes them, so that the message can be copied back.
+ */
 int
 config_parse_size(struct config_loader *ld, const struct config_node *v,
                   void *dst, const struct config_field *f, const char *where)
@@ -308,6 +328,7 @@ config_parse_size(struct config_loader *ld, const struct config_node *v,
     return AW_OK;
 }
 
+/* A duration such as "250ms" or "10s", always stored in milliseconds. */
 int
 config_parse_duration(struct config_loader *ld, const struct config_node *v,
                       void *dst, const struct config_field *f,
@@ -338,6 +359,11 @@ config_parse_duration(struct config_loader *ld, const struct config_node *v,
     return AW_OK;
 }
 
+/*
+ * A switch. The YAML 1.2 core schema spellings are taken; "yes", "on"
+ * and the like were booleans only in YAML 1.1, and a quoted "true" is a
+ * string, so both are refused rather than guessed at.
+ */
 int
 config_parse_bool(struct config_loader *ld, const struct config_node *v,
                   void *dst, const struct config_field *f, const char *where)
@@ -363,6 +389,7 @@ config_parse_bool(struct config_loader *ld, const struct config_node *v,
     return AW_INVALID;
 }
 
+/* A nested mapping whose keys are listed in f->sub. */
 int
 config_parse_section(struct config_loader *ld, const struct config_node *v,
                      void *dst, const struct config_field *f, const char *where)
@@ -416,6 +443,10 @@ config_expect_seq(struct config_loader *ld, const struct config_node *v,
     return AW_INVALID;
 }
 
+/*
+ * Strings live in the snapshot's arena, so config_unref frees them all
+ * at once and no setting has an owner of its own.
+ */
 char *
 config_strdup(struct config_loader *ld, const char *s, size_t len)
 {

@@ -34,9 +34,8 @@ fuzz_check_snapshot(const struct config *c)
         const struct config_route *r = &c->routes[i];
 
         if (r->upstream < c->upstreams ||
-            r->upstream >= c->upstreams + c->nupstreams ||
-            r->path[0] != '/' || r->index != i ||
-            r->max_body_bytes > c->limits.max_body_bytes)
+            r->upstream >= c->upstreams + c->nupstreams || r->path[0] != '/' ||
+            r->index != i || r->max_body_bytes > c->limits.max_body_bytes)
             abort();
     }
     for (size_t i = 0; i < c->nupstreams; i++)
