@@ -328,7 +328,9 @@ start_request(struct conn *c)
         return;
     r->req_framing = r->h.framing;
     r->body_left = r->h.content_length;
-    r->req_body_done = r->req_framing == HTTP_BODY_NONE;
+    r->req_body_done = r->req_framing == HTTP_BODY_NONE ||
+                       (r->req_framing == HTTP_BODY_LENGTH &&
+                        r->body_left == 0);
     http_chunked_init(&r->req_chunks);
     rc = message_upstream_head(c, r);
     if (rc != AW_OK) {
@@ -872,6 +874,9 @@ conn_upstream_failed(struct conn *c, enum upstream_failure why)
                       r->h.method == HTTP_PUT || r->h.method == HTTP_DELETE ||
                       r->h.method == HTTP_OPTIONS;
     bool reused = u->reused;
+    bool bodiless = r->req_framing == HTTP_BODY_NONE ||
+                    (r->req_framing == HTTP_BODY_LENGTH &&
+                     r->h.content_length == 0);
     bool retry;
 
     if (why != UPSTREAM_RESET || !reused)
@@ -886,8 +891,7 @@ conn_upstream_failed(struct conn *c, enum upstream_failure why)
     }
     retry = r->attempts < 2 &&
             (why == UPSTREAM_CONNECT ||
-             (why == UPSTREAM_RESET && r->req_framing == HTTP_BODY_NONE &&
-              (idempotent || reused)));
+             (why == UPSTREAM_RESET && bodiless && (idempotent || reused)));
     if (why == UPSTREAM_RESET && !r->route->upstream->retry_idempotent)
         retry = false;
     if (retry && upstream_attach(c, r, reused ? NULL : be) == AW_OK)
