@@ -1,0 +1,348 @@
+/*
+ * identity: who is calling. Tokens (JWS/JWT), the keys that verify them,
+ * and, in later sections, issuers, API keys, introspection and the
+ * principal that the authentication stage hands to the rest of the
+ * pipeline.
+ *
+ * Each part of this header is one delimited section.
+ */
+#ifndef APIWARD_IDENTITY_H
+#define APIWARD_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "json/json.h"
+
+/* ==================================================================== */
+/* JOSE: compact JWS verification, JWK and JWK Set import               */
+/* ==================================================================== */
+
+/*
+ * The contract of this section.
+ *
+ * 1. Tokens. Only the compact serialization: exactly three base64url
+ *    segments (alphabet A-Z a-z 0-9 - _) joined by two dots, without
+ *    padding, whitespace or any other byte, and with every unused bit of
+ *    a final partial group zero, so that one token has one spelling. A
+ *    token longer than the caller's bound is refused before a single
+ *    byte is decoded. The header, and for a JWT the payload, are parsed
+ *    with the strict JSON parser (json/json.h) and must be objects:
+ *    duplicate members, invalid UTF-8 and non-objects are refused. The
+ *    signature covers the ASCII bytes "header.payload" as they appear in
+ *    the token.
+ *
+ * 2. Algorithms. RS256/384/512 (RSASSA-PKCS1-v1_5), PS256/384/512
+ *    (RSASSA-PSS, MGF1 with the same hash, salt as long as the hash),
+ *    ES256/384/512 (ECDSA whose signature is the raw r||s of exactly
+ *    64, 96 or 132 bytes, never DER; r and s must lie in [1, n-1]),
+ *    EdDSA (Ed25519 or Ed448, whichever the key's "crv" says) and
+ *    HS256/384/512 (HMAC, compared in constant time). "none", any other
+ *    name and any other spelling are refused.
+ *
+ * 3. The key decides. A token's "alg" is only a claim: it is accepted
+ *    when it is one the key allows, and the key never changes its kind
+ *    to follow the token. RSA keys serve RS* and PS*; EC P-256 serves
+ *    ES256 only, P-384 ES384, P-521 ES512; OKP Ed25519 and Ed448 serve
+ *    EdDSA; "oct" keys serve HS* and nothing else, so a public key is
+ *    never an HMAC secret. A key with "alg" serves that algorithm only.
+ *    A key whose "use" is not "sig", or whose "key_ops" lacks "verify",
+ *    is not loaded. RSA moduli under 2048 bits, HMAC secrets shorter than
+ *    the hash output (RFC 7518 section 3.2) and the other weak keys
+ *    listed at jwk_import are refused at import. A header with "crit"
+ *    is refused whatever it lists (no extension is understood), and so
+ *    is "b64" with any value but true. The header members "jku", "x5u",
+ *    "jwk" and "x5c" are never fetched, parsed or trusted: keys come
+ *    from configuration only. "kid", when present, must be a string.
+ *
+ * 4. Keys. JWKs become EVP_PKEYs through EVP_PKEY_fromdata at import,
+ *    once; EC points are checked to lie on their curve. In a JWK Set a
+ *    key that cannot be loaded is skipped and the reason kept in a note,
+ *    so one bad key does not take the set down. A set is immutable once
+ *    built and reference-counted with atomic operations: workers verify
+ *    against it while a refresh builds its successor.
+ *
+ * 5. Reasons. Every refusal carries a stable reason code, the same in
+ *    the response, the event, the metric and the log:
+ *      auth.malformed_token   not three clean segments, bad base64url,
+ *                             header or payload not a JSON object,
+ *                             "alg" missing or not a string, "kid" not
+ *                             a string
+ *      auth.token_too_large   longer than the caller's bound
+ *      auth.alg_not_allowed   "none" or an algorithm not listed above
+ *      auth.crit_unsupported  "crit" present, or "b64" not true
+ *      auth.bad_signature     the signature does not verify (this
+ *                             includes a signature of the wrong length,
+ *                             such as a DER-encoded ECDSA signature)
+ *      auth.unknown_key       no key in the set can verify this token
+ *      auth.ambiguous_key     the token's kid names two or more keys
+ *                             that could all verify it
+ *      auth.key_alg_mismatch  the key does not serve the token's alg
+ *      auth.verify_error      the crypto library failed (not the token)
+ *      auth.no_memory         an allocation failed
+ *    and for keys:
+ *      jwk.malformed          not an object, a member of the wrong type,
+ *                             bad base64url
+ *      jwk.unsupported_kty    kty other than RSA, EC, OKP, oct
+ *      jwk.unsupported_crv    a curve other than P-256/384/521,
+ *                             Ed25519, Ed448
+ *      jwk.unsupported_alg    "alg" names no JWS algorithm listed above
+ *      jwk.alg_mismatch       "alg" does not fit the key's type or curve
+ *      jwk.not_for_signing    "use" not "sig", or "key_ops" without
+ *                             "verify"
+ *      jwk.private_key        an RSA, EC or OKP key with private members
+ *      jwk.weak_key           too short, bad exponent, ROCA fingerprint
+ *      jwk.bad_key            a value that is not a valid key (point off
+ *                             the curve, wrong coordinate length, ...)
+ *      jwk.mixed_symmetry     a secret key in a set that also holds
+ *                             public keys (the secret is dropped)
+ *      jwk.duplicate_kid      a kid already used in the set (the key is
+ *                             kept; see jwks_verify)
+ *      jwks.malformed         the set is not {"keys": [objects...]}
+ *      jwks.too_many_keys     more than JWKS_MAX_KEYS entries
+ *      jwk.no_memory          an allocation failed
+ *    Tokens and key material are never logged by this code, and details
+ *    are fixed strings that never quote them.
+ *
+ * 6. Threads. A struct jwk and a struct jwks are read-only after import
+ *    and may be used by any number of threads at once; every
+ *    verification creates its own OpenSSL context.
+ */
+
+/* A token longer than this cannot even be looked at; the configured
+   bound (default 8 KiB) is usually much lower. */
+#define JOSE_MAX_TOKEN ((size_t)1 << 20)
+
+/* Longest "kid" accepted in a JWK; longer kids are jwk.malformed. */
+#define JWK_MAX_KID 256
+
+/* Entries a JWK Set may have; beyond, the whole set is refused. */
+#define JWKS_MAX_KEYS 64
+
+/* Keys tried for a token without "kid"; see jwks_verify. */
+#define JWKS_MAX_TRIES 4
+
+/* The algorithms of RFC 7518 that are verified. Order is not stable. */
+enum jose_alg {
+    JOSE_ALG_UNKNOWN = 0, /* anything else, "none" included */
+    JOSE_RS256,
+    JOSE_RS384,
+    JOSE_RS512,
+    JOSE_PS256,
+    JOSE_PS384,
+    JOSE_PS512,
+    JOSE_ES256,
+    JOSE_ES384,
+    JOSE_ES512,
+    JOSE_EDDSA,
+    JOSE_HS256,
+    JOSE_HS384,
+    JOSE_HS512,
+    JOSE_ALG_COUNT
+};
+
+/* Why a token or a key was refused. Both strings are static. */
+struct jose_error {
+    const char *reason; /* a code listed above; NULL after success */
+    const char *detail; /* fixed human-readable precision, or "" */
+};
+
+/* The algorithm named exactly (case-sensitive) by s, or UNKNOWN. */
+enum jose_alg jose_alg_from_name(struct slice s);
+
+/* The registered name of alg ("RS256", ...); "unknown" for UNKNOWN. */
+const char *jose_alg_name(enum jose_alg alg);
+
+/* Flags of jose_parse. */
+enum {
+    /*
+     * The payload is opaque bytes (a general JWS), not a JWT claims set:
+     * it is decoded but not parsed, and tok->payload stays NULL.
+     */
+    JOSE_OPAQUE_PAYLOAD = 1u << 0,
+};
+
+/*
+ * A parsed, not yet verified, token. Every pointer is either into the
+ * caller's token buffer (signing_input) or into the arena given to
+ * jose_parse; the struct is valid as long as both are.
+ */
+struct jose_token {
+    enum jose_alg alg;              /* never UNKNOWN after AW_OK */
+    bool has_kid;                   /* the header had "kid" */
+    struct slice kid;               /* decoded "kid" (may hold any
+                                       UTF-8), SLICE_NULL if absent */
+    const struct json_value *header;  /* the header object */
+    const struct json_value *payload; /* the claims object, or NULL with
+                                         JOSE_OPAQUE_PAYLOAD */
+    struct slice payload_bytes;     /* decoded payload, in the arena */
+    struct slice signing_input;     /* "header.payload", borrowed from
+                                       the token buffer */
+    struct slice sig;               /* decoded signature, in the arena */
+};
+
+/*
+ * Parse a compact JWS token[0..len) into tok, checking everything that
+ * can be checked without a key (rules 1 to 3 above). max_len is the
+ * caller's bound (at most JOSE_MAX_TOKEN); flags is 0 for a JWT or
+ * JOSE_OPAQUE_PAYLOAD. Decoded parts and JSON trees are allocated from
+ * a, which needs about twice len plus the JSON trees.
+ *
+ * Returns AW_OK; AW_TOOBIG (auth.token_too_large) when len > max_len;
+ * AW_INVALID with err set (auth.malformed_token, auth.alg_not_allowed,
+ * auth.crit_unsupported); AW_NOMEM (auth.no_memory) when the arena is
+ * exhausted. On failure tok is zeroed.
+ */
+int jose_parse(const char *token, size_t len, size_t max_len,
+               unsigned flags, struct arena *a, struct jose_token *tok,
+               struct jose_error *err);
+
+/* An imported key. Opaque and immutable; see jwk_import. */
+struct jwk;
+
+/*
+ * Verify tok's signature with key (rules 2 and 3). Returns AW_OK when
+ * it verifies; AW_INVALID with auth.key_alg_mismatch when key does not
+ * serve tok->alg, auth.bad_signature when the signature is wrong;
+ * AW_NOMEM (auth.no_memory); AW_ERROR (auth.verify_error) when OpenSSL
+ * fails for a reason that is not the token's. Any result but AW_OK
+ * means the token must not be trusted.
+ */
+int jose_verify(const struct jose_token *tok, const struct jwk *key,
+                struct jose_error *err);
+
+/*
+ * The primitive under jose_verify: verify sig over msg with key for
+ * alg, with the same checks and results. Tests drive third-party
+ * vectors through it, so that they exercise the code tokens use.
+ */
+int jose_verify_bytes(const struct jwk *key, enum jose_alg alg,
+                      const void *msg, size_t msg_len, const void *sig,
+                      size_t sig_len, struct jose_error *err);
+
+/*
+ * Import one JWK (a parsed JSON object, RFC 7517/7518) as a verification
+ * key. Accepted: RSA {n, e}, EC {crv P-256/P-384/P-521, x, y}, OKP {crv
+ * Ed25519/Ed448, x}, oct {k}; optional "kid" (a string of at most
+ * JWK_MAX_KID bytes), "alg" (one of enum jose_alg, fitting the key),
+ * "use" (must be "sig") and "key_ops" (must include "verify", no
+ * repeats). Members this code does not use ("x5c", "x5t", "ext", ...)
+ * are ignored and certificates are not checked. Refused as jwk.weak_key:
+ * RSA moduli under 2048 bits, public exponents that are even, under 3
+ * or over 256 bits, moduli with the ROCA fingerprint (keys from the
+ * flawed Infineon generator, CVE-2017-15361), oct secrets shorter than
+ * the output of the hash of their "alg" (32 bytes when there is none).
+ * RSA moduli over 8192 bits and oct secrets over 1024 bytes are
+ * jwk.bad_key, which bounds the cost of one verification. Leading zero
+ * bytes in n and e are tolerated; EC coordinates must have exactly the
+ * field's length.
+ *
+ * Returns AW_OK with *out set (free with jwk_free); AW_INVALID with err
+ * naming the jwk.* reason; AW_NOMEM (jwk.no_memory). *out is NULL on
+ * failure.
+ */
+int jwk_import(const struct json_value *v, struct jwk **out,
+               struct jose_error *err);
+
+/* Free a key imported alone (not one owned by a set); accepts NULL.
+   Secret material is wiped before it is released. */
+void jwk_free(struct jwk *key);
+
+/* The key's "kid", or SLICE_NULL when it had none. Borrowed. */
+struct slice jwk_kid(const struct jwk *key);
+
+/* True when key may verify tokens of alg (rule 3). */
+bool jwk_fits(const struct jwk *key, enum jose_alg alg);
+
+/* True for "oct" keys, whose material is a secret. */
+bool jwk_is_secret(const struct jwk *key);
+
+/* An immutable, reference-counted set of keys. */
+struct jwks;
+
+/*
+ * Something worth telling the operator about one entry of a set: why
+ * it was skipped, or a remark on a key that was kept.
+ */
+struct jwks_note {
+    size_t index;       /* position in the document's "keys" array */
+    char kid[72];       /* the entry's kid, escaped with log_escape and
+                           cut; "" when it had none */
+    const char *reason; /* a jwk.* code */
+    const char *detail; /* fixed text */
+    bool skipped;       /* true: the key is not in the set */
+};
+
+/* Flags of jwks_parse. */
+enum {
+    /*
+     * The document comes from a place others can read (a JWKS URI):
+     * "oct" keys in it are skipped as jwk.mixed_symmetry, since a
+     * published secret is no secret.
+     */
+    JWKS_PUBLIC_ONLY = 1u << 0,
+};
+
+/*
+ * Build a set from a JWK Set document buf[0..len) ({"keys": [...]},
+ * RFC 7517 section 5), or from an already parsed one with
+ * jwks_from_json. Entries that fail jwk_import are skipped with a note.
+ * When a set holds both secret (oct) and public keys, the secrets are
+ * skipped (jwk.mixed_symmetry): one set serves one kind of issuer. A
+ * kid used twice is kept and noted (jwk.duplicate_kid). A set with no
+ * usable key is still a set: it verifies nothing, and jwks_count tells
+ * the caller, who may prefer to keep the previous one.
+ *
+ * Returns AW_OK with *out holding one reference; AW_INVALID
+ * (jwks.malformed, with the JSON reason as detail); AW_TOOBIG
+ * (jwks.too_many_keys, or a JSON bound); AW_NOMEM (jwk.no_memory).
+ */
+int jwks_parse(const char *buf, size_t len, unsigned flags,
+               struct jwks **out, struct jose_error *err);
+int jwks_from_json(const struct json_value *doc, unsigned flags,
+                   struct jwks **out, struct jose_error *err);
+
+/* Take one more reference; returns set. Any thread. */
+struct jwks *jwks_ref(struct jwks *set);
+
+/* Drop a reference; the last one frees the set. Accepts NULL. */
+void jwks_unref(struct jwks *set);
+
+/* Number of keys in the set. */
+size_t jwks_count(const struct jwks *set);
+
+/* The notes gathered while building the set; *n receives their count. */
+const struct jwks_note *jwks_notes(const struct jwks *set, size_t *n);
+
+/*
+ * Candidate keys for a token: with a kid, the keys with that kid that
+ * fit alg; without, the keys that fit alg, in document order. Writes at
+ * most max pointers (borrowed from the set) to out and returns how many
+ * keys qualified in total, which may exceed max.
+ */
+size_t jwks_find(const struct jwks *set, const struct slice *kid,
+                 enum jose_alg alg, const struct jwk **out, size_t max);
+
+/*
+ * Verify tok against a set. With a kid, exactly one key of the set must
+ * have that kid and fit tok->alg: none is auth.unknown_key (or
+ * auth.key_alg_mismatch when the kid exists but its key does not serve
+ * the alg), two or more is auth.ambiguous_key, since a verifier that
+ * tries each would let either key stand for the other. Without a kid,
+ * the first JWKS_MAX_TRIES keys that fit the alg are tried in order;
+ * a key beyond them is never tried, which bounds the work one token can
+ * cause. *used (may be NULL) receives the key that verified.
+ *
+ * Returns AW_OK or the results of jose_verify, with auth.unknown_key and
+ * auth.ambiguous_key as AW_INVALID.
+ */
+int jwks_verify(const struct jwks *set, const struct jose_token *tok,
+                const struct jwk **used, struct jose_error *err);
+
+/* ==================================================================== */
+/* end of JOSE                                                          */
+/* ==================================================================== */
+
+#endif
