@@ -26,15 +26,6 @@ static const char usage[] =
     "signals while running: HUP reloads the file, TERM drains and exits,\n"
     "USR1 reopens the access log.\n";
 
-static void
-print_errors(const struct config_errors *errs)
-{
-    for (size_t i = 0; i < errs->n; i++)
-        fprintf(stderr, "%s\n", errs->msg[i]);
-    if (errs->dropped > 0)
-        fprintf(stderr, "... and %zu more problems\n", errs->dropped);
-}
-
 /* Value of "-c FILE" / "--config FILE" / "--config=FILE", or NULL. */
 static const char *
 option_value(int argc, char **argv, const char *shortopt,
@@ -64,7 +55,7 @@ load_or_report(const char *path, struct config **cfg)
     }
     rc = config_load(path, cfg, &errs);
     if (rc != AW_OK) {
-        print_errors(&errs);
+        config_errors_print(&errs, stderr);
         if (errs.n == 0)
             fprintf(stderr, "%s: cannot be loaded\n", path);
         return 1;
@@ -114,7 +105,7 @@ cmd_proxy(int argc, char **argv)
         return 2;
     }
     if (config_for_proxy(listen, to, &cfg, &errs) != AW_OK) {
-        print_errors(&errs);
+        config_errors_print(&errs, stderr);
         return 1;
     }
     return proxy_serve(cfg);
