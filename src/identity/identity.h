@@ -345,4 +345,129 @@ int jwks_verify(const struct jwks *set, const struct jose_token *tok,
 /* end of JOSE                                                          */
 /* ==================================================================== */
 
+/* ==================================================================== */
+/* API KEYS (apikey helper)                                             */
+/* ==================================================================== */
+
+/*
+ * The contract of this section.
+ *
+ * 1. A key is "aw_<id>_<secret>": the constant prefix APIKEY_PREFIX, an
+ *    id of 8 to 16 characters of a-z 0-9, and a secret of 32 random
+ *    bytes in unpadded base64url (43 characters, the last one with its
+ *    two unused bits zero), about 256 bits of entropy. The id is not
+ *    secret: it names the key in logs, events and the keys file. A
+ *    presented key must have exactly this shape; it is never logged.
+ *
+ * 2. The gateway stores no secret. The keys file holds, one key a line,
+ *      <id> <consumer> <hmac> <not_before|-> <expires|->
+ *    separated by spaces or tabs, where hmac is the lowercase hex of
+ *    HMAC-SHA-256(pepper, the 43 characters of the secret) and times are
+ *    RFC 3339 UTC with seconds ("2026-12-31T00:00:00Z") or "-" for no
+ *    bound. Lines that are blank or whose first visible byte is '#' are
+ *    ignored. Consumers are 1 to 64 characters of A-Z a-z 0-9 _ . -.
+ *    The pepper is a separate file of at least APIKEY_PEPPER_MIN bytes,
+ *    read raw with one trailing newline removed, so that a stolen keys
+ *    file alone does not let anyone test guesses.
+ *
+ * 3. A key is valid from not_before (included) to expires (excluded).
+ *    Rotation is two keys for the same consumer whose periods overlap.
+ *
+ * 4. Reasons, all with status 401:
+ *      auth.bad_api_key        malformed, unknown id or wrong secret
+ *                              (the last two are indistinguishable, in
+ *                              the detail and in the time taken; a
+ *                              malformed key has its own detail)
+ *      auth.key_revoked        the id is on the configured revocation
+ *                              list
+ *      auth.key_expired        now >= expires
+ *      auth.key_not_yet_valid  now < not_before
+ *    Revocation and validity are only told to a caller who proved the
+ *    secret; anyone else gets auth.bad_api_key.
+ */
+
+/* The constant first part of every key, before the first '_'. */
+#define APIKEY_PREFIX "aw"
+
+/* Bounds of the id part, and the length `apiward key new` chooses. */
+#define APIKEY_ID_MIN 8
+#define APIKEY_ID_MAX 16
+#define APIKEY_ID_NEW 12
+
+/* Random bytes in a secret, and their base64url length. */
+#define APIKEY_SECRET_BYTES 32
+#define APIKEY_SECRET_CHARS 43
+
+/* The longest well-formed key: "aw_" + 16 + "_" + 43. */
+#define APIKEY_MAX_LEN (sizeof(APIKEY_PREFIX) + APIKEY_ID_MAX + 1 + \
+                        APIKEY_SECRET_CHARS)
+
+/* Bounds of a consumer name, a pepper and a keys file. */
+#define APIKEY_CONSUMER_MAX 64
+#define APIKEY_PEPPER_MIN 32
+#define APIKEY_PEPPER_MAX 4096
+#define APIKEY_MAX_KEYS 1000000
+#define APIKEY_LINE_MAX 512
+
+struct principal;
+struct auth_error;
+
+/* The keys of one configuration snapshot; immutable once loaded. */
+struct apikey_store;
+
+/*
+ * Read the keys file and the pepper file and build a store, marking the
+ * nrevoked ids of revoked (each must have the shape of an id; an id
+ * absent from the file is allowed). A pepper file that group or others
+ * may read or write gets a log_warn, not a refusal.
+ *
+ * Returns AW_OK with *out set (free with apikey_store_free); AW_INVALID
+ * or AW_TOOBIG with the first problem in err as "FILE:LINE: text" (or
+ * "FILE: text" for the file as a whole), AW_IO when a file cannot be
+ * read, AW_NOMEM. *out is NULL on failure. Messages never quote the
+ * pepper. Called on every (re)load by the config loader.
+ */
+int apikey_store_load(const char *file, const char *pepper_file,
+                      char **revoked, size_t nrevoked,
+                      struct apikey_store **out, char *err, size_t errlen);
+
+/* Free a store; accepts NULL. */
+void apikey_store_free(struct apikey_store *s);
+
+/* Number of keys in the store (revoked ones included). */
+size_t apikey_store_count(const struct apikey_store *s);
+
+/*
+ * Verify a presented key (rules 1, 3 and 4) at wall-clock time now
+ * (unix seconds). The store is only read, so any number of threads may
+ * verify against it at once; the lookup allocates nothing.
+ *
+ * Returns AW_OK with p filled: kind AUTH_API_KEY, subject and consumer
+ * the key's consumer, issuer "", key_id the id (these slices are copied
+ * into a), expires the key's expiry or 0, credential_id the first 12
+ * hex digits of SHA-256 of the key. AW_INVALID with err (status 401,
+ * one of the reasons above). AW_NOMEM (503, auth.no_memory) when a is
+ * exhausted, AW_ERROR (503, auth.verify_error) when OpenSSL fails. The
+ * time taken does not depend on the secret nor on whether the id
+ * exists.
+ */
+int apikey_verify(const struct apikey_store *s, struct slice key,
+                  int64_t now, struct arena *a, struct principal *p,
+                  struct auth_error *err);
+
+/*
+ * `apiward key new --consumer NAME [--not-before DATE] [--expires DATE]
+ *  --pepper-file F` with argv[0] "key". DATE is RFC 3339 UTC as in the
+ * keys file, or a day "YYYY-MM-DD" meaning its midnight UTC. Prints the
+ * key, once, and the keys-file line on stdout; problems go to stderr,
+ * which never receives anything secret. Returns the process exit code:
+ * 0, 1 when the key cannot be made (pepper unreadable or short, no
+ * randomness), 2 on a usage error.
+ */
+int apikey_cmd(int argc, char **argv);
+
+/* ==================================================================== */
+/* end of API KEYS                                                      */
+/* ==================================================================== */
+
 #endif
