@@ -65,7 +65,8 @@ jose_b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap,
     size_t o = 0;
 
     *out_len = 0;
-    if (rest == 1)
+    /* Malformed input is told apart from a short buffer first. */
+    if (rest == 1 || !jose_b64url_alphabet(s, n))
         return AW_INVALID;
     if (need > cap)
         return AW_TOOBIG;

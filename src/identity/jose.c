@@ -10,11 +10,11 @@
  * RSA public key can never be taken for an HMAC secret, whatever the
  * header says.
  *
- * Each verification builds its own EVP_MD_CTX. The shared EVP_PKEY is
- * only read, which OpenSSL 3 allows from any number of threads. HMAC
- * keys hold keyed contexts prepared at import; each verification works
- * on a duplicate, which saves fetching the digest and hashing the key
- * again.
+ * Keys hold contexts prepared at import, one per algorithm they serve
+ * (keyed HMAC contexts for secrets); each verification works on its own
+ * copy, which saves fetching the algorithms and setting them up again
+ * on every token (about a fifth of the cost of an RSA-2048 verification)
+ * and leaves the shared key untouched.
  */
 #include <string.h>
 
@@ -79,19 +79,23 @@ struct jose_shape {
 };
 
 /*
- * Split token[0..len) at its dots. Exactly two dots, every other byte
- * in the base64url alphabet, and a non-empty header and signature.
- * An empty payload is a legal JWS; whether it is acceptable is decided
- * when the payload is parsed.
+ * Split token[0..len) at its dots: exactly two dots, every other byte
+ * in the base64url alphabet, and a non-empty header. An empty payload
+ * is a legal JWS, and whether it is acceptable is decided when it is
+ * parsed; an empty signature is refused after the header, so that an
+ * "alg":"none" token is reported as such.
  */
 static int
 jose_split(const char *token, size_t len, struct jose_shape *sh,
            struct jose_error *err)
 {
-    const char *d1 = memchr(token, '.', len);
-    const char *d2;
-    const char *end = token + len;
+    const char *d1, *d2, *end;
 
+    if (len == 0)
+        return jose_fail(err, AW_INVALID, "auth.malformed_token",
+                         "empty token");
+    d1 = memchr(token, '.', len);
+    end = token + len;
     if (d1 == NULL)
         return jose_fail(err, AW_INVALID, "auth.malformed_token",
                          "not three segments");
@@ -102,9 +106,9 @@ jose_split(const char *token, size_t len, struct jose_shape *sh,
     sh->header = (struct slice){token, (size_t)(d1 - token)};
     sh->payload = (struct slice){d1 + 1, (size_t)(d2 - d1 - 1)};
     sh->sig = (struct slice){d2 + 1, (size_t)(end - d2 - 1)};
-    if (sh->header.len == 0 || sh->sig.len == 0)
+    if (sh->header.len == 0)
         return jose_fail(err, AW_INVALID, "auth.malformed_token",
-                         "empty header or signature");
+                         "empty header");
     if (!jose_b64url_alphabet(token, (size_t)(d1 - token)) ||
         !jose_b64url_alphabet(sh->payload.ptr, sh->payload.len) ||
         !jose_b64url_alphabet(sh->sig.ptr, sh->sig.len))
@@ -212,6 +216,9 @@ jose_parse_parts(const struct jose_shape *sh, unsigned flags,
     rc = jose_check_header(tok->header, tok, err);
     if (rc != AW_OK)
         return rc;
+    if (sh->sig.len == 0)
+        return jose_fail(err, AW_INVALID, "auth.malformed_token",
+                         "empty signature");
     rc = jose_decode_segment(sh->payload, a, &tok->payload_bytes, err);
     if (rc != AW_OK)
         return rc;
@@ -352,33 +359,66 @@ jose_set_pss(EVP_PKEY_CTX *pctx, const struct jose_alg_info *info)
            EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, info->md, NULL) > 0;
 }
 
-/*
- * Verify with an asymmetric key through EVP_DigestVerify, in a context
- * of its own. OpenSSL's error queue is per thread and shared with the
- * TLS code of the same worker, so whatever a failed verification left
- * there is cleared before returning.
- */
-static int
-jose_verify_evp(const struct jwk *key, const struct jose_alg_info *info,
-                const void *msg, size_t msg_len, const unsigned char *sig,
-                size_t sig_len, struct jose_error *err)
+/* A context set up to verify with pkey for alg (PSS parameters too). */
+static EVP_MD_CTX *
+jose_verify_ctx(EVP_PKEY *pkey, const struct jose_alg_info *info)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
+
+    if (ctx == NULL)
+        return NULL;
+    if (EVP_DigestVerifyInit_ex(ctx, &pctx, info->md, NULL, NULL, pkey,
+                                NULL) != 1 ||
+        (info->family == JOSE_FAM_RSA_PSS && !jose_set_pss(pctx, info))) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int
+jose_prepare_key(struct jwk *key, struct jose_error *err)
+{
+    for (int a = JOSE_ALG_UNKNOWN + 1; a < JOSE_ALG_COUNT; a++) {
+        if (!jwk_fits(key, (enum jose_alg)a))
+            continue;
+        key->vctx[a] = jose_verify_ctx(key->pkey, &jose_algs[a]);
+        if (key->vctx[a] == NULL) {
+            ERR_clear_error();
+            return jose_fail(err, AW_INVALID, "jwk.bad_key",
+                             "OpenSSL cannot verify with this key");
+        }
+    }
+    return AW_OK;
+}
+
+/*
+ * Verify with an asymmetric key through EVP_DigestVerify, on a copy of
+ * the context prepared at import. OpenSSL's error queue is per thread
+ * and shared with the TLS code of the same worker, so whatever a failed
+ * verification left there is cleared before returning.
+ */
+static int
+jose_verify_evp(const struct jwk *key, enum jose_alg alg, const void *msg,
+                size_t msg_len, const unsigned char *sig, size_t sig_len,
+                struct jose_error *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int rc = AW_OK;
-    int ok;
 
     if (ctx == NULL)
         return jose_fail(err, AW_NOMEM, "auth.no_memory", "EVP_MD_CTX");
-    if (EVP_DigestVerifyInit_ex(ctx, &pctx, info->md, NULL, NULL, key->pkey,
-                                NULL) != 1 ||
-        (info->family == JOSE_FAM_RSA_PSS && !jose_set_pss(pctx, info))) {
+    if (key->vctx[alg] == NULL ||
+        EVP_MD_CTX_copy_ex(ctx, key->vctx[alg]) != 1) {
         rc = jose_fail(err, AW_ERROR, "auth.verify_error",
                        "verification could not start");
         goto out;
     }
-    ok = EVP_DigestVerify(ctx, sig, sig_len, msg, msg_len);
-    if (ok != 1)
+    /* The copy is used once: without this flag, OpenSSL 3.0 copies it
+       again in EVP_DigestVerifyFinal so that it could be reused. */
+    EVP_MD_CTX_set_flags(ctx, EVP_MD_CTX_FLAG_FINALISE);
+    if (EVP_DigestVerify(ctx, sig, sig_len, msg, msg_len) != 1)
         rc = jose_fail(err, AW_INVALID, "auth.bad_signature",
                        "signature does not verify");
 out:
@@ -441,16 +481,16 @@ jose_verify_bytes(const struct jwk *key, enum jose_alg alg, const void *msg,
         if (der_len == 0)
             return jose_fail(err, AW_INVALID, "auth.bad_signature",
                              "not r||s of the curve's size in range");
-        return jose_verify_evp(key, info, msg, msg_len, der, der_len, err);
+        return jose_verify_evp(key, alg, msg, msg_len, der, der_len, err);
     case JOSE_FAM_RSA_PKCS1:
     case JOSE_FAM_RSA_PSS:
         /* RFC 7518 3.3 and 3.5: exactly as long as the modulus. */
         if (sig_len != (key->bits + 7) / 8)
             return jose_fail(err, AW_INVALID, "auth.bad_signature",
                              "signature length differs from the modulus");
-        return jose_verify_evp(key, info, msg, msg_len, sig, sig_len, err);
+        return jose_verify_evp(key, alg, msg, msg_len, sig, sig_len, err);
     case JOSE_FAM_EDDSA:
-        return jose_verify_evp(key, info, msg, msg_len, sig, sig_len, err);
+        return jose_verify_evp(key, alg, msg, msg_len, sig, sig_len, err);
     default:
         return jose_fail(err, AW_INVALID, "auth.alg_not_allowed",
                          "alg not supported");

@@ -52,13 +52,24 @@ struct jose_alg_info {
 /* The row of alg; alg must not be UNKNOWN. */
 const struct jose_alg_info *jose_alg_info(enum jose_alg alg);
 
+/*
+ * Prepare key->vctx for every algorithm an asymmetric key serves (the
+ * rest of the key must be complete). Called once by jwk_import, so that
+ * a verification copies a context instead of fetching the algorithm and
+ * setting it up again. Returns AW_OK, AW_NOMEM, or AW_INVALID
+ * (jwk.bad_key) when OpenSSL refuses to verify with the key.
+ */
+int jose_prepare_key(struct jwk *key, struct jose_error *err);
+
 /* HMAC contexts kept per oct key: one per HS* algorithm. */
 #define JWK_HMAC_SLOTS 3
 
 /*
  * An imported key. Immutable after jwk_import returns, so it is shared
- * read-only between threads: OpenSSL 3 allows concurrent operations on
- * one EVP_PKEY, and the HMAC templates are only ever duplicated.
+ * read-only between threads. The prepared contexts are only ever passed
+ * to EVP_MD_CTX_copy_ex and EVP_MAC_CTX_dup, which take their source as
+ * const: OpenSSL's threading rules (openssl-threads(7)) make such uses
+ * safe from any number of threads at once.
  */
 struct jwk {
     enum jwk_kty kty;
@@ -66,6 +77,9 @@ struct jwk {
     enum jose_alg alg;       /* the JWK's "alg"; UNKNOWN when absent */
     unsigned bits;           /* RSA modulus size, for the length check */
     EVP_PKEY *pkey;          /* RSA, EC and OKP keys */
+    EVP_MD_CTX *vctx[JOSE_ALG_COUNT]; /* RSA, EC and OKP keys: a context
+                                         initialised to verify with each
+                                         alg the key serves, else NULL */
     EVP_MAC_CTX *mac[JWK_HMAC_SLOTS]; /* oct keys: keyed HMAC for the
                                          HS* the key may serve, NULL for
                                          the others */

@@ -171,6 +171,30 @@ jwk_read_kid(const struct json_value *v, struct jwk *key,
     return AW_OK;
 }
 
+/*
+ * Refuse a key that carries private members ("d" for every asymmetric
+ * type, and the CRT values of RSA). This comes before the other checks,
+ * because a published private key is the first thing an operator must
+ * hear about.
+ */
+static int
+jwk_refuse_private(const struct json_value *v, enum jwk_kty kty,
+                   struct jose_error *err)
+{
+    static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi",
+                                       "oth"};
+    size_t n = kty == JWK_KTY_RSA ? ARRAY_LEN(priv) : 1;
+
+    if (kty == JWK_KTY_OCT)
+        return AW_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (json_get(v, priv[i]) != NULL)
+            return JWK_FAIL(err, "jwk.private_key",
+                            "private key members present");
+    }
+    return AW_OK;
+}
+
 /* The members every key type shares: kty, use, key_ops, alg, kid. */
 static int
 jwk_read_common(const struct json_value *v, struct jwk *key,
@@ -181,6 +205,8 @@ jwk_read_common(const struct json_value *v, struct jwk *key,
     int rc;
 
     rc = jwk_read_kty(v, key, err);
+    if (rc == AW_OK)
+        rc = jwk_refuse_private(v, key->kty, err);
     if (rc == AW_OK)
         rc = jwk_str(v, "use", false, &use, err);
     if (rc == AW_OK && use.ptr != NULL && !jwk_slice_is(use, "sig"))
@@ -198,17 +224,6 @@ jwk_read_common(const struct json_value *v, struct jwk *key,
     if (rc == AW_OK)
         rc = jwk_read_kid(v, key, err);
     return rc;
-}
-
-/* True when v has any of the names, members of private keys. */
-static bool
-jwk_has_any(const struct json_value *v, const char *const *names, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (json_get(v, names[i]) != NULL)
-            return true;
-    }
-    return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -329,15 +344,11 @@ static int
 jwk_read_rsa(const struct json_value *v, struct jwk *key,
              struct jose_error *err)
 {
-    static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi",
-                                       "oth"};
     unsigned char nb[JWK_RSA_N_CAP], eb[JWK_RSA_E_CAP];
     size_t nlen, elen;
     BIGNUM *n = NULL, *e = NULL;
     int rc;
 
-    if (jwk_has_any(v, priv, ARRAY_LEN(priv)))
-        return JWK_FAIL(err, "jwk.private_key", "RSA private members");
     rc = jwk_bytes(v, "n", nb, sizeof(nb), &nlen, err);
     if (rc == AW_OK)
         rc = jwk_bytes(v, "e", eb, sizeof(eb), &elen, err);
@@ -430,7 +441,6 @@ static int
 jwk_read_ec(const struct json_value *v, struct jwk *key,
             struct jose_error *err)
 {
-    static const char *const priv[] = {"d"};
     const struct jwk_curve *c = jwk_find_curve(v, jwk_ec_curves,
                                                ARRAY_LEN(jwk_ec_curves), err);
     unsigned char pt[1 + 2 * JWK_COORD_MAX];
@@ -439,8 +449,6 @@ jwk_read_ec(const struct json_value *v, struct jwk *key,
 
     if (c == NULL)
         return AW_INVALID;
-    if (jwk_has_any(v, priv, ARRAY_LEN(priv)))
-        return JWK_FAIL(err, "jwk.private_key", "EC private member d");
     pt[0] = 0x04;
     rc = jwk_fixed(v, "x", pt + 1, c->len, err);
     if (rc == AW_OK)
@@ -468,7 +476,6 @@ static int
 jwk_read_okp(const struct json_value *v, struct jwk *key,
              struct jose_error *err)
 {
-    static const char *const priv[] = {"d"};
     const struct jwk_curve *c = jwk_find_curve(
         v, jwk_okp_curves, ARRAY_LEN(jwk_okp_curves), err);
     unsigned char x[JWK_OKP_MAX];
@@ -477,8 +484,6 @@ jwk_read_okp(const struct json_value *v, struct jwk *key,
 
     if (c == NULL)
         return AW_INVALID;
-    if (jwk_has_any(v, priv, ARRAY_LEN(priv)))
-        return JWK_FAIL(err, "jwk.private_key", "OKP private member d");
     rc = jwk_fixed(v, "x", x, c->len, err);
     if (rc != AW_OK)
         return rc;
@@ -660,6 +665,8 @@ jwk_import(const struct json_value *v, struct jwk **out,
     if (rc == AW_OK && key->alg != JOSE_ALG_UNKNOWN &&
         !jwk_type_fits(key, jose_alg_info(key->alg)))
         rc = JWK_FAIL(err, "jwk.alg_mismatch", "alg does not fit the key");
+    if (rc == AW_OK && key->kty != JWK_KTY_OCT)
+        rc = jose_prepare_key(key, err);
     if (rc != AW_OK) {
         ERR_clear_error();
         jwk_free(key);
@@ -674,6 +681,8 @@ jwk_free(struct jwk *key)
 {
     if (key == NULL)
         return;
+    for (size_t i = 0; i < JOSE_ALG_COUNT; i++)
+        EVP_MD_CTX_free(key->vctx[i]);
     EVP_PKEY_free(key->pkey);
     for (size_t i = 0; i < JWK_HMAC_SLOTS; i++)
         EVP_MAC_CTX_free(key->mac[i]);
