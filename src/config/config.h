@@ -61,6 +61,82 @@ struct config_upstream {
                                         default true */
 };
 
+/* Where an issuer's keys come from. */
+enum config_keys_kind {
+    KEYS_FILE,      /* a JWK Set file, read when the file is loaded */
+    KEYS_URL,       /* a JWK Set fetched over HTTP(S) and refreshed */
+    KEYS_DISCOVERY, /* an OpenID discovery document naming the JWK Set */
+};
+
+/* Defined by the identity module; the snapshot holds references. */
+struct keysource;
+struct apikey_store;
+
+/*
+ * A token issuer (identity.issuers.NAME). Every string lives in the
+ * snapshot's arena; keys is the one member with an owner of its own.
+ */
+struct config_issuer {
+    char *name;                  /* letters, digits, '_', '-', '.' */
+    unsigned index;              /* position in config.issuers */
+    char *issuer;                /* the exact "iss" value */
+    char **audiences;            /* 1 or more; "aud" must hold one */
+    size_t naudiences;
+    uint32_t algorithms;         /* bit (1u << enum jose_alg) per
+                                    allowed algorithm, never 0 */
+    uint64_t leeway_ms;          /* clock skew for exp, nbf, iat */
+    uint64_t max_lifetime_ms;    /* bound on exp - iat; 0 = none */
+    char **required;             /* claims that must be present */
+    size_t nrequired;
+    char *typ;                   /* header "typ" to match; NULL: any */
+    char *roles_claim;           /* dotted path, default "roles" */
+    enum config_keys_kind keys_kind;
+    char *keys_location;         /* file path or URL */
+    uint64_t refresh_min_ms;     /* remote keys: floor on max-age */
+    uint64_t refresh_max_ms;     /* ceiling, and the default period */
+    uint64_t unknown_kid_ms;     /* at most one refetch per interval */
+    uint64_t fetch_timeout_ms;   /* bound on one fetch */
+    struct keysource *keys;      /* from keystore_source(); the snapshot
+                                    holds one reference */
+};
+
+/* Bits of config_route_auth.methods. */
+enum {
+    AUTH_METHOD_JWT = 1u << 0,
+    AUTH_METHOD_API_KEY = 1u << 1,
+};
+
+/* One routes[].auth.claims entry: the claim at path must match value. */
+struct config_claim_req {
+    char *path;  /* a claim name, or a dotted path into objects */
+    char *value; /* compared as text; see docs/configuration.md */
+};
+
+/*
+ * routes[].auth: how callers of a route authenticate. Header names that
+ * are NULL are not sent upstream.
+ */
+struct config_route_auth {
+    uint32_t methods;                /* AUTH_METHOD_* bits, never 0 */
+    struct config_issuer **issuers;  /* issuers accepted; all by default;
+                                        empty without AUTH_METHOD_JWT */
+    size_t nissuers;
+    struct config_claim_req *claims; /* required claim values (tokens) */
+    size_t nclaims;
+    bool api_key_in_query;           /* key in a query parameter, else
+                                        in a header field */
+    char *api_key_name;              /* that header or parameter name */
+    bool keep_authorization;         /* forward Authorization upstream */
+    /* Upstream header names for the principal; NULL: not sent. */
+    char *fwd_subject;               /* "sub", or the key's consumer */
+    char *fwd_issuer;                /* the issuer's name in this file */
+    char *fwd_method;                /* "jwt" or "api_key" */
+    char *fwd_scopes;                /* scopes, space separated */
+    char *fwd_roles;                 /* roles, comma separated */
+    char *fwd_consumer;              /* the API key's consumer */
+    char *fwd_claims;                /* the verified payload, base64url */
+};
+
 /* A route; route_def.data points back to this. */
 struct config_route {
     char *name;
@@ -72,6 +148,7 @@ struct config_route {
     uint64_t max_body_bytes;          /* defaults to limits.max_body */
     uint64_t read_timeout_ms;         /* defaults to the upstream's */
     unsigned index;                   /* position in config.routes */
+    struct config_route_auth *auth;   /* NULL: no authentication */
 };
 
 /* A response header added to every answer. */
@@ -123,6 +200,14 @@ struct config {
                                         struct config_route */
 
     enum log_level log_level;      /* log.level, default info */
+
+    size_t max_token_bytes;        /* identity.max_token, default 8k */
+    unsigned token_cache_entries;  /* identity.token_cache, verified
+                                      tokens per worker, default 10000 */
+    struct config_issuer *issuers; /* identity.issuers, file order */
+    size_t nissuers;
+    struct apikey_store *api_keys; /* identity.api_keys; NULL when the
+                                      section is absent. Owned. */
 
     struct arena strings;          /* owns every string above */
 };

@@ -470,4 +470,197 @@ int apikey_cmd(int argc, char **argv);
 /* end of API KEYS                                                      */
 /* ==================================================================== */
 
+/* ==================================================================== */
+/* PRINCIPAL AND AUTHENTICATION (identity-core)                         */
+/* ==================================================================== */
+
+/*
+ * The contract of this section.
+ *
+ * 1. Credentials. A route's auth.methods say which credential it takes:
+ *    a bearer token in the Authorization field (RFC 6750 section 2.1;
+ *    the scheme name in any case, one or more spaces, then a token68),
+ *    or an API key in a header field or query parameter. A request that
+ *    carries more than one Authorization field, more than one copy of
+ *    the API key, both a token and a key, or a credential that is empty
+ *    or holds bytes outside its syntax is malformed (401,
+ *    invalid_request). Another Authorization scheme ("Basic") counts as
+ *    no token at all.
+ *
+ * 2. Tokens. The token is parsed by jose_parse with the configured
+ *    max_token bound. Its issuer is chosen among the route's issuers by
+ *    the payload's "iss", compared byte for byte; the signature is then
+ *    checked against that issuer's keys only, with its algorithms only,
+ *    and only after that are the claims looked at: a forged token
+ *    learns nothing about which claims would have passed.
+ *
+ * 3. Claims (per issuer). "exp", "nbf" and "iat" must be numbers, "iss",
+ *    "sub" and "jti" strings, "aud" a string or an array of strings.
+ *    exp must lie ahead of now - leeway, nbf and iat must not lie past
+ *    now + leeway. "aud" must hold one of the issuer's audiences. Every
+ *    claim of the issuer's require list must be present and not null.
+ *    With max_lifetime, exp - iat (or exp - now without iat) must not
+ *    exceed it. With typ, the header "typ" must match it, ignoring case
+ *    and an "application/" prefix. A route's claims requirements are
+ *    then checked: the claim at each dotted path must equal the value
+ *    (a string, or an integer or boolean written the same way), or be
+ *    an array holding it. A path names a top-level claim when one has
+ *    exactly that name (claims such as "https://example.com/roles"),
+ *    and nested objects otherwise.
+ *
+ * 4. Scopes come from "scope" (a space-separated string) or, without
+ *    it, "scp" (an array of strings, or a space-separated string);
+ *    roles from the issuer's roles_claim (an array of strings, or one
+ *    string). A claim of the wrong type there refuses the token.
+ *
+ * 5. Cache. A worker remembers tokens whose signature verified, keyed
+ *    by SHA-256 of the whole token, together with the issuer, the
+ *    configuration generation, the key store generation and "exp". A
+ *    hit skips the signature check only: the token is parsed again and
+ *    every claim rule is applied again. An entry is useless once exp
+ *    passes, after a reload, and after any key set is fetched again
+ *    (so a key withdrawn by its issuer stops being trusted at the next
+ *    fetch, not at the token's expiry).
+ *
+ * 6. Reasons, status 401 unless noted, bearer_error "invalid_token"
+ *    unless noted:
+ *      auth.missing_credentials   no credential the route takes (no
+ *                                 bearer_error)
+ *      auth.malformed_request     rule 1 (invalid_request)
+ *      auth.token_too_large       over identity.max_token
+ *      auth.malformed_token, auth.alg_not_allowed, auth.crit_unsupported,
+ *      auth.bad_signature, auth.unknown_key, auth.ambiguous_key,
+ *      auth.key_alg_mismatch      from the JOSE section; alg_not_allowed
+ *                                 also for an algorithm the issuer does
+ *                                 not list
+ *      auth.wrong_issuer          "iss" names none of the route's issuers
+ *      auth.wrong_audience        "aud" holds none of the audiences
+ *      auth.token_expired         exp has passed
+ *      auth.token_not_yet_valid   nbf lies ahead
+ *      auth.token_issued_in_future  iat lies ahead
+ *      auth.lifetime_too_long     over max_lifetime
+ *      auth.missing_claim         a required claim is absent (also
+ *                                 "iss" and "aud", and a claim a route
+ *                                 requires)
+ *      auth.bad_claim_type        a registered claim, the scopes or the
+ *                                 roles of the wrong JSON type
+ *      auth.claim_mismatch        a route's required claim value differs
+ *      auth.bad_typ               the header "typ" does not match
+ *      auth.keys_unavailable      503, no bearer_error: the issuer has
+ *                                 no usable key set
+ *      auth.verify_error          503: the crypto library failed
+ *      auth.no_memory             503: the request's arena is full
+ *    and the API key reasons of the API KEYS section.
+ */
+
+#include "config/config.h"
+#include "http/http.h"
+
+enum auth_kind { AUTH_NONE, AUTH_JWT, AUTH_API_KEY };
+
+/* Who is calling. Slices live in the request arena. */
+struct principal {
+    enum auth_kind kind;
+    struct slice subject;     /* "sub" ("" when absent), or the consumer
+                                 for an API key */
+    struct slice issuer;      /* issuer name from config, "" for keys */
+    struct slice consumer;    /* API key consumer, or "" */
+    struct slice key_id;      /* JWT "kid" ("" when absent) or API key id */
+    struct slice *scopes;     /* "scope" (space separated) or "scp" */
+    unsigned nscopes;
+    struct slice *roles;      /* from the issuer's roles_claim */
+    unsigned nroles;
+    const struct json_value *claims;  /* verified payload; NULL for keys */
+    struct slice claims_b64;  /* payload segment as received (base64url),
+                                 for the forward.claims header */
+    int64_t expires;          /* unix seconds; 0 when none */
+    char credential_id[13];   /* 12 hex of SHA-256 of the credential: the
+                                 only trace of it allowed in logs */
+};
+
+/* Why a request was refused. Every string is static. */
+struct auth_error {
+    int status;               /* 401 or 503 */
+    const char *reason;       /* an auth.* code listed above */
+    const char *detail;       /* fixed sentence, never quotes the token */
+    const char *bearer_error; /* RFC 6750: "invalid_token",
+                                 "invalid_request" or NULL (no
+                                 WWW-Authenticate error attribute) */
+};
+
+/* The credential the route asks for, copied out of the request. */
+struct credential {
+    enum auth_kind kind;      /* AUTH_NONE when none was presented */
+    struct slice value;       /* arena copy: the token or the API key */
+};
+
+/*
+ * Find the route's credential in the request (Authorization: Bearer,
+ * or the API key header field / query parameter; rule 1) and copy it
+ * into arena a. h[0..nh) are the request's header fields, query the
+ * query string without its '?' (may be empty).
+ *
+ * Returns AW_OK (cred->kind may be AUTH_NONE), AW_INVALID with err for
+ * a malformed request (auth.malformed_request), AW_NOMEM
+ * (auth.no_memory).
+ */
+int identity_extract(const struct config_route_auth *ra,
+                     const struct http_header *h, unsigned nh,
+                     struct slice query, struct arena *a,
+                     struct credential *cred, struct auth_error *err);
+
+/*
+ * Per-worker verified-token cache (rule 5). Not thread-safe: one per
+ * worker thread. identity_cache_new(0) makes a cache that remembers
+ * nothing; NULL means out of memory. All memory is taken here, none
+ * per lookup or insert. identity_cache_free accepts NULL.
+ */
+struct identity_cache;
+struct identity_cache *identity_cache_new(unsigned entries);
+void identity_cache_free(struct identity_cache *c);
+
+/* What a cache has done since it was made, for metrics. */
+struct identity_cache_stats {
+    uint64_t hits;      /* signature checks saved */
+    uint64_t misses;    /* lookups that found no usable entry */
+    uint64_t inserts;   /* tokens remembered */
+    uint64_t evictions; /* usable entries pushed out by others */
+};
+
+/* Fill st from c; zeros for a NULL cache. */
+void identity_cache_stats(const struct identity_cache *c,
+                          struct identity_cache_stats *st);
+
+/*
+ * Authenticate cred for route auth ra of snapshot cfg. cache may be
+ * NULL (no caching). now is wall-clock unix seconds (an argument, so
+ * that tests inject time). Slices and the claims tree in p live in a,
+ * as does everything the token's parse needs (about three times the
+ * token's length).
+ *
+ * Returns:
+ *   AW_OK       p filled;
+ *   AW_AGAIN    the token's key is being fetched (unknown kid, or the
+ *               issuer's first fetch is in flight): the caller parks the
+ *               request and calls again after keystore_generation()
+ *               changes or its wait bound passes (then calls with
+ *               final = true, and AW_AGAIN is never returned);
+ *   AW_INVALID  401, err filled; a missing credential is
+ *               auth.missing_credentials with bearer_error NULL;
+ *   AW_ERROR    503, err filled: auth.keys_unavailable (the issuer has
+ *               no usable keys) or auth.verify_error;
+ *   AW_NOMEM    503 auth.no_memory: arena a is exhausted.
+ * Nothing of the credential is logged; p->credential_id names it.
+ */
+int identity_authenticate(const struct config *cfg,
+                          const struct config_route_auth *ra,
+                          const struct credential *cred,
+                          struct identity_cache *cache, int64_t now,
+                          bool final, struct arena *a,
+                          struct principal *p, struct auth_error *err);
+
+/* ==================================================================== */
+/* end of PRINCIPAL AND AUTHENTICATION                                  */
+/* ==================================================================== */
+
 #endif

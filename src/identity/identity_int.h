@@ -29,4 +29,89 @@ int apikey_store_parse(const char *name, const char *text, size_t len,
 /* end of API KEYS                                                      */
 /* ==================================================================== */
 
+/* ==================================================================== */
+/* PRINCIPAL AND AUTHENTICATION (identity-core)                         */
+/* ==================================================================== */
+
+/* Fill err with a 401 refusal of a token and return AW_INVALID. */
+int identity_refuse(struct auth_error *err, const char *reason,
+                    const char *detail);
+
+/*
+ * Fill err with a refusal of the given status, reason, detail and RFC
+ * 6750 error (may be NULL), and return rc.
+ */
+int identity_fail(struct auth_error *err, int rc, int status,
+                  const char *reason, const char *detail,
+                  const char *bearer_error);
+
+/*
+ * The value at a claim path in a payload object: the member named path
+ * exactly when there is one, else the dotted path through nested
+ * objects. NULL when absent or when a step is not an object.
+ */
+const struct json_value *claims_lookup(const struct json_value *payload,
+                                       const char *path);
+
+/*
+ * The issuer's rules on a verified token (rule 3 of the section in
+ * identity.h): types of the registered claims, "iss", "aud", the
+ * times, the require list, max_lifetime and the header "typ". Returns
+ * AW_OK or AW_INVALID with err filled.
+ */
+int claims_check(const struct config_issuer *iss,
+                 const struct json_value *header,
+                 const struct json_value *payload, int64_t now,
+                 struct auth_error *err);
+
+/* The route's claims requirements; AW_OK or AW_INVALID with err. */
+int claims_check_route(const struct config_route_auth *ra,
+                       const struct json_value *payload,
+                       struct auth_error *err);
+
+/*
+ * Fill the token-derived parts of p: subject, scopes, roles, expires.
+ * Arrays are allocated from a; strings point into the payload tree.
+ * Returns AW_OK, AW_INVALID (auth.bad_claim_type) or AW_NOMEM, with
+ * err filled.
+ */
+int principal_from_claims(const struct config_issuer *iss,
+                          const struct json_value *payload, struct arena *a,
+                          struct principal *p, struct auth_error *err);
+
+/* SHA-256 of a credential, and the 12 hex digits that name it. */
+#define IDENTITY_DIGEST_LEN 32
+void identity_digest(struct slice cred, unsigned char out[IDENTITY_DIGEST_LEN]);
+void identity_credential_id(const unsigned char d[IDENTITY_DIGEST_LEN],
+                            char out[13]);
+
+/* What a cache entry is bound to, besides the token's digest. */
+struct identity_cache_key {
+    unsigned char digest[IDENTITY_DIGEST_LEN];
+    unsigned issuer;       /* index in config.issuers */
+    uint64_t cfg_gen;      /* config.generation */
+    uint64_t keys_gen;     /* keystore_generation() before the keys were
+                              taken */
+};
+
+/*
+ * True when the cache holds k and the entry's exp lies after now; the
+ * token's signature then needs no check. cache may be NULL.
+ */
+bool identity_cache_lookup(struct identity_cache *c,
+                           const struct identity_cache_key *k, int64_t now);
+
+/*
+ * Remember a token whose signature verified, until exp (INT64_MAX
+ * when it has none). Evicts within a bounded window; never allocates.
+ * cache may be NULL.
+ */
+void identity_cache_insert(struct identity_cache *c,
+                           const struct identity_cache_key *k, int64_t exp,
+                           int64_t now);
+
+/* ==================================================================== */
+/* end of PRINCIPAL AND AUTHENTICATION                                  */
+/* ==================================================================== */
+
 #endif
