@@ -25,6 +25,11 @@
 
 #include "identity/jose_int.h"
 
+/*
+ * The algorithms verified, by registered name. The fully specified names
+ * "Ed25519" and "Ed448" (RFC 9864) are not accepted: EdDSA tokens must
+ * say "EdDSA", and the key's curve decides.
+ */
 static const struct jose_alg_info jose_algs[JOSE_ALG_COUNT] = {
     [JOSE_RS256] = {"RS256", JOSE_FAM_RSA_PKCS1, "SHA256", 32, 0, 0},
     [JOSE_RS384] = {"RS384", JOSE_FAM_RSA_PKCS1, "SHA384", 48, 0, 0},
@@ -324,6 +329,12 @@ jose_der_int(unsigned char *out, const unsigned char *v, size_t len)
  * length is refused, DER input included, and so are r or s outside
  * [1, n-1]: OpenSSL checks the range too, but the JWS rule is ours to
  * enforce. Returns the DER length, or 0 when the signature is refused.
+ *
+ * ECDSA signatures are malleable and JWS does not forbid it: whoever
+ * holds a valid token can replace s by n - s and get a second token,
+ * with the same header and claims, that verifies too. A replay list or
+ * cache must therefore be keyed on the signing input or the claims
+ * (jti), never on the signature bytes or the whole token text alone.
  */
 static size_t
 jose_ecdsa_der(enum jwk_crv crv, const unsigned char *sig, size_t sig_len,
