@@ -7,7 +7,8 @@ FUZZ_BUILD ?= build-fuzz
 PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 5
 
-BUILD_PKGS = gcc pkg-config meson ninja-build libfyaml-dev libssl-dev
+BUILD_PKGS = gcc pkg-config meson ninja-build libfyaml-dev libssl-dev \
+             libcurl4-openssl-dev
 TEST_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev libcmocka-dev \
              python3 python3-pytest python3-requests python3-yaml \
              python3-jwt python3-cryptography
