@@ -346,6 +346,187 @@ int jwks_verify(const struct jwks *set, const struct jose_token *tok,
 /* ==================================================================== */
 
 /* ==================================================================== */
+/* KEY STORE: where an issuer's keys come from, kept fresh               */
+/* ==================================================================== */
+
+/*
+ * The contract of this section.
+ *
+ * 1. Sources. A source is a JWK Set file, a JWK Set URL, or an OpenID
+ *    Connect discovery document whose "jwks_uri" names the set. Sources
+ *    are process-wide, found by (kind, location) and reference-counted:
+ *    every configuration snapshot that names one holds a reference, so
+ *    a reload that still names a source keeps its keys and its refresh
+ *    schedule. A source is destroyed when its last reference goes; a
+ *    reload takes its new references before it drops the old ones.
+ *
+ * 2. Files are read and parsed when keystore_source is called, on the
+ *    caller's thread, and again on every later call for the same path
+ *    (that is, on every reload). A read that fails keeps the set read
+ *    before and is reported to the caller.
+ *
+ * 3. Remote sources are fetched by one thread, the only code that talks
+ *    to libcurl: a worker never waits on the network. http and https
+ *    only; at most 3 redirects, to https or to the scheme of the URL;
+ *    no proxy (the proxy environment variables are ignored); a bound of
+ *    timeout_ms on each request (a discovery source makes two: the
+ *    document, then the set); bodies over 1 MiB refused; User-Agent
+ *    "apiward/<version>". A plain http URL to a host other than loopback
+ *    is accepted, with a warning: anyone on the path can replace the
+ *    keys.
+ *
+ * 4. Refresh. After a good fetch the next one is due after the
+ *    response's Cache-Control max-age clamped to [refresh_min,
+ *    refresh_max]; refresh_max when there is no max-age, refresh_min
+ *    with no-cache or no-store. A fetch fails on a transfer error, a
+ *    timeout, a status other than 200, an oversized body, a document
+ *    that is not a JWK Set, or a set without one usable key; the set in
+ *    use is then kept and the fetch retried after max(1 s,
+ *    refresh_min / 8), doubling up to refresh_min. A failure is logged
+ *    once per outage (with the URL and the reason), and the recovery
+ *    once; key material never is. Published sets are public: "oct"
+ *    (secret) keys in them are skipped.
+ *
+ * 5. Unknown kids. keysource_refetch asks for an early fetch; at most
+ *    one per unknown_kid interval is started, and never a second request
+ *    for a source while one is in flight.
+ *
+ * 6. Threads. keysource_get, keysource_refetch, keysource_pending,
+ *    keysource_stats, keystore_generation and keystore_ready may be
+ *    called from any thread; keystore_source, keysource_unref,
+ *    keystore_start and keystore_stop from the thread that loads
+ *    configurations.
+ *
+ * Reasons of failed reads and fetches (keysource_stats):
+ *   jwks.read_failed      a file could not be read
+ *   jwks.connect_failed   no connection to the host (DNS, refused, ...)
+ *   jwks.timeout          no complete answer within timeout_ms
+ *   jwks.fetch_failed     another transfer error (TLS, refused
+ *                         redirect, too many redirects, ...)
+ *   jwks.http_status      an answer other than 200
+ *   jwks.too_large        a body or file over 1 MiB
+ *   jwks.malformed        not a JWK Set (from jwks_parse)
+ *   jwks.too_many_keys    more than JWKS_MAX_KEYS entries
+ *   jwks.no_usable_key    a set in which no key could be loaded
+ *   jwks.bad_discovery    a discovery document that is not an object
+ *                         with a usable "jwks_uri"
+ *   jwks.issuer_mismatch  a discovery document whose "issuer" is not
+ *                         the expected one
+ *   jwks.no_memory        an allocation failed
+ */
+
+/* config.h defines enum config_keys_kind; it does not include this
+   header, so the include cannot loop. */
+#include "config/config.h"
+
+/* Largest JWK Set file or response body, and discovery document. */
+#define KEYSTORE_MAX_BODY ((size_t)1 << 20)
+
+/* A source; opaque. */
+struct keysource;
+
+/*
+ * How a remote source is refreshed. A reload that names an existing
+ * source replaces its options (the last caller wins when two issuers
+ * share one source); the fetch already scheduled keeps its time.
+ */
+struct keysource_opts {
+    uint64_t refresh_min_ms;  /* floor on max-age, and the longest retry
+                                 delay; raised to 1 s when lower */
+    uint64_t refresh_max_ms;  /* ceiling on max-age, and the period when
+                                 there is none; raised to refresh_min */
+    uint64_t unknown_kid_ms;  /* at most one refetch per interval;
+                                 0: no bound but one in flight */
+    uint64_t timeout_ms;      /* one request; 0 means 5 s */
+    const char *issuer;       /* discovery sources: the "issuer" member
+                                 the document must hold (exact bytes);
+                                 NULL: not checked. Copied. */
+};
+
+/*
+ * Find or create the source for (kind, location) and take a reference.
+ * A file source is read and parsed now; a remote source is checked (an
+ * http or https URL with a host) and fetched later by the fetch thread
+ * (right away when it is running). o is copied.
+ *
+ * Returns AW_OK with *out set; AW_INVALID with a message in err (an
+ * unreadable file, a file without a usable key, a bad URL), in which
+ * case no reference is taken and a file source that existed keeps its
+ * previous set; AW_NOMEM. *out is NULL on failure.
+ */
+int keystore_source(enum config_keys_kind kind, const char *location,
+                    const struct keysource_opts *o, struct keysource **out,
+                    char *err, size_t errlen);
+
+/* Drop a reference taken by keystore_source; accepts NULL. */
+void keysource_unref(struct keysource *s);
+
+/*
+ * The current key set with a reference (release it with jwks_unref), or
+ * NULL when the source has never had a usable set. Lock-free.
+ */
+struct jwks *keysource_get(struct keysource *s);
+
+/*
+ * A token names a kid that the current set lacks: ask for a refetch.
+ * Returns AW_AGAIN when a fetch of this source is now in flight, new or
+ * already running (wait for keystore_generation() to change); AW_DECLINED
+ * when the last refetch started less than unknown_kid ago, when the
+ * source is a file, or when the fetch thread is not running.
+ */
+int keysource_refetch(struct keysource *s);
+
+/* True until the source's first fetch ends; always false for files. */
+bool keysource_pending(const struct keysource *s);
+
+/* What a source has been doing, for metrics and the admin API. */
+struct keysource_stats {
+    uint64_t fetches;          /* fetches (file reads) ended */
+    uint64_t failures;         /* of which failed */
+    size_t nkeys;              /* keys in the current set */
+    int64_t age_s;             /* seconds since the current set was last
+                                  fetched or read successfully; -1 when
+                                  there has been no success */
+    bool failing;              /* the last fetch or read failed */
+    const char *last_reason;   /* reason of the most recent failure (a
+                                  jwks.* code above), NULL if none */
+    char last_detail[128];     /* its precision, e.g. "HTTP status 500" */
+    uint64_t refresh_ms;       /* delay chosen after the last fetch: the
+                                  clamped max-age, or the backoff */
+};
+
+/* Fill st with a consistent picture of s. */
+void keysource_stats(const struct keysource *s, struct keysource_stats *st);
+
+/* Increases whenever any fetch ends, successfully or not. */
+uint64_t keystore_generation(void);
+
+/*
+ * Start the fetch thread and wait up to wait_ms until every remote
+ * source has a key set (readiness). on_change(arg), may be NULL, is
+ * called from the fetch thread after every fetch ends (the proxy wakes
+ * its workers). Returns AW_OK when ready; AW_AGAIN when wait_ms passed
+ * first (the thread goes on fetching, see keystore_ready); AW_ERROR
+ * when the thread or libcurl could not start, or it already runs.
+ */
+int keystore_start(uint64_t wait_ms, void (*on_change)(void *), void *arg);
+
+/*
+ * Stop the fetch thread: abort the requests in flight, join the thread,
+ * free sources without references and libcurl's state. Sources still
+ * referenced keep their sets; their last keysource_unref frees them.
+ * Harmless when the thread is not running.
+ */
+void keystore_stop(void);
+
+/* True when every remote source has a key set. */
+bool keystore_ready(void);
+
+/* ==================================================================== */
+/* end of KEY STORE                                                     */
+/* ==================================================================== */
+
+/* ==================================================================== */
 /* API KEYS (apikey helper)                                             */
 /* ==================================================================== */
 
