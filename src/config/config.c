@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config/internal.h"
+#include "identity/identity.h"
 
 #define CONFIG_TREE_FIRST_CHUNK ((size_t)64 << 10)
 #define CONFIG_STRINGS_FIRST_CHUNK ((size_t)16 << 10)
@@ -116,6 +117,8 @@ config_defaults(struct config_loader *ld)
     c->hsts = false;
     c->access_log_buffer = 256 << 10;
     c->log_level = LOG_INFO;
+    c->max_token_bytes = 8 << 10;
+    c->token_cache_entries = 10000;
     c->access_log = config_strdup(ld, "stdout", 6);
     if (c->access_log == NULL)
         return AW_NOMEM;
@@ -139,10 +142,18 @@ config_new(void)
     return c;
 }
 
-/* Release a snapshot and everything it owns; refs are not looked at. */
+/*
+ * Release a snapshot and everything it owns; refs are not looked at.
+ * Key sources and the API key store are shared with the key store and
+ * outlive the snapshot when another one still uses them.
+ */
 static void
 config_free(struct config *c)
 {
+    for (size_t i = 0; i < c->nissuers; i++)
+        if (c->issuers[i].keys != NULL)
+            keysource_unref(c->issuers[i].keys);
+    apikey_store_free(c->api_keys);
     route_table_free(c->route_table);
     arena_fini(&c->strings);
     free(c);

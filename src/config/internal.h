@@ -230,6 +230,31 @@ int config_parse_routes(struct config_loader *ld, const struct config_node *v,
                         void *dst, const struct config_field *f,
                         const char *where);
 
+/*
+ * Check that a scalar holds only letters, digits, '_', '-' and '.', the
+ * characters of names that reach logs and metrics; records a problem.
+ */
+int config_check_name(struct config_loader *ld, const struct config_node *v,
+                      const char *where);
+
+/*
+ * Check that a non-empty scalar is a claim name or a dotted path of
+ * claim names: no empty segment, no control bytes. Records a problem.
+ */
+int config_check_claim_path(struct config_loader *ld,
+                            const struct config_node *v, const char *where);
+
+/* True when s[0..len) is a non-empty RFC 9110 token (a field name). */
+bool config_is_token(const char *s, size_t len);
+
+/* Parse functions of the identity section and of routes[].auth. */
+int config_parse_identity(struct config_loader *ld, const struct config_node *v,
+                          void *dst, const struct config_field *f,
+                          const char *where);
+int config_parse_route_auth(struct config_loader *ld,
+                            const struct config_node *v, void *dst,
+                            const struct config_field *f, const char *where);
+
 /* Set every upstream setting but the name and servers to its default. */
 void config_upstream_defaults(struct config_upstream *u);
 

@@ -42,11 +42,11 @@ config_upstream_defaults(struct config_upstream *u)
 }
 
 /*
- * Names of upstreams and routes appear in logs and metric labels, so
- * they are kept to letters, digits, '_', '-' and '.'.
+ * Names of upstreams, routes and issuers appear in logs and metric
+ * labels, so they are kept to letters, digits, '_', '-' and '.'.
  */
-static int
-routes_check_name(struct config_loader *ld, const struct config_node *v,
+int
+config_check_name(struct config_loader *ld, const struct config_node *v,
                   const char *where)
 {
     char q[96];
@@ -123,7 +123,7 @@ routes_upstream_one(struct config_loader *ld, const struct config_node *k,
                      where, ROUTES_NAME_MAX);
         rc = AW_INVALID;
     } else {
-        rc = routes_check_name(ld, k, where);
+        rc = config_check_name(ld, k, where);
     }
     u->name = config_strdup(ld, k->text, k->len);
     if (u->name == NULL)
@@ -183,7 +183,7 @@ routes_name(struct config_loader *ld, const struct config_node *v, void *dst,
 
     (void)f;
     if (rc == AW_OK)
-        rc = routes_check_name(ld, v, where);
+        rc = config_check_name(ld, v, where);
     if (rc != AW_OK)
         return rc;
     *(char **)dst = config_strdup(ld, s, v->len);
@@ -377,6 +377,9 @@ static const struct config_field routes_route_schema[] = {
           CONFIG_MAX_BODY),
     FIELD("read_timeout", config_parse_duration, struct config_route,
           read_timeout_ms, 1, HOUR_MS),
+    {.key = "auth",
+     .parse = config_parse_route_auth,
+     .offset = offsetof(struct config_route, auth)},
     {.key = NULL},
 };
 

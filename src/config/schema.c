@@ -269,9 +269,8 @@ schema_trusted(struct config_loader *ld, const struct config_node *v, void *dst,
     return rc;
 }
 
-/* RFC 9110 token characters, for header names. */
-static bool
-schema_is_token(const char *s, size_t len)
+bool
+config_is_token(const char *s, size_t len)
 {
     static const char extra[] = "!#$%&'*+-.^_`|~";
 
@@ -315,7 +314,7 @@ schema_header_name(struct config_loader *ld, const struct config_node *k,
     char q[64];
     struct slice name = {k->text, k->len};
 
-    if (!schema_is_token(k->text, k->len) || k->len > 64) {
+    if (!config_is_token(k->text, k->len) || k->len > 64) {
         config_error(ld, k, "%s: '%s' is not a valid header name", where,
                      config_node_quote(k, q, sizeof(q)));
         return AW_INVALID;
@@ -487,7 +486,10 @@ static const struct config_field schema_log[] = {
     {.key = NULL},
 };
 
-/* Upstreams come before routes: routes refer to them by name. */
+/*
+ * Upstreams and the identity section come before routes: routes refer
+ * to upstreams and issuers by name.
+ */
 static const struct config_field schema_top[] = {
     SECTION("server", schema_server),
     SECTION("limits", schema_limits),
@@ -497,6 +499,7 @@ static const struct config_field schema_top[] = {
     SPECIAL("security_headers", schema_security_headers),
     SECTION("access_log", schema_access_log),
     SECTION("log", schema_log),
+    SPECIAL("identity", config_parse_identity),
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},
     {.key = "routes", .parse = config_parse_routes, .required = true},
     {.key = NULL},

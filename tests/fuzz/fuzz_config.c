@@ -49,6 +49,39 @@ fuzz_check_snapshot(const struct config *c)
         abort();
 }
 
+/*
+ * The identity part of a snapshot: every issuer holds a key source and
+ * something to check, and every route's auth points into the snapshot.
+ */
+static void
+fuzz_check_identity(const struct config *c)
+{
+    for (size_t i = 0; i < c->nissuers; i++) {
+        const struct config_issuer *iss = &c->issuers[i];
+
+        if (iss->index != i || iss->keys == NULL || iss->algorithms == 0 ||
+            iss->naudiences == 0 || iss->issuer == NULL)
+            abort();
+    }
+    for (size_t i = 0; i < c->nroutes; i++) {
+        const struct config_route_auth *ra = c->routes[i].auth;
+
+        if (ra == NULL)
+            continue;
+        if (ra->methods == 0 ||
+            (ra->methods & ~(uint32_t)(AUTH_METHOD_JWT | AUTH_METHOD_API_KEY)))
+            abort();
+        if ((ra->methods & AUTH_METHOD_JWT) && ra->nissuers == 0)
+            abort();
+        if ((ra->methods & AUTH_METHOD_API_KEY) && c->api_keys == NULL)
+            abort();
+        for (size_t j = 0; j < ra->nissuers; j++)
+            if (ra->issuers[j] < c->issuers ||
+                ra->issuers[j] >= c->issuers + c->nissuers)
+                abort();
+    }
+}
+
 static void
 fuzz_check_errors(const struct config_errors *errs)
 {
@@ -118,6 +151,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (errs.n != 0)
             abort();
         fuzz_check_snapshot(c);
+        fuzz_check_identity(c);
         config_unref(c);
     } else if (rc == AW_INVALID) {
         fuzz_check_errors(&errs);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "identity/identity.h"
 
 static char test_dir[64];
 static char test_path[96];
@@ -469,7 +472,7 @@ static const struct bad_case bad_values[] = {
     {"bogus: 1\n",
      "1:1: unknown key 'bogus' (expected one of: server, limits, "
      "timeouts, normalization, trusted_proxies, security_headers, "
-     "access_log, log, upstreams, routes)"},
+     "access_log, log, identity, upstreams, routes)"},
     {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
     {"server:\n  workers: \"4\"\n",
      "2:12: server.workers: expected a whole number, got a quoted string"},
@@ -1092,6 +1095,562 @@ test_for_proxy_errors(void **state)
     assert_non_null(strstr(errs.msg[0], "missing"));
 }
 
+/* ------------------------------------------------------------------ */
+/* identity and routes[].auth                                          */
+/* ------------------------------------------------------------------ */
+
+/* A public JWK Set (one EC P-256 key) and a secret one (HS256). */
+static const char jwks_public[] =
+    "{\"keys\": [{\"kty\": \"EC\", \"kid\": \"c1\", \"crv\": \"P-256\", "
+    "\"x\": \"1I3kCIAbzKMTyUPGWSZ6ECejb6YAUx845fCvcl3ZvEQ\", "
+    "\"y\": \"-foKB5CxIOs6xIfYm59IlpW7aAYFFbKgAHTjGI2ke_s\"}]}";
+static const char jwks_secret[] =
+    "{\"keys\": [{\"kty\": \"oct\", \"kid\": \"s1\", "
+    "\"k\": \"TgFrbmbfxA9_7ovGsYYIRHJmItEPer9oDPQB_CvD-xU\"}]}";
+/* A keys file of one key, and its pepper. */
+static const char api_keys_file[] =
+    "# id consumer hmac not_before expires\n"
+    "abcdefgh12 billing "
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff - -\n";
+static const char pepper_file[] = "0123456789abcdef0123456789abcdef!\n";
+
+/* Write text to DIR/name. */
+static void
+write_named(const char *name, const char *text)
+{
+    char path[160];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", test_dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+    /* The API key store warns about a pepper others may read. */
+    assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void
+remove_named(const char *name)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "%s/%s", test_dir, name);
+    unlink(path);
+}
+
+/* Copy fmt into out with every "$D" replaced by the test directory. */
+static void
+expand_dir(const char *fmt, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (const char *p = fmt; *p != '\0' && n + 1 < cap; p++) {
+        if (p[0] == '$' && p[1] == 'D') {
+            n += (size_t)snprintf(out + n, cap - n, "%s", test_dir);
+            p++;
+            continue;
+        }
+        out[n++] = *p;
+    }
+    assert_true(n + 1 < cap);
+    out[n] = '\0';
+}
+
+static int
+identity_setup(void **state)
+{
+    (void)state;
+    write_named("jwks.json", jwks_public);
+    write_named("secret.json", jwks_secret);
+    write_named("keys", api_keys_file);
+    write_named("pepper", pepper_file);
+    return 0;
+}
+
+static int
+identity_teardown(void **state)
+{
+    (void)state;
+    remove_named("jwks.json");
+    remove_named("secret.json");
+    remove_named("keys");
+    remove_named("pepper");
+    return 0;
+}
+
+/* Lines 1 to 7: one good issuer. */
+#define ID_HEAD                                                                \
+    "identity:\n"                                                              \
+    "  issuers:\n"                                                             \
+    "    corp:\n"                                                              \
+    "      issuer: \"https://idp.example.com/\"\n"                             \
+    "      audiences: [orders-api]\n"                                          \
+    "      keys:\n"                                                            \
+    "        file: $D/jwks.json\n"
+
+/* Lines 1 and 2 after the identity section: an upstream. */
+#define ID_UPSTREAM                                                            \
+    "upstreams:\n"                                                             \
+    "  demo: {servers: [\"127.0.0.1:9000\"]}\n"
+
+static struct config *
+load_id_ok(const char *fmt)
+{
+    char text[4096];
+
+    expand_dir(fmt, text, sizeof(text));
+    return load_ok(text);
+}
+
+static void
+load_id_bad(const char *fmt, struct config_errors *errs)
+{
+    char text[4096];
+
+    expand_dir(fmt, text, sizeof(text));
+    load_bad(text, errs);
+}
+
+static void
+test_identity_defaults(void **state)
+{
+    struct config *c = load_ok(MINIMAL);
+
+    (void)state;
+    assert_int_equal(c->max_token_bytes, 8192);
+    assert_int_equal(c->token_cache_entries, 10000);
+    assert_int_equal(c->nissuers, 0);
+    assert_null(c->issuers);
+    assert_null(c->api_keys);
+    assert_null(c->routes[0].auth);
+    config_unref(c);
+}
+
+static const char id_every_key[] =
+    "identity:\n"
+    "  max_token: 4k\n"
+    "  token_cache: 0\n"
+    "  issuers:\n"
+    "    corp:\n"
+    "      issuer: \"https://idp.example.com/\"\n"
+    "      audiences: [orders-api, billing]\n"
+    "      algorithms: [ES256, RS256]\n"
+    "      leeway: 5s\n"
+    "      max_lifetime: 24h\n"
+    "      require: [exp, sub, realm.tenant]\n"
+    "      typ: application/at+jwt\n"
+    "      roles_claim: realm_access.roles\n"
+    "      keys: {file: $D/jwks.json}\n"
+    "    remote:\n"
+    "      issuer: \"https://login.example.net\"\n"
+    "      audiences: [x]\n"
+    "      keys: {discovery: \"https://login.example.net/.well-known/"
+    "openid-configuration\"}\n"
+    "      refresh: {min: 1m, max: 1h, unknown_kid: 10s, timeout: 2s}\n"
+    "    local:\n"
+    "      issuer: \"http://127.0.0.1:8000\"\n"
+    "      audiences: [y]\n"
+    "      keys: {url: \"http://127.0.0.1:8000/jwks\"}\n"
+    "    hs:\n"
+    "      issuer: hs-issuer\n"
+    "      audiences: [z]\n"
+    "      algorithms: [HS256]\n"
+    "      keys: {file: $D/secret.json}\n"
+    "  api_keys:\n"
+    "    file: $D/keys\n"
+    "    pepper_file: $D/pepper\n"
+    "    revoked: [k1a2b3c4]\n"
+    ID_UPSTREAM
+    "routes:\n"
+    "  - name: orders\n"
+    "    path: /orders/{id}\n"
+    "    upstream: demo\n"
+    "    auth:\n"
+    "      methods: [jwt]\n"
+    "      issuers: [corp, remote]\n"
+    "      claims: {tenant: acme, realm.level: \"3\"}\n"
+    "      authorization: keep\n"
+    "      forward:\n"
+    "        subject: X-Sub\n"
+    "        issuer: \"\"\n"
+    "        method: X-Method\n"
+    "        scopes: X-Scopes\n"
+    "        roles: X-Roles\n"
+    "        consumer: X-Consumer\n"
+    "        claims: X-Claims\n"
+    "  - name: keys\n"
+    "    path: /keys\n"
+    "    upstream: demo\n"
+    "    auth: {methods: [api_key, jwt], api_key: {query: key}}\n"
+    "  - name: default\n"
+    "    path: /default\n"
+    "    upstream: demo\n"
+    "    auth: {issuers: [corp]}\n";
+
+static void
+test_identity_every_key(void **state)
+{
+    struct config *c = load_id_ok(id_every_key);
+    const struct config_issuer *iss = &c->issuers[0];
+    const struct config_route_auth *ra = c->routes[0].auth;
+
+    (void)state;
+    assert_int_equal(c->max_token_bytes, 4096);
+    assert_int_equal(c->token_cache_entries, 0);
+    assert_int_equal(c->nissuers, 4);
+    assert_string_equal(iss->name, "corp");
+    assert_int_equal(iss->index, 0);
+    assert_string_equal(iss->issuer, "https://idp.example.com/");
+    assert_int_equal(iss->naudiences, 2);
+    assert_string_equal(iss->audiences[1], "billing");
+    assert_int_equal(iss->algorithms, (1u << JOSE_ES256) | (1u << JOSE_RS256));
+    assert_int_equal(iss->leeway_ms, 5000);
+    assert_int_equal(iss->max_lifetime_ms, 24 * 3600 * 1000);
+    assert_int_equal(iss->nrequired, 3);
+    assert_string_equal(iss->required[2], "realm.tenant");
+    assert_string_equal(iss->typ, "application/at+jwt");
+    assert_string_equal(iss->roles_claim, "realm_access.roles");
+    assert_int_equal(iss->keys_kind, KEYS_FILE);
+    assert_non_null(strstr(iss->keys_location, "/jwks.json"));
+    assert_non_null(iss->keys);
+
+    iss = &c->issuers[1];
+    assert_int_equal(iss->index, 1);
+    assert_int_equal(iss->keys_kind, KEYS_DISCOVERY);
+    assert_int_equal(iss->refresh_min_ms, 60000);
+    assert_int_equal(iss->refresh_max_ms, 3600000);
+    assert_int_equal(iss->unknown_kid_ms, 10000);
+    assert_int_equal(iss->fetch_timeout_ms, 2000);
+    assert_non_null(iss->keys);
+    assert_int_equal(c->issuers[2].keys_kind, KEYS_URL);
+    assert_int_equal(c->issuers[3].algorithms, 1u << JOSE_HS256);
+    assert_non_null(c->api_keys);
+
+    assert_int_equal(ra->methods, AUTH_METHOD_JWT);
+    assert_int_equal(ra->nissuers, 2);
+    assert_ptr_equal(ra->issuers[1], &c->issuers[1]);
+    assert_int_equal(ra->nclaims, 2);
+    assert_string_equal(ra->claims[1].path, "realm.level");
+    assert_string_equal(ra->claims[1].value, "3");
+    assert_true(ra->keep_authorization);
+    assert_string_equal(ra->fwd_subject, "X-Sub");
+    assert_null(ra->fwd_issuer);
+    assert_string_equal(ra->fwd_claims, "X-Claims");
+
+    ra = c->routes[1].auth;
+    assert_int_equal(ra->methods, AUTH_METHOD_JWT | AUTH_METHOD_API_KEY);
+    assert_true(ra->api_key_in_query);
+    assert_string_equal(ra->api_key_name, "key");
+    config_unref(c);
+}
+
+/* An issuer and a route auth with nothing but what is required. */
+static void
+test_identity_issuer_defaults(void **state)
+{
+    struct config *c = load_id_ok(ID_HEAD ID_UPSTREAM
+                                  "routes:\n"
+                                  "  - {name: a, path: /, upstream: demo,\n"
+                                  "     auth: {}}\n");
+    const struct config_issuer *iss = &c->issuers[0];
+    const struct config_route_auth *ra = c->routes[0].auth;
+    uint32_t hs = (1u << JOSE_HS256) | (1u << JOSE_HS384) |
+                  (1u << JOSE_HS512);
+
+    (void)state;
+    assert_int_equal(iss->algorithms & hs, 0);
+    for (int a = JOSE_ALG_UNKNOWN + 1; a < JOSE_ALG_COUNT; a++)
+        assert_true((iss->algorithms & (1u << a)) || (hs & (1u << a)));
+    assert_int_equal(iss->leeway_ms, 30000);
+    assert_int_equal(iss->max_lifetime_ms, 0);
+    assert_int_equal(iss->nrequired, 1);
+    assert_string_equal(iss->required[0], "exp");
+    assert_null(iss->typ);
+    assert_string_equal(iss->roles_claim, "roles");
+    assert_int_equal(iss->refresh_min_ms, 300000);
+    assert_int_equal(iss->refresh_max_ms, 24 * 3600000);
+    assert_int_equal(iss->unknown_kid_ms, 30000);
+    assert_int_equal(iss->fetch_timeout_ms, 5000);
+
+    assert_int_equal(ra->methods, AUTH_METHOD_JWT);
+    assert_int_equal(ra->nissuers, 1);
+    assert_ptr_equal(ra->issuers[0], iss);
+    assert_int_equal(ra->nclaims, 0);
+    assert_false(ra->api_key_in_query);
+    assert_string_equal(ra->api_key_name, "X-API-Key");
+    assert_false(ra->keep_authorization);
+    assert_string_equal(ra->fwd_subject, "X-Auth-Subject");
+    assert_string_equal(ra->fwd_issuer, "X-Auth-Issuer");
+    assert_string_equal(ra->fwd_method, "X-Auth-Method");
+    assert_string_equal(ra->fwd_scopes, "X-Auth-Scopes");
+    assert_string_equal(ra->fwd_roles, "X-Auth-Roles");
+    assert_string_equal(ra->fwd_consumer, "X-Auth-Consumer");
+    assert_null(ra->fwd_claims);
+    config_unref(c);
+}
+
+/*
+ * The snapshot holds one reference on each key source: a file source
+ * is read again whenever a configuration names it, and made anew once
+ * the last snapshot naming it is gone.
+ */
+static void
+test_identity_releases_sources(void **state)
+{
+    const char *text = ID_HEAD MINIMAL;
+    struct keysource_stats st;
+    struct config *a = load_id_ok(text);
+    struct config *b = load_id_ok(text);
+
+    (void)state;
+    assert_ptr_equal(a->issuers[0].keys, b->issuers[0].keys);
+    keysource_stats(b->issuers[0].keys, &st);
+    assert_int_equal(st.fetches, 2);
+    config_unref(a);
+    config_unref(b);
+    a = load_id_ok(text);
+    keysource_stats(a->issuers[0].keys, &st);
+    assert_int_equal(st.fetches, 1);
+    config_unref(a);
+}
+
+/* Identity files with problems; "$D" stands for the test directory. */
+static const struct bad_case bad_identity[] = {
+    {"identity:\n  issuer: {}\n" MINIMAL,
+     "2:3: identity: unknown key 'issuer' (expected one of: max_token, "
+     "token_cache, issuers, api_keys)"},
+    {"identity:\n  max_token: 100\n" MINIMAL,
+     "2:14: identity.max_token: '100' is out of range (256 to 1m)"},
+    {"identity:\n  token_cache: -1\n" MINIMAL,
+     "2:16: identity.token_cache: expected a whole number, got '-1'"},
+    {"identity:\n  issuers: {}\n" MINIMAL,
+     "2:12: identity.issuers: expected 1 to 64 issuers"},
+    {ID_HEAD "      audience: [x]\n" MINIMAL,
+     "8:7: identity.issuers.corp: unknown key 'audience' (expected one of: "
+     "issuer, audiences, algorithms, leeway, max_lifetime, require, typ, "
+     "roles_claim, keys, refresh)"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      keys: {file: $D/jwks.json}\n" MINIMAL,
+     "4:7: identity.issuers.corp: missing required key 'audiences'"},
+    {"identity:\n  issuers:\n    corp:\n      audiences: [a]\n"
+     "      keys: {file: $D/jwks.json}\n" MINIMAL,
+     "4:7: identity.issuers.corp: missing required key 'issuer'"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n" MINIMAL,
+     "4:7: identity.issuers.corp: missing required key 'keys'"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: orders\n      keys: {file: $D/jwks.json}\n" MINIMAL,
+     "5:18: identity.issuers.corp.audiences: expected a list, got a plain "
+     "scalar"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: []\n      keys: {file: $D/jwks.json}\n" MINIMAL,
+     "5:18: identity.issuers.corp.audiences: expected 1 to 32 entries"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a, a]\n      keys: {file: $D/jwks.json}\n" MINIMAL,
+     "5:22: identity.issuers.corp.audiences: 'a' is listed twice"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: [x]\n"
+     "      audiences: [a]\n      keys: {file: $D/jwks.json}\n" MINIMAL,
+     "4:15: identity.issuers.corp.issuer: expected a string, got a list"},
+    {"identity:\n  issuers:\n    co/rp:\n      issuer: x\n"
+     "      audiences: [a]\n      keys: {file: $D/jwks.json}\n" MINIMAL,
+     "3:5: identity.issuers: 'co/rp' may hold only letters, digits, '_', "
+     "'-' and '.'"},
+    {ID_HEAD "        url: \"https://idp.example.com/jwks\"\n" MINIMAL,
+     "8:9: identity.issuers.corp.keys: give exactly one of file, url and "
+     "discovery"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n      keys: {}\n" MINIMAL,
+     "6:13: identity.issuers.corp.keys: expected one of file, url and "
+     "discovery"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n      keys: {file: jwks.json}\n" MINIMAL,
+     "6:20: identity.issuers.corp.keys.file: expected an absolute file "
+     "path"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n      keys: {url: \"ftp://x/jwks\"}\n" MINIMAL,
+     "6:19: identity.issuers.corp.keys.url: expected an https:// URL"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n"
+     "      keys: {url: \"http://idp.example.com/jwks\"}\n" MINIMAL,
+     "6:19: identity.issuers.corp.keys.url: plain http:// is accepted only "
+     "for a loopback host; keys fetched in clear text could be replaced "
+     "on the way"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n"
+     "      keys: {discovery: \"https://u:p@idp.example.com/\"}\n" MINIMAL,
+     "6:25: identity.issuers.corp.keys.discovery: a URL with user "
+     "information is refused (it would be logged)"},
+    {ID_HEAD "      algorithms: [RS256, none]\n" MINIMAL,
+     "8:27: identity.issuers.corp.algorithms: 'none' is not an algorithm "
+     "apiward verifies (RS256, RS384, RS512, PS256, PS384, PS512, ES256, "
+     "ES384, ES512, EdDSA, HS256, HS384, HS512)"},
+    {ID_HEAD "      algorithms: [RS256, RS256]\n" MINIMAL,
+     "8:27: identity.issuers.corp.algorithms: RS256 is listed twice"},
+    {ID_HEAD "      algorithms: [HS256, RS256]\n" MINIMAL,
+     "8:19: identity.issuers.corp.algorithms: secret (HS*) and public-key "
+     "algorithms cannot share an issuer; a public key could then be taken "
+     "for an HMAC secret"},
+    {ID_HEAD "      algorithms: []\n" MINIMAL,
+     "8:19: identity.issuers.corp.algorithms: an empty list allows no "
+     "token"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n      algorithms: [HS256]\n"
+     "      keys: {url: \"https://x/jwks\"}\n" MINIMAL,
+     "6:19: identity.issuers.corp.algorithms: HS* keys are secrets and can "
+     "only come from keys.file"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n      keys:\n        file: $D/secret.json\n"
+     MINIMAL,
+     "7:15: identity.issuers.corp.keys.file: no key in the file serves the "
+     "issuer's algorithms (secret keys need HS256, HS384 or HS512 listed "
+     "under algorithms)"},
+    {ID_HEAD "      algorithms: [PS256]\n" MINIMAL,
+     "7:15: identity.issuers.corp.keys.file: no key in the file serves the "
+     "issuer's algorithms (secret keys need HS256, HS384 or HS512 listed "
+     "under algorithms)"},
+    {ID_HEAD "      refresh: {min: 1m}\n" MINIMAL,
+     "8:16: identity.issuers.corp.refresh: applies to url and discovery "
+     "keys only"},
+    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
+     "      audiences: [a]\n      keys: {url: \"https://x/jwks\"}\n"
+     "      refresh: {min: 1h, max: 1m}\n" MINIMAL,
+     "7:16: identity.issuers.corp.refresh: min is larger than max"},
+    {ID_HEAD "      refresh: {often: 1m}\n" MINIMAL,
+     "8:17: identity.issuers.corp.refresh: unknown key 'often' (expected "
+     "one of: min, max, unknown_kid, timeout)"},
+    {ID_HEAD "      max_lifetime: 1h\n      require: []\n" MINIMAL,
+     "8:21: identity.issuers.corp.max_lifetime: needs exp in require, or a "
+     "token without exp would have no bound"},
+    {ID_HEAD "      leeway: 1h\n" MINIMAL,
+     "8:15: identity.issuers.corp.leeway: '1h' is out of range (0ms to "
+     "10m)"},
+    {ID_HEAD "      typ: \"a b\"\n" MINIMAL,
+     "8:12: identity.issuers.corp.typ: expected a media type such as JWT"},
+    {ID_HEAD "      roles_claim: a..b\n" MINIMAL,
+     "8:20: identity.issuers.corp.roles_claim: 'a..b' is not a claim name "
+     "or a dotted path of claim names"},
+    {ID_HEAD "      require: [exp, .x]\n" MINIMAL,
+     "8:22: identity.issuers.corp.require: '.x' is not a claim name or a "
+     "dotted path of claim names"},
+    {"identity:\n  api_keys:\n    file: $D/keys\n" MINIMAL,
+     "3:5: identity.api_keys: missing required key 'pepper_file'"},
+    {"identity:\n  api_keys:\n    file: $D/keys\n    pepper_file: $D/pepper\n"
+     "    revoked: [\"a b\"]\n" MINIMAL,
+     "5:15: identity.api_keys.revoked: 'a b' is not a key id"},
+};
+
+/* The same problems in routes[].auth, after an identity and upstream. */
+#define AUTH_ROUTE(auth)                                                       \
+    ID_HEAD ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo,\n"    \
+                        "     auth: " auth "}\n"
+
+static const struct bad_case bad_auth[] = {
+    {AUTH_ROUTE("{issuers: [nope]}"),
+     "12:23: routes[0].auth.issuers: no issuer is named 'nope' under "
+     "identity.issuers"},
+    {AUTH_ROUTE("{issuers: [corp, corp]}"),
+     "12:29: routes[0].auth.issuers: corp is listed twice"},
+    {AUTH_ROUTE("{methods: []}"),
+     "12:22: routes[0].auth.methods: an empty list accepts no caller; leave "
+     "auth out for a route without authentication"},
+    {AUTH_ROUTE("{methods: [jwt, oauth]}"),
+     "12:28: routes[0].auth.methods: 'oauth' is not one of: jwt, api_key"},
+    {AUTH_ROUTE("{methods: [api_key]}"),
+     "12:22: routes[0].auth.methods: api_key needs identity.api_keys"},
+    {AUTH_ROUTE("{methods: [api_key], issuers: [corp]}"),
+     "12:42: routes[0].auth.issuers: the route does not take jwt"},
+    {AUTH_ROUTE("{methods: [jwt, api_key], claims: {a: b}}"),
+     "12:46: routes[0].auth.claims: claims are checked on tokens only; on a "
+     "route that takes API keys a key would bypass them"},
+    {AUTH_ROUTE("{api_key: {header: X-K}}"),
+     "12:22: routes[0].auth.api_key: the route does not take api_key"},
+    {AUTH_ROUTE("{methods: [api_key], api_key: {header: X-K, query: k}}"),
+     "12:42: routes[0].auth.api_key: give exactly one of header and query"},
+    {AUTH_ROUTE("{methods: [api_key], api_key: {query: \"k&x\"}}"),
+     "12:50: routes[0].auth.api_key.query: 'k&x' may hold only letters, "
+     "digits, '-', '.', '_' and '~'"},
+    {AUTH_ROUTE("{forward: {subject: Authorization}}"),
+     "12:32: routes[0].auth.forward.subject: the gateway does not let "
+     "'Authorization' be used here"},
+    {AUTH_ROUTE("{forward: {subject: X-A, roles: x-a}}"),
+     "12:22: routes[0].auth.forward: header 'x-a' is used twice"},
+    {AUTH_ROUTE("{forward: {subject: \"X A\"}}"),
+     "12:32: routes[0].auth.forward.subject: 'X A' is not a valid header "
+     "name"},
+    {AUTH_ROUTE("{forward: {claims: [a]}}"),
+     "12:31: routes[0].auth.forward.claims: expected a string, got a list"},
+    {AUTH_ROUTE("{authorization: drop}"),
+     "12:28: routes[0].auth.authorization: 'drop' is not one of: strip, "
+     "keep"},
+    {AUTH_ROUTE("{claims: {tenant: [a]}}"),
+     "12:30: routes[0].auth.claims: expected a string, got a list"},
+    {AUTH_ROUTE("{claims: {a..b: c}}"),
+     "12:22: routes[0].auth.claims: 'a..b' is not a claim name or a dotted "
+     "path of claim names"},
+    {AUTH_ROUTE("{claim: {a: b}}"),
+     "12:13: routes[0].auth: unknown key 'claim' (expected one of: methods, "
+     "issuers, claims, api_key, authorization, forward)"},
+    {AUTH_ROUTE("jwt"),
+     "12:12: routes[0].auth: expected a mapping, got a plain scalar"},
+    {ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo, auth: {}}\n",
+     "4:46: routes[0].auth: jwt needs an issuer under identity.issuers"},
+    {ID_HEAD "    again:\n      issuer: \"https://idp.example.com/\"\n"
+     "      audiences: [other]\n      keys: {file: $D/jwks.json}\n"
+     ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo, auth: {}}\n",
+     "15:46: routes[0].auth: issuers corp and again have the same issuer, "
+     "so a token could not tell them apart; list one"},
+};
+
+static void
+test_identity_bad(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(bad_identity); i++) {
+        struct config_errors errs;
+
+        load_id_bad(bad_identity[i].head, &errs);
+        expect_error(&errs, bad_identity[i].want);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(bad_auth); i++) {
+        struct config_errors errs;
+
+        load_id_bad(bad_auth[i].head, &errs);
+        expect_error(&errs, bad_auth[i].want);
+    }
+}
+
+/* Files the loader reads are reported at the key that names them. */
+static void
+test_identity_bad_files(void **state)
+{
+    struct config_errors errs;
+
+    (void)state;
+    load_id_bad("identity:\n  issuers:\n    corp:\n      issuer: x\n"
+                "      audiences: [a]\n      keys:\n"
+                "        file: $D/absent.json\n" MINIMAL,
+                &errs);
+    expect_error_part(&errs, "7:15: ", "identity.issuers.corp.keys.file: ");
+    assert_int_equal(errs.n, 1);
+    load_id_bad("identity:\n  api_keys:\n    file: $D/absent\n"
+                "    pepper_file: $D/pepper\n" MINIMAL,
+                &errs);
+    expect_error_part(&errs, "3:11: ", "identity.api_keys.file: ");
+    load_id_bad("identity:\n  api_keys:\n    file: $D/keys\n"
+                "    pepper_file: $D/absent\n" MINIMAL,
+                &errs);
+    expect_error_part(&errs, "3:11: ", "identity.api_keys.file: ");
+    /* A broken issuer does not add a misleading problem on its route. */
+    load_id_bad("identity:\n  issuers:\n    corp:\n      issuer: x\n"
+                "      audiences: a\n      keys: {file: $D/jwks.json}\n"
+                ID_UPSTREAM
+                "routes:\n  - {name: a, path: /, upstream: demo, auth: "
+                "{issuers: [corp]}}\n",
+                &errs);
+    assert_int_equal(errs.n, 1);
+}
+
 int
 main(void)
 {
@@ -1123,6 +1682,17 @@ main(void)
         cmocka_unit_test(test_for_proxy),
         cmocka_unit_test(test_for_proxy_urls),
         cmocka_unit_test(test_for_proxy_errors),
+        cmocka_unit_test(test_identity_defaults),
+        cmocka_unit_test_setup_teardown(test_identity_every_key,
+                                        identity_setup, identity_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_issuer_defaults,
+                                        identity_setup, identity_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_releases_sources,
+                                        identity_setup, identity_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_bad, identity_setup,
+                                        identity_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_bad_files,
+                                        identity_setup, identity_teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
