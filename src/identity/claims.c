@@ -272,7 +272,9 @@ claims_check(const struct config_issuer *iss, const struct json_value *header,
 /*
  * True when one scalar claim v holds want: a string equal byte for
  * byte, an integer whose decimal form is want, or true or false
- * written as such. Fractions never match: their text is not unique.
+ * written as such. A fraction or an object never matches, whatever
+ * the required value: a number with a fraction has many spellings, and
+ * no route needs one (docs/known-limitations.md).
  */
 static bool
 claims_scalar_matches(const struct json_value *v, const char *want)
