@@ -150,6 +150,8 @@ conn_close(struct conn *c)
     if (c->closed)
         return;
     c->closed = true;
+    if (c->phase == PHASE_AUTH_WAIT)
+        worker_unpark(w, c);
     if (c->req.up != NULL) {
         upstream_release(c, c->req.up, false);
         c->req.up = NULL;
@@ -300,9 +302,100 @@ stage_guard(struct conn *c, struct request *r)
     return true;
 }
 
+/* Stage forward: finish the upstream head and hand it to a backend. */
+static void
+stage_forward(struct conn *c, struct request *r)
+{
+    if (message_upstream_principal(c, r) != AW_OK) {
+        refuse(c, 431, "http.head_too_large",
+               "The request head is too large to forward.");
+        return;
+    }
+    if (r->h.expect_continue && r->req_framing != HTTP_BODY_NONE)
+        buf_append(&c->out, continue_line, sizeof(continue_line) - 1);
+    r->stage = STAGE_FORWARD;
+    c->phase = PHASE_FORWARD;
+    http_parser_init(&r->res_parser);
+    if (upstream_attach(c, r, NULL) != AW_OK)
+        refuse(c, 503, "upstream.no_healthy_server",
+               "No healthy server is available for this route.");
+    else if (!r->req_body_done)
+        loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
+    else
+        loop_timer_cancel(&c->w->loop, &c->timer);
+}
+
+/*
+ * Stage authenticate. The credential was copied out of the head, so this
+ * can run again after the request waited for keys (final is then true
+ * once the wait is over). Returns true when the request goes on.
+ */
+static void
+stage_authenticate(struct conn *c, struct request *r, bool final)
+{
+    const struct config_route_auth *ra = r->route->auth;
+    struct auth_error err = {0};
+    int rc;
+
+    r->stage = STAGE_AUTH;
+    if (ra == NULL) {
+        stage_forward(c, r);
+        return;
+    }
+    rc = identity_authenticate(r->cfg, ra, &r->cred, c->w->idcache,
+                               (int64_t)(clock_wall_ms() / 1000), final,
+                               &c->arena, &r->principal, &err);
+    if (rc == AW_AGAIN) {
+        worker_park(c->w, c);
+        return;
+    }
+    if (rc != AW_OK) {
+        r->bearer_error = err.bearer_error;
+        refuse(c, err.status, err.reason, err.detail);
+        return;
+    }
+    stage_forward(c, r);
+}
+
+/*
+ * A parked request, already taken off the worker's list, is woken: keys
+ * changed, or (final) its wait is over.
+ */
+void
+conn_resume_auth(struct conn *c, bool final)
+{
+    if (c->closed || c->phase != PHASE_AUTH_WAIT)
+        return;
+    c->phase = PHASE_HEAD;
+    stage_authenticate(c, &c->req, final);
+    if (!c->closed)
+        conn_pump(c);
+}
+
+/* Copy the route's credential out of the head, which is about to go. */
+static bool
+take_credential(struct conn *c, struct request *r)
+{
+    const struct config_route_auth *ra = r->route->auth;
+    struct auth_error err = {0};
+
+    if (ra == NULL)
+        return true;
+    if (identity_extract(ra, r->h.headers, r->h.nheaders, r->h.query,
+                         &c->arena, &r->cred, &err) == AW_OK)
+        return true;
+    r->stage = STAGE_AUTH;
+    r->bearer_error = err.bearer_error;
+    refuse(c, err.status ? err.status : 401,
+           err.reason ? err.reason : "auth.malformed_credentials",
+           err.detail ? err.detail : "The credentials are malformed.");
+    return false;
+}
+
 /*
  * A complete head is in the input buffer: run the stages up to forward.
- * On refusal the request is already answered and recorded.
+ * Everything the later stages need is copied out of the head here. On
+ * refusal the request is already answered and recorded.
  */
 static void
 start_request(struct conn *c)
@@ -332,24 +425,14 @@ start_request(struct conn *c)
                        (r->req_framing == HTTP_BODY_LENGTH &&
                         r->body_left == 0);
     http_chunked_init(&r->req_chunks);
-    rc = message_upstream_head(c, r);
-    if (rc != AW_OK) {
+    if (message_upstream_head(c, r) != AW_OK) {
         refuse(c, 431, "http.head_too_large",
                "The request head is too large to forward.");
         return;
     }
-    if (r->h.expect_continue && r->req_framing != HTTP_BODY_NONE)
-        buf_append(&c->out, continue_line, sizeof(continue_line) - 1);
-    r->stage = STAGE_FORWARD;
-    c->phase = PHASE_FORWARD;
-    http_parser_init(&r->res_parser);
-    if (upstream_attach(c, r, NULL) != AW_OK)
-        refuse(c, 503, "upstream.no_healthy_server",
-               "No healthy server is available for this route.");
-    else if (!r->req_body_done)
-        loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
-    else
-        loop_timer_cancel(&c->w->loop, &c->timer);
+    if (!take_credential(c, r))
+        return;
+    stage_authenticate(c, r, false);
 }
 
 /*
@@ -790,6 +873,7 @@ conn_pump(struct conn *c)
         case PHASE_FORWARD:
             progress = pump_forward(c);
             break;
+        case PHASE_AUTH_WAIT:
         case PHASE_FLUSH:
             break;
         }
@@ -839,6 +923,11 @@ conn_on_timer(struct loop_timer *t)
 
     if (c->closed)
         return;
+    if (c->phase == PHASE_AUTH_WAIT) {
+        worker_unpark(c->w, c);
+        conn_resume_auth(c, true);
+        return;
+    }
     if (c->phase == PHASE_HEAD && buf_len(&c->out) == 0) {
         c->close_after = true;
         refuse(c, 408, "http.head_timeout",

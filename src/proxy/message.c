@@ -89,6 +89,40 @@ gateway_owned_request_field(struct slice name, bool trusted)
     return false;
 }
 
+/* Header names that carry the principal by default, on every route. */
+static const char *const principal_fields[] = {
+    "x-auth-subject", "x-auth-issuer", "x-auth-method", "x-auth-scopes",
+    "x-auth-roles", "x-auth-consumer",
+};
+
+static bool
+name_is(struct slice name, const char *configured)
+{
+    return configured != NULL && configured[0] != '\0' &&
+           slice_is(name, configured);
+}
+
+/*
+ * Fields that could impersonate the principal: the default names, the
+ * route's configured ones, and the Authorization field when the route
+ * authenticates and does not keep it.
+ */
+static bool
+principal_field(const struct config_route_auth *ra, struct slice name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(principal_fields); i++)
+        if (slice_is(name, principal_fields[i]))
+            return true;
+    if (ra == NULL)
+        return false;
+    if (!ra->keep_authorization && slice_is(name, "authorization"))
+        return true;
+    return name_is(name, ra->fwd_subject) || name_is(name, ra->fwd_issuer) ||
+           name_is(name, ra->fwd_method) || name_is(name, ra->fwd_scopes) ||
+           name_is(name, ra->fwd_roles) || name_is(name, ra->fwd_consumer) ||
+           name_is(name, ra->fwd_claims);
+}
+
 static bool
 is_lower_hex(struct slice s)
 {
@@ -220,6 +254,7 @@ message_upstream_head(struct conn *c, struct request *r)
 
         if (http_is_hop_by_hop(h->name) ||
             gateway_owned_request_field(h->name, trusted) ||
+            principal_field(r->route->auth, h->name) ||
             named_by_connection(r->h.headers, r->h.nheaders, h->name))
             continue;
         bld_add(&o, h->name);
@@ -237,10 +272,106 @@ message_upstream_head(struct conn *c, struct request *r)
     } else if (r->req_framing == HTTP_BODY_CHUNKED) {
         bld_str(&o, "Transfer-Encoding: chunked\r\n");
     }
-    bld_str(&o, "\r\n");
     if (o.overflow)
         return AW_TOOBIG;
     r->up_head = o.b.data;
+    r->up_head_len = o.b.end;
+    r->up_head_cap = cap;
+    return AW_OK;
+}
+
+/* True when a principal value can go in a field value as it is. */
+static bool
+field_value_safe(struct slice v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.ptr[i];
+
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+static void
+put_principal_field(struct bld *o, const char *name, struct slice value)
+{
+    if (name == NULL || name[0] == '\0' || value.len == 0)
+        return;
+    if (!field_value_safe(value)) {
+        log_warn("principal value for %s has control characters; "
+                 "not forwarded", name);
+        return;
+    }
+    bld_field(o, name, value);
+}
+
+static void
+put_principal_list(struct bld *o, const char *name, const struct slice *v,
+                   unsigned n, const char *sep)
+{
+    size_t start;
+
+    if (name == NULL || name[0] == '\0' || n == 0)
+        return;
+    bld_str(o, name);
+    bld_str(o, ": ");
+    start = o->b.end;
+    for (unsigned i = 0; i < n; i++) {
+        if (!field_value_safe(v[i]) || memchr(v[i].ptr, sep[0], v[i].len))
+            continue;
+        if (o->b.end != start)
+            bld_str(o, sep);
+        bld_add(o, v[i]);
+    }
+    bld_str(o, "\r\n");
+}
+
+static const char *
+auth_kind_name(enum auth_kind k)
+{
+    return k == AUTH_JWT ? "jwt" : k == AUTH_API_KEY ? "api_key" : "none";
+}
+
+/*
+ * Finish the upstream head: the principal's fields (when the route
+ * authenticates) and the empty line. The head may move to a larger arena
+ * block. Returns AW_OK, AW_NOMEM or AW_TOOBIG.
+ */
+int
+message_upstream_principal(struct conn *c, struct request *r)
+{
+    const struct config_route_auth *ra = r->route->auth;
+    const struct principal *p = &r->principal;
+    size_t need = r->up_head_len + 2 + (ra == NULL ? 0 : 1024 +
+                  p->subject.len + p->issuer.len + p->consumer.len +
+                  p->claims_b64.len + 64 * (p->nscopes + p->nroles));
+    struct bld o;
+
+    if (need > r->up_head_cap) {
+        char *grown = arena_alloc(&c->arena, need);
+
+        if (grown == NULL)
+            return AW_NOMEM;
+        memcpy(grown, r->up_head, r->up_head_len);
+        r->up_head = grown;
+        r->up_head_cap = need;
+    }
+    o = (struct bld){{r->up_head, 0, r->up_head_len, r->up_head_cap}, false};
+    if (ra != NULL && p->kind != AUTH_NONE) {
+        const char *m = auth_kind_name(p->kind);
+
+        put_principal_field(&o, ra->fwd_subject, p->subject);
+        put_principal_field(&o, ra->fwd_issuer, p->issuer);
+        put_principal_field(&o, ra->fwd_method, (struct slice){m, strlen(m)});
+        put_principal_list(&o, ra->fwd_scopes, p->scopes, p->nscopes, " ");
+        put_principal_list(&o, ra->fwd_roles, p->roles, p->nroles, ",");
+        put_principal_field(&o, ra->fwd_consumer, p->consumer);
+        put_principal_field(&o, ra->fwd_claims, p->claims_b64);
+    }
+    bld_str(&o, "\r\n");
+    if (o.overflow)
+        return AW_TOOBIG;
     r->up_head_len = o.b.end;
     return AW_OK;
 }
@@ -384,6 +515,19 @@ put_allow(struct bld *o, uint32_t allowed)
     bld_str(o, "\r\n");
 }
 
+/* RFC 6750 section 3: the challenge of a 401. */
+static void
+put_www_authenticate(struct bld *o, const char *bearer_error)
+{
+    bld_str(o, "WWW-Authenticate: Bearer realm=\"apiward\"");
+    if (bearer_error != NULL) {
+        bld_str(o, ", error=\"");
+        bld_str(o, bearer_error);
+        bld_str(o, "\"");
+    }
+    bld_str(o, "\r\n");
+}
+
 /*
  * Answer the client with an RFC 9457 problem document whose type ends in
  * the stable reason code. Everything already queued for the client is
@@ -422,6 +566,10 @@ message_problem(struct conn *c, struct request *r, int status,
     bld_str(&o, line);
     if (status == 405)
         put_allow(&o, r->allowed);
+    if (status == 401)
+        put_www_authenticate(&o, r->bearer_error);
+    if (status == 503)
+        bld_str(&o, "Retry-After: 5\r\n");
     if (status == 408 || status == 413 || status == 431 || status == 400 ||
         status == 414 || status == 505 || status == 501)
         c->close_after = true;
@@ -484,7 +632,7 @@ message_request_id(struct worker *w, struct request *r)
 }
 
 static const char *const stage_names[] = {
-    "parse", "route", "guard", "forward", "respond",
+    "parse", "route", "guard", "authenticate", "forward", "respond",
 };
 
 /* ISO 8601 UTC with milliseconds, cached per second per thread. */
@@ -545,6 +693,16 @@ message_access_log(struct conn *c, struct request *r)
         put_json_string(&o, "route", (struct slice){r->route->name,
                                                     strlen(r->route->name)});
     put_json_string(&o, "path", r->path);
+    if (r->principal.kind != AUTH_NONE) {
+        const char *m = auth_kind_name(r->principal.kind);
+
+        put_json_string(&o, "user", r->principal.subject);
+        put_json_string(&o, "auth", (struct slice){m, strlen(m)});
+    }
+    if (r->principal.credential_id[0] != '\0')
+        put_json_string(&o, "credential",
+                        (struct slice){r->principal.credential_id,
+                                       strlen(r->principal.credential_id)});
     if (r->up != NULL || r->t_up_start != 0)
         put_json_string(&o, "upstream", r->up != NULL
                         ? (struct slice){r->up->be->text,

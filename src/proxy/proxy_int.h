@@ -16,6 +16,7 @@
 #include "base/base.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "identity/identity.h"
 #include "loop/loop.h"
 #include "route/route.h"
 
@@ -65,6 +66,7 @@ struct upconn {
 enum conn_phase {
     PHASE_IDLE,      /* waiting for the first byte of a request */
     PHASE_HEAD,      /* reading a request head */
+    PHASE_AUTH_WAIT, /* parked until the keys it needs are fetched */
     PHASE_FORWARD,   /* request being forwarded, response awaited */
     PHASE_FLUSH,     /* gateway-made answer being written, then close */
 };
@@ -74,6 +76,7 @@ enum stage {
     STAGE_PARSE,
     STAGE_ROUTE,
     STAGE_GUARD,
+    STAGE_AUTH,
     STAGE_FORWARD,
     STAGE_RESPOND,
 };
@@ -91,8 +94,13 @@ struct request {
     uint32_t allowed;              /* methods of the path, for a 405 */
     char id[PROXY_REQUEST_ID_LEN + 1];
 
+    struct credential cred;        /* copied out of the head */
+    struct principal principal;    /* set by the authenticate stage */
+    const char *bearer_error;      /* RFC 6750 error of a 401, or NULL */
+
     char *up_head;                 /* serialised upstream head (arena) */
     size_t up_head_len;
+    size_t up_head_cap;
     enum http_framing req_framing; /* NONE, LENGTH or CHUNKED */
     uint64_t body_left;            /* LENGTH: bytes still to forward */
     struct http_chunked req_chunks;
@@ -127,6 +135,8 @@ struct conn {
     struct worker *w;
     struct conn *prev;
     struct conn *next;
+    struct conn *park_prev;        /* worker's parked list, while */
+    struct conn *park_next;        /* phase is PHASE_AUTH_WAIT */
     struct sockaddr_storage peer;
     socklen_t peer_len;
     char peer_text[48];            /* address without port */
@@ -159,6 +169,8 @@ struct worker {
     struct listener *listeners;
     size_t nlisteners;
     struct conn *conns;            /* every open client connection */
+    struct conn *parked;           /* requests waiting for keys */
+    struct identity_cache *idcache;/* verified tokens of this worker */
     unsigned nconns;
     struct backend *backends;
     unsigned rr;                   /* round-robin cursor */
@@ -193,6 +205,8 @@ void worker_refresh_config(struct worker *w);
 int worker_buf_get(struct worker *w, struct buf *b);
 void worker_buf_put(struct worker *w, struct buf *b);
 struct http_header *worker_scratch_headers(struct worker *w, unsigned n);
+void worker_park(struct worker *w, struct conn *c);
+void worker_unpark(struct worker *w, struct conn *c);
 
 /* conn.c */
 void conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
@@ -202,6 +216,7 @@ void conn_close(struct conn *c);
 void conn_free(struct conn *c);
 void conn_drain(struct conn *c);
 void conn_upstream_failed(struct conn *c, enum upstream_failure why);
+void conn_resume_auth(struct conn *c, bool final);
 
 /* upstream.c */
 int upstream_attach(struct conn *c, struct request *r,
@@ -217,6 +232,7 @@ void upconn_arm(struct upconn *u, struct request *r);
 
 /* message.c */
 int message_upstream_head(struct conn *c, struct request *r);
+int message_upstream_principal(struct conn *c, struct request *r);
 int message_response_head(struct conn *c, struct request *r);
 void message_problem(struct conn *c, struct request *r, int status,
                      const char *reason, const char *detail);

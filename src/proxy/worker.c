@@ -22,12 +22,14 @@
 #include "telemetry/telemetry.h"
 
 #define LISTEN_BACKLOG 4096
+#define KEYS_WAIT_MS 10000   /* readiness: first fetch of remote key sets */
 
 atomic_bool proxy_draining;
 atomic_uint_fast64_t proxy_generation;
 
 static struct worker *workers;
 static unsigned nworkers;
+static atomic_bool workers_running;   /* every worker loop is ready */
 
 /* Per-worker state of a backend address, created on first use. */
 struct backend *
@@ -91,6 +93,56 @@ worker_scratch_headers(struct worker *w, unsigned n)
     w->scratch = h;
     w->scratch_cap = n;
     return h;
+}
+
+/*
+ * How long a request may wait for keys being fetched before it is
+ * answered with what is known. A fetch has its own, usually shorter,
+ * timeout; this bounds the wait whatever happens to the fetch.
+ */
+#define AUTH_WAIT_MS 5000
+
+/* Park c until the key store reports a finished fetch (see on_wake). */
+void
+worker_park(struct worker *w, struct conn *c)
+{
+    c->phase = PHASE_AUTH_WAIT;
+    c->park_prev = NULL;
+    c->park_next = w->parked;
+    if (w->parked != NULL)
+        w->parked->park_prev = c;
+    w->parked = c;
+    loop_timer_set(&w->loop, &c->timer, AUTH_WAIT_MS);
+}
+
+void
+worker_unpark(struct worker *w, struct conn *c)
+{
+    if (c->park_prev != NULL)
+        c->park_prev->park_next = c->park_next;
+    else
+        w->parked = c->park_next;
+    if (c->park_next != NULL)
+        c->park_next->park_prev = c->park_prev;
+    c->park_prev = c->park_next = NULL;
+    loop_timer_cancel(&w->loop, &c->timer);
+}
+
+/* Give every parked request another try; some may park again. */
+static void
+resume_parked(struct worker *w)
+{
+    struct conn *list = w->parked;
+
+    w->parked = NULL;
+    while (list != NULL) {
+        struct conn *c = list;
+
+        list = c->park_next;
+        c->park_prev = c->park_next = NULL;
+        loop_timer_cancel(&w->loop, &c->timer);
+        conn_resume_auth(c, false);
+    }
 }
 
 /* Switch the worker to the newest snapshot if a reload published one. */
@@ -199,13 +251,18 @@ on_batch(struct loop *l, void *arg)
         loop_stop(l);
 }
 
-/* Another thread asked for attention: so far only to start draining. */
+/*
+ * Another thread asked for attention: the key store finished a fetch
+ * (parked requests try again), or the drain begins.
+ */
 static void
 on_wake(struct loop *l, void *arg)
 {
     struct worker *w = arg;
     struct conn *c, *next;
 
+    if (w->parked != NULL)
+        resume_parked(w);
     if (!atomic_load(&proxy_draining) || w->draining)
         return;
     w->draining = true;
@@ -242,6 +299,9 @@ worker_init(struct worker *w, unsigned id, struct config *cfg)
                                cfg->limits.max_head_bytes + PROXY_HEAD_EXTRA),
               PROXY_POOL_KEEP);
     pool_init(&w->small_pool, PROXY_SMALL_BLOCK, PROXY_POOL_KEEP);
+    w->idcache = identity_cache_new(cfg->token_cache_entries);
+    if (w->idcache == NULL && cfg->token_cache_entries > 0)
+        return AW_NOMEM;
     if (loop_init(&w->loop, on_wake, w) != AW_OK)
         return AW_IO;
     w->loop.on_batch = on_batch;
@@ -280,6 +340,7 @@ worker_fini(struct worker *w)
     loop_fini(&w->loop);
     pool_fini(&w->io_pool);
     pool_fini(&w->small_pool);
+    identity_cache_free(w->idcache);
     free(w->scratch);
     config_unref(w->cfg);
 }
@@ -388,7 +449,18 @@ start_workers(struct config *cfg)
                            &workers[i]) != 0)
             return AW_IO;
     }
+    atomic_store(&workers_running, true);
     return AW_OK;
+}
+
+/* The key store finished a fetch: parked requests may go on. */
+static void
+on_keys_changed(void *arg)
+{
+    if (!atomic_load(&workers_running))
+        return;
+    for (unsigned i = 0; i < nworkers; i++)
+        loop_wake(&workers[i].loop);
 }
 
 int
@@ -414,7 +486,13 @@ proxy_serve(struct config *cfg)
                   strerror(errno));
         return 1;
     }
+    /* Listeners open only after the first fetch of remote key sets
+     * (or its bound), so a client never meets a gateway without keys. */
+    if (keystore_start(KEYS_WAIT_MS, on_keys_changed, NULL) != AW_OK)
+        log_warn("key store: not every key set could be fetched; tokens "
+                 "of those issuers get 503 until a fetch succeeds");
     if (start_workers(cfg) != AW_OK) {
+        keystore_stop();
         accesslog_stop();
         return 1;
     }
@@ -433,6 +511,7 @@ proxy_serve(struct config *cfg)
         accesslog_stop();
         return 0;
     }
+    keystore_stop();
     for (unsigned i = 0; i < nworkers; i++)
         worker_fini(&workers[i]);
     free(workers);
