@@ -560,20 +560,29 @@ parse_object(struct parser *p, unsigned depth)
     return finish_object(p, head, n, start);
 }
 
+/*
+ * One value, p->pos before it. depth is the number of arrays and objects
+ * that would hold it if it is one, so only those count against
+ * max_depth: a scalar adds no recursion, and "max_depth 1" must still
+ * allow {"a": 1}. The bound is checked at the opening bracket, before
+ * recursing.
+ */
 static struct json_value *
 parse_value(struct parser *p, unsigned depth)
 {
     struct json_value *v;
 
-    if (depth > p->lim->max_depth)
-        return fail(p, AW_TOOBIG, "json.too_deep");
     skip_ws(p);
     if (p->pos >= p->len)
         return fail(p, AW_INVALID, "json.syntax");
     switch (p->buf[p->pos]) {
     case '{':
+        if (depth > p->lim->max_depth)
+            return fail(p, AW_TOOBIG, "json.too_deep");
         return parse_object(p, depth);
     case '[':
+        if (depth > p->lim->max_depth)
+            return fail(p, AW_TOOBIG, "json.too_deep");
         return parse_array(p, depth);
     case '"':
         v = new_value(p, JSON_STRING);
