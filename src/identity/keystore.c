@@ -447,12 +447,15 @@ ks_parse_set(const char *shown, const char *buf, size_t len, unsigned flags,
     if (jwks_count(set) == 0) {
         const struct jwks_note *notes = jwks_notes(set, &n);
 
-        jwks_unref(set);
+        /* The notes live in the set: report before letting it go. */
         if (n == 0)
-            return ks_fail(r, "jwks.no_usable_key", "the set is empty");
-        return ks_fail(r, "jwks.no_usable_key",
-                       "%zu entries, none usable; first: %s", n,
-                       notes[0].reason);
+            rc = ks_fail(r, "jwks.no_usable_key", "the set is empty");
+        else
+            rc = ks_fail(r, "jwks.no_usable_key",
+                         "%zu entries, none usable; first: %s", n,
+                         notes[0].reason);
+        jwks_unref(set);
+        return rc;
     }
     r->set = set;
     return AW_OK;

@@ -719,7 +719,7 @@ test_failures_keep_last_good(void **state)
     struct keysource_opts o = opts(60000, 60000, 0, 700);
     struct keysource_stats st;
     struct keysource *s;
-    struct jwks *before;
+    struct jwks *before, *after;
 
     server_ctl("mode=ok&cc=max-age%3D300");
     s = source(KEYS_URL, url("/jwks"), &o);
@@ -755,9 +755,9 @@ test_failures_keep_last_good(void **state)
     server_start(server_port);
     refetch_and_wait(s);
     wait_success(s, 3000);
-    assert_ptr_not_equal(keysource_get(s), before);
-    jwks_unref(keysource_get(s));
-    jwks_unref(keysource_get(s));
+    after = keysource_get(s);
+    assert_ptr_not_equal(after, before);
+    jwks_unref(after);
     jwks_unref(before);
     unlink(log);
     keysource_unref(s);
