@@ -1,5 +1,5 @@
 /*
- * apiward command line: run, check, proxy.
+ * apiward command line: run, check, proxy, key.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "identity/identity.h"
 #include "proxy/proxy.h"
 
 static const char usage[] =
@@ -18,6 +19,14 @@ static const char usage[] =
     "                                 FILE:LINE:COLUMN, exit 1 if any\n"
     "  proxy --listen ADDR --to URL   protect one backend with safe\n"
     "                                 defaults, no file needed\n"
+    "        [--jwks FILE_OR_URL --issuer ISS --audience AUD...]\n"
+    "                                 and require a JWT from ISS for AUD\n"
+    "                                 (--audience may be repeated), its\n"
+    "                                 keys in a JWK Set file or at an\n"
+    "                                 http(s):// URL\n"
+    "  key new --consumer NAME --pepper-file FILE [--not-before DATE]\n"
+    "        [--expires DATE]         make an API key; prints it once\n"
+    "                                 with its keys-file line\n"
     "\n"
     "options:\n"
     "  -h, --help                     this text\n"
@@ -90,21 +99,91 @@ cmd_run(int argc, char **argv)
     return proxy_serve(cfg);
 }
 
+/* Most --audience options "apiward proxy" takes, as identity allows. */
+#define MAX_AUDIENCES 32
+
+/*
+ * Collect every value of a repeatable option ("--audience A" or
+ * "--audience=A") into out[0..max). Returns how many, or -1 when there
+ * are more than max or one lacks its value.
+ */
+static int
+option_values(int argc, char **argv, const char *longopt, const char **out,
+              int max)
+{
+    size_t len = strlen(longopt);
+    int n = 0;
+
+    for (int i = 2; i < argc; i++) {
+        const char *v = NULL;
+
+        if (strcmp(argv[i], longopt) == 0) {
+            if (i + 1 >= argc)
+                return -1;
+            v = argv[++i];
+        } else if (strncmp(argv[i], longopt, len) == 0 &&
+                   argv[i][len] == '=') {
+            v = argv[i] + len + 1;
+        }
+        if (v == NULL)
+            continue;
+        if (n == max)
+            return -1;
+        out[n++] = v;
+    }
+    return n;
+}
+
+/*
+ * The token options of "apiward proxy": all three or none. Returns 0
+ * with jwt filled or *use false, or 2 after printing a usage error.
+ */
+static int
+proxy_jwt_options(int argc, char **argv, struct config_proxy_jwt *jwt,
+                  const char **auds, bool *use)
+{
+    int n = option_values(argc, argv, "--audience", auds, MAX_AUDIENCES);
+
+    jwt->jwks = option_value(argc, argv, NULL, "--jwks");
+    jwt->issuer = option_value(argc, argv, NULL, "--issuer");
+    jwt->audiences = auds;
+    jwt->naudiences = n > 0 ? (size_t)n : 0;
+    *use = jwt->jwks != NULL || jwt->issuer != NULL || n != 0;
+    if (n < 0) {
+        fprintf(stderr, "apiward proxy: --audience needs a value, at most "
+                        "%d times\n\n%s", MAX_AUDIENCES, usage);
+        return 2;
+    }
+    if (*use && (jwt->jwks == NULL || jwt->issuer == NULL || n == 0)) {
+        fprintf(stderr, "apiward proxy: --jwks, --issuer and --audience go "
+                        "together\n\n%s", usage);
+        return 2;
+    }
+    return 0;
+}
+
 static int
 cmd_proxy(int argc, char **argv)
 {
     const char *listen = option_value(argc, argv, NULL, "--listen");
     const char *to = option_value(argc, argv, NULL, "--to");
+    const char *auds[MAX_AUDIENCES];
+    struct config_proxy_jwt jwt;
     struct config_errors errs;
     struct config *cfg = NULL;
+    bool use_jwt = false;
+    int rc = proxy_jwt_options(argc, argv, &jwt, auds, &use_jwt);
 
+    if (rc != 0)
+        return rc;
     if (listen == NULL)
         listen = "127.0.0.1:8080";
     if (to == NULL) {
         fprintf(stderr, "apiward proxy: missing --to URL\n\n%s", usage);
         return 2;
     }
-    if (config_for_proxy(listen, to, &cfg, &errs) != AW_OK) {
+    if (config_for_proxy_jwt(listen, to, use_jwt ? &jwt : NULL, &cfg,
+                             &errs) != AW_OK) {
         config_errors_print(&errs, stderr);
         return 1;
     }
@@ -132,6 +211,8 @@ main(int argc, char **argv)
         return cmd_check(argc, argv);
     if (strcmp(cmd, "proxy") == 0)
         return cmd_proxy(argc, argv);
+    if (strcmp(cmd, "key") == 0)
+        return apikey_cmd(argc - 1, argv + 1);
     fprintf(stderr, "apiward: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -390,16 +390,150 @@ config_proxy_upstream(struct config_loader *ld, const char *url,
 }
 
 /*
+ * A node of a tree built in memory rather than read from YAML, for the
+ * settings that "apiward proxy" takes as options. It has no position,
+ * so problems found in it are reported without one. text is borrowed
+ * and must outlive the load (command-line arguments do).
+ */
+static struct config_node *
+proxy_node(struct config_loader *ld, struct config_node *parent,
+           const char *key, enum config_node_type type, const char *text)
+{
+    struct config_node *n = arena_alloc(&ld->tree, sizeof(*n));
+    struct config_node *k = n;
+
+    if (n == NULL)
+        goto nomem;
+    *n = (struct config_node){.type = type, .text = text,
+                              .len = text != NULL ? strlen(text) : 0};
+    if (key != NULL) {
+        k = arena_alloc(&ld->tree, sizeof(*k));
+        if (k == NULL)
+            goto nomem;
+        *k = (struct config_node){.type = CONFIG_NODE_SCALAR, .plain = true,
+                                  .text = key, .len = strlen(key), .value = n};
+    }
+    if (parent->last != NULL)
+        parent->last->next = k;
+    else
+        parent->first = k;
+    parent->last = k;
+    parent->n++;
+    return n;
+
+nomem:
+    ld->nomem = true;
+    return NULL;
+}
+
+/*
+ * The --jwks value as the identity section takes it: a URL as given, a
+ * file as an absolute path (the section refuses relative ones, which
+ * would change meaning with the working directory).
+ */
+static int
+proxy_jwks(struct config_loader *ld, const char *jwks, const char **kind,
+           const char **location)
+{
+    char q[96], *abs;
+    struct slice s = {jwks, strlen(jwks)};
+
+    if (strncmp(jwks, "http://", 7) == 0 || strncmp(jwks, "https://", 8) == 0) {
+        *kind = "url";
+        *location = jwks;
+        return AW_OK;
+    }
+    *kind = "file";
+    abs = realpath(jwks, NULL);
+    if (abs == NULL) {
+        config_error_at(ld, 0, 0, "--jwks '%s': cannot open: %s",
+                        log_escape(q, sizeof(q), s), strerror(errno));
+        return AW_INVALID;
+    }
+    *location = config_strdup(ld, abs, strlen(abs));
+    free(abs);
+    return *location != NULL ? AW_OK : AW_NOMEM;
+}
+
+/*
+ * What --jwks, --issuer and --audience stand for, as a file would say
+ * it: one issuer named "proxy" with every default, and an auth mapping
+ * with every default (jwt, all issuers) on the catch-all route. Going
+ * through the file's own parsers keeps the command line exactly as
+ * strict as a file; their messages name the keys of the file the
+ * options stand for.
+ */
+static int
+proxy_identity(struct config_loader *ld, const struct config_proxy_jwt *jwt)
+{
+    const char *kind = NULL, *location = NULL;
+    struct config_node root = {.type = CONFIG_NODE_MAP};
+    struct config_node *id, *iss, *auds, *keys, *auth;
+    int rc = proxy_jwks(ld, jwt->jwks, &kind, &location);
+
+    if (rc != AW_OK)
+        return rc;
+    id = proxy_node(ld, &root, "identity", CONFIG_NODE_MAP, NULL);
+    iss = id ? proxy_node(ld, id, "issuers", CONFIG_NODE_MAP, NULL) : NULL;
+    iss = iss ? proxy_node(ld, iss, "proxy", CONFIG_NODE_MAP, NULL) : NULL;
+    if (iss == NULL || !proxy_node(ld, iss, "issuer", CONFIG_NODE_SCALAR,
+                                   jwt->issuer))
+        return AW_NOMEM;
+    auds = proxy_node(ld, iss, "audiences", CONFIG_NODE_SEQ, NULL);
+    for (size_t i = 0; auds != NULL && i < jwt->naudiences; i++)
+        if (!proxy_node(ld, auds, NULL, CONFIG_NODE_SCALAR,
+                        jwt->audiences[i]))
+            return AW_NOMEM;
+    keys = proxy_node(ld, iss, "keys", CONFIG_NODE_MAP, NULL);
+    auth = proxy_node(ld, &root, "auth", CONFIG_NODE_MAP, NULL);
+    if (auds == NULL || keys == NULL || auth == NULL ||
+        !proxy_node(ld, keys, kind, CONFIG_NODE_SCALAR, location))
+        return AW_NOMEM;
+    /* The route parser looks for the identity section from the root. */
+    ld->root = &root;
+    rc = config_parse_identity(ld, id, ld->c, NULL, "identity");
+    if (rc == AW_OK)
+        rc = config_parse_route_auth(ld, auth, &ld->c->routes[0].auth, NULL,
+                                     "routes[0].auth");
+    ld->root = NULL;
+    return rc;
+}
+
+/* The options stand in for the file in the hash, one per line. */
+static void
+proxy_hash(struct config *c, const char *listen, const char *to_url,
+           const struct config_proxy_jwt *jwt)
+{
+    uint64_t h = config_fnv(CONFIG_FNV_BASIS, listen, strlen(listen));
+
+    h = config_fnv(h, "\n", 1);
+    h = config_fnv(h, to_url, strlen(to_url));
+    if (jwt != NULL) {
+        const char *more[] = {jwt->jwks, jwt->issuer};
+
+        for (size_t i = 0; i < ARRAY_LEN(more); i++) {
+            h = config_fnv(h, "\n", 1);
+            h = config_fnv(h, more[i], strlen(more[i]));
+        }
+        for (size_t i = 0; i < jwt->naudiences; i++) {
+            h = config_fnv(h, "\n", 1);
+            h = config_fnv(h, jwt->audiences[i], strlen(jwt->audiences[i]));
+        }
+    }
+    config_hash_hex(h, c->hash);
+}
+
+/*
  * The settings of "apiward proxy" are the defaults of a file plus what
- * the two options say, so that the quick start is as safe as a file.
+ * the options say, so that the quick start is as safe as a file.
  */
 int
-config_for_proxy(const char *listen, const char *to_url, struct config **out,
-                 struct config_errors *errs)
+config_for_proxy_jwt(const char *listen, const char *to_url,
+                     const struct config_proxy_jwt *jwt, struct config **out,
+                     struct config_errors *errs)
 {
     struct config_loader ld;
     struct config_addr to;
-    uint64_t h;
     int rc = config_loader_init(&ld, NULL, errs, true);
 
     if (rc == AW_OK)
@@ -408,14 +542,18 @@ config_for_proxy(const char *listen, const char *to_url, struct config **out,
         rc = AW_INVALID;
     if (rc == AW_OK)
         rc = config_proxy_routes(&ld, &to);
-    if (rc == AW_OK) {
-        /* The two arguments stand in for the file in the hash. */
-        h = config_fnv(CONFIG_FNV_BASIS, listen, strlen(listen));
-        h = config_fnv(h, "\n", 1);
-        h = config_fnv(h, to_url, strlen(to_url));
-        config_hash_hex(h, ld.c->hash);
-    }
+    if (rc == AW_OK && jwt != NULL)
+        rc = proxy_identity(&ld, jwt);
+    if (rc == AW_OK)
+        proxy_hash(ld.c, listen, to_url, jwt);
     return config_loader_finish(&ld, rc, out);
+}
+
+int
+config_for_proxy(const char *listen, const char *to_url, struct config **out,
+                 struct config_errors *errs)
+{
+    return config_for_proxy_jwt(listen, to_url, NULL, out, errs);
 }
 
 /* Relaxed order suffices: a reference is taken from one already held. */

@@ -265,6 +265,29 @@ void config_errors_print(const struct config_errors *errs, FILE *out);
 int config_for_proxy(const char *listen, const char *to_url,
                      struct config **out, struct config_errors *errs);
 
+/* The token check "apiward proxy" adds with --jwks. */
+struct config_proxy_jwt {
+    const char *jwks;              /* a JWK Set file (relative to the
+                                      working directory), or an http(s)
+                                      URL; borrowed */
+    const char *issuer;            /* the exact "iss"; borrowed */
+    const char *const *audiences;  /* 1 to 32; borrowed */
+    size_t naudiences;
+};
+
+/*
+ * config_for_proxy, and when jwt is not NULL: one issuer named "proxy"
+ * (identity.issuers.proxy with keys.file or keys.url and every other
+ * setting at its default), and routes[0].auth with every default, so
+ * that each request needs a valid token. Problems in those settings
+ * are reported as the file keys they stand for
+ * ("identity.issuers.proxy.keys.url: ..."). The strings of jwt must
+ * stay valid until this returns; the snapshot keeps copies.
+ */
+int config_for_proxy_jwt(const char *listen, const char *to_url,
+                         const struct config_proxy_jwt *jwt,
+                         struct config **out, struct config_errors *errs);
+
 /* Take a reference; returns c. */
 struct config *config_ref(struct config *c);
 

@@ -13,6 +13,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -123,19 +124,45 @@ ident_store_string(struct config_loader *ld, const struct config_node *v,
 }
 
 /*
- * An absolute file path. Relative paths are refused because the
- * gateway may be started from any directory and a reload would follow.
+ * A file path. A relative one is taken from the directory of the
+ * configuration file and made absolute now, so that the gateway reads
+ * the same file whatever directory it was started from and after every
+ * reload. A configuration loaded from memory has no directory: there
+ * only absolute paths are accepted.
  */
 static int
 ident_abs_path(struct config_loader *ld, const struct config_node *v, void *dst,
                const struct config_field *f, const char *where)
 {
+    char **out = dst, *dir, *slash, *joined;
+    size_t need;
+    int rc = ident_store_string(ld, v, IDENT_PATH_MAX, where, dst);
+
     (void)f;
-    if (v->type == CONFIG_NODE_SCALAR && v->len > 0 && v->text[0] != '/') {
+    if (rc != AW_OK || (*out)[0] == '/')
+        return rc;
+    dir = ld->c->path != NULL ? realpath(ld->c->path, NULL) : NULL;
+    slash = dir != NULL ? strrchr(dir, '/') : NULL;
+    if (slash == NULL) {
+        free(dir);
         config_error(ld, v, "%s: expected an absolute file path", where);
         return AW_INVALID;
     }
-    return ident_store_string(ld, v, IDENT_PATH_MAX, where, dst);
+    *slash = '\0';
+    need = strlen(dir) + 1 + strlen(*out) + 1;
+    joined = need <= IDENT_PATH_MAX ? config_alloc(ld, need) : NULL;
+    if (joined != NULL)
+        snprintf(joined, need, "%s/%s", dir, *out);
+    free(dir);
+    if (joined == NULL && need <= IDENT_PATH_MAX)
+        return AW_NOMEM;
+    if (joined == NULL) {
+        config_error(ld, v, "%s: the path is longer than %d bytes", where,
+                     IDENT_PATH_MAX);
+        return AW_INVALID;
+    }
+    *out = joined;
+    return AW_OK;
 }
 
 /*

@@ -1464,10 +1464,6 @@ static const struct bad_case bad_identity[] = {
      "6:13: identity.issuers.corp.keys: expected one of file, url and "
      "discovery"},
     {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
-     "      audiences: [a]\n      keys: {file: jwks.json}\n" MINIMAL,
-     "6:20: identity.issuers.corp.keys.file: expected an absolute file "
-     "path"},
-    {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
      "      audiences: [a]\n      keys: {url: \"ftp://x/jwks\"}\n" MINIMAL,
      "6:19: identity.issuers.corp.keys.url: expected an https:// URL"},
     {"identity:\n  issuers:\n    corp:\n      issuer: x\n"
@@ -1633,6 +1629,13 @@ test_identity_bad_files(void **state)
                 &errs);
     expect_error_part(&errs, "7:15: ", "identity.issuers.corp.keys.file: ");
     assert_int_equal(errs.n, 1);
+    /* A relative path is taken from the directory of the file. */
+    load_id_bad("identity:\n  issuers:\n    corp:\n      issuer: x\n"
+                "      audiences: [a]\n      keys:\n"
+                "        file: absent.json\n" MINIMAL,
+                &errs);
+    expect_error_part(&errs, "7:15: ", "identity.issuers.corp.keys.file: ");
+    assert_int_equal(errs.n, 1);
     load_id_bad("identity:\n  api_keys:\n    file: $D/absent\n"
                 "    pepper_file: $D/pepper\n" MINIMAL,
                 &errs);
@@ -1649,6 +1652,28 @@ test_identity_bad_files(void **state)
                 "{issuers: [corp]}}\n",
                 &errs);
     assert_int_equal(errs.n, 1);
+}
+
+/* Relative key and API key paths name files beside the configuration. */
+static void
+test_identity_relative_paths(void **state)
+{
+    char text[4096], want[4096 + 16];
+    char *dir = realpath(test_dir, NULL);
+    struct config *c;
+
+    (void)state;
+    assert_non_null(dir);
+    snprintf(want, sizeof(want), "%s/jwks.json", dir);
+    free(dir);
+    expand_dir("identity:\n  issuers:\n    corp:\n      issuer: x\n"
+               "      audiences: [a]\n      keys: {file: jwks.json}\n"
+               "  api_keys: {file: keys, pepper_file: ./pepper}\n" MINIMAL,
+               text, sizeof(text));
+    c = load_ok(text);
+    assert_string_equal(c->issuers[0].keys_location, want);
+    assert_non_null(c->api_keys);
+    config_unref(c);
 }
 
 int
@@ -1692,6 +1717,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_identity_bad, identity_setup,
                                         identity_teardown),
         cmocka_unit_test_setup_teardown(test_identity_bad_files,
+                                        identity_setup, identity_teardown),
+        cmocka_unit_test_setup_teardown(test_identity_relative_paths,
                                         identity_setup, identity_teardown),
     };
 
