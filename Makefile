@@ -35,7 +35,10 @@ build: deps-build $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # The quickstart: the demo API on 127.0.0.1:9000 behind apiward on :8080.
+# Git does not keep file modes: the demo pepper is made private first,
+# as apiward expects of a pepper.
 run: build
+	@chmod 600 examples/demo-pepper
 	@$(PYTHON) examples/demo_api.py 9000 & demo=$$!; \
 	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
 	echo "apiward: demo API on 127.0.0.1:9000, gateway on 127.0.0.1:8080"; \

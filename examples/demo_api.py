@@ -7,6 +7,9 @@ Endpoints, all JSON:
     GET  /health        {"status": "ok"}
     GET  /users         the list of users
     GET  /users/{id}    one user, or 404
+    GET  /me            who the gateway says is calling: the X-Auth-*
+                        fields it received, and whether an
+                        Authorization field reached it
     POST /users         stores the JSON object sent and answers it with
                         a new "id" (201)
 
@@ -81,6 +84,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.not_found()
             else:
                 self.send_json(200, user)
+        elif path == "/me":
+            seen = {k: v for k, v in self.headers.items()
+                    if k.lower().startswith("x-auth-")}
+            self.send_json(200, {"identity": seen,
+                                 "authorization_forwarded":
+                                     "Authorization" in self.headers})
         elif path == "/admin/debug":
             # Deliberately careless: this must never be reachable.
             self.send_json(200, {"users": STORE.list(),
