@@ -224,6 +224,45 @@ put_trace(struct bld *o, struct worker *w, struct request *r)
 }
 
 /*
+ * Append the query. A route that takes its API key from a query
+ * parameter does not pass that parameter on: the backend has no use for
+ * the key and would otherwise write it to its own logs. The other
+ * parameters keep their order and bytes; a query left empty loses its
+ * '?'.
+ */
+static void
+put_query(struct bld *o, const struct request *r)
+{
+    const struct config_route_auth *ra = r->route->auth;
+    struct slice q = r->h.query;
+    size_t nlen, i = 0;
+    bool first = true;
+
+    if (q.ptr == NULL)
+        return;
+    if (ra == NULL || !ra->api_key_in_query || ra->api_key_name == NULL) {
+        bld_add(o, SLICE_LIT("?"));
+        bld_add(o, q);
+        return;
+    }
+    nlen = strlen(ra->api_key_name);
+    while (i <= q.len) {
+        const char *amp = memchr(q.ptr + i, '&', q.len - i);
+        size_t end = amp != NULL ? (size_t)(amp - q.ptr) : q.len;
+        struct slice pair = {q.ptr + i, end - i};
+
+        if (!(pair.len >= nlen &&
+              memcmp(pair.ptr, ra->api_key_name, nlen) == 0 &&
+              (pair.len == nlen || pair.ptr[nlen] == '='))) {
+            bld_add(o, first ? SLICE_LIT("?") : SLICE_LIT("&"));
+            bld_add(o, pair);
+            first = false;
+        }
+        i = end + 1;
+    }
+}
+
+/*
  * Serialise the head to send upstream into the request arena
  * (r->up_head). Must run while r->h still points into the client buffer.
  * Returns AW_OK, AW_NOMEM, or AW_TOOBIG when the head outgrew its room.
@@ -243,10 +282,7 @@ message_upstream_head(struct conn *c, struct request *r)
     bld_add(&o, r->method);
     bld_add(&o, SLICE_LIT(" "));
     bld_add(&o, r->path);
-    if (r->h.query.ptr != NULL) {
-        bld_add(&o, SLICE_LIT("?"));
-        bld_add(&o, r->h.query);
-    }
+    put_query(&o, r);
     bld_str(&o, " HTTP/1.1\r\n");
     bld_field(&o, "Host", r->host);
     for (unsigned i = 0; i < r->h.nheaders; i++) {
