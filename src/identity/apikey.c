@@ -922,7 +922,8 @@ apikey_verify(const struct apikey_store *s, struct slice key, int64_t now,
     if (now < e->not_before)
         return apikey_refuse(err, AW_INVALID, "auth.key_not_yet_valid",
                              "the API key is not valid yet");
-    if (now >= e->expires)
+    /* "-" is kept as INT64_MAX, which must not expire at that second. */
+    if (e->expires != APIKEY_NO_END && now >= e->expires)
         return apikey_refuse(err, AW_INVALID, "auth.key_expired",
                              "the API key has expired");
     rc = apikey_principal(e, key, a, p);
