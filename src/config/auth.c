@@ -59,8 +59,12 @@ auth_method_one(struct config_loader *ld, const struct config_node *it,
         bit = AUTH_METHOD_JWT;
     } else if (strcmp(s, "api_key") == 0) {
         bit = AUTH_METHOD_API_KEY;
+    } else if (strcmp(s, "introspection") == 0) {
+        bit = AUTH_METHOD_INTROSPECTION;
     } else {
-        config_error(ld, it, "%s: '%s' is not one of: jwt, api_key", where,
+        config_error(ld, it,
+                     "%s: '%s' is not one of: jwt, api_key, introspection",
+                     where,
                      config_node_quote(it, q, sizeof(q)));
         return AW_INVALID;
     }
@@ -475,13 +479,14 @@ auth_methods_settle(struct config_loader *ld, const struct config_node *m,
     const struct config_node *key = config_map_get(m, "api_key");
     bool jwt = ra->methods & AUTH_METHOD_JWT;
     bool apikey = ra->methods & AUTH_METHOD_API_KEY;
+    bool intro = ra->methods & AUTH_METHOD_INTROSPECTION;
     int rc = AW_OK;
 
     if (iss != NULL && !jwt) {
         config_error(ld, iss, "%s.issuers: the route does not take jwt", where);
         rc = AW_INVALID;
     }
-    if (claims != NULL && (!jwt || apikey)) {
+    if (claims != NULL && ((!jwt && !intro) || apikey)) {
         config_error(ld, claims,
                      "%s.claims: claims are checked on tokens only; on a "
                      "route that takes API keys a key would bypass them",
@@ -496,6 +501,13 @@ auth_methods_settle(struct config_loader *ld, const struct config_node *m,
     if (apikey && !auth_identity_has(ld, "api_keys")) {
         config_error(ld, config_map_get(m, "methods"),
                      "%s.methods: api_key needs identity.api_keys", where);
+        rc = AW_INVALID;
+    }
+    if (intro && !auth_identity_has(ld, "introspection")) {
+        config_error(ld, config_map_get(m, "methods"),
+                     "%s.methods: introspection needs "
+                     "identity.introspection",
+                     where);
         rc = AW_INVALID;
     }
     return rc;

@@ -154,6 +154,9 @@ config_free(struct config *c)
         if (c->issuers[i].keys != NULL)
             keysource_unref(c->issuers[i].keys);
     apikey_store_free(c->api_keys);
+    if (c->introspection != NULL && c->introspection->client_secret != NULL)
+        explicit_bzero(c->introspection->client_secret,
+                       c->introspection->client_secret_len);
     route_table_free(c->route_table);
     arena_fini(&c->strings);
     free(c);

@@ -104,6 +104,44 @@ struct config_issuer {
 enum {
     AUTH_METHOD_JWT = 1u << 0,
     AUTH_METHOD_API_KEY = 1u << 1,
+    AUTH_METHOD_INTROSPECTION = 1u << 2,
+};
+
+/* How the gateway proves itself to an introspection endpoint. */
+enum config_client_auth {
+    CLIENT_AUTH_BASIC, /* HTTP Basic over the form-encoded id and secret
+                          (RFC 6749 section 2.3.1) */
+    CLIENT_AUTH_POST,  /* client_id and client_secret in the form body */
+};
+
+/*
+ * identity.introspection: an OAuth 2.0 token introspection endpoint
+ * (RFC 7662) for opaque bearer tokens. Strings live in the snapshot's
+ * arena; the secret is read from client_secret_file at load and is
+ * never logged.
+ */
+struct config_introspection {
+    char *endpoint;               /* http(s) URL; http for loopback only */
+    enum config_client_auth client_auth; /* default basic */
+    char *client_id;
+    char *client_secret_file;     /* absolute path, for messages */
+    char *client_secret;          /* the file's bytes, one trailing
+                                     newline removed; secret */
+    size_t client_secret_len;
+    uint64_t timeout_ms;          /* one request, default 2s */
+    uint64_t cache_ttl_ms;        /* cap on a positive answer's life in
+                                     the cache, default 5m; 0: not kept */
+    uint64_t negative_ttl_ms;     /* life of a negative answer, 10s;
+                                     0: not kept */
+    unsigned cache_entries;       /* answers per worker, default 4096;
+                                     read at start only */
+    size_t max_response_bytes;    /* largest answer body, default 16k */
+    unsigned max_in_flight;       /* requests per worker, default 64 */
+    uint64_t leeway_ms;           /* clock skew for exp and nbf, 30s */
+    char **audiences;             /* "aud" must hold one; none: any */
+    size_t naudiences;
+    char *issuer;                 /* "iss" must equal it; NULL: any */
+    char *roles_claim;            /* dotted path, default "roles" */
 };
 
 /* One routes[].auth.claims entry: the claim at path must match value. */
@@ -130,7 +168,8 @@ struct config_route_auth {
     /* Upstream header names for the principal; NULL: not sent. */
     char *fwd_subject;               /* "sub", or the key's consumer */
     char *fwd_issuer;                /* the issuer's name in this file */
-    char *fwd_method;                /* "jwt" or "api_key" */
+    char *fwd_method;                /* "jwt", "api_key" or
+                                        "introspection" */
     char *fwd_scopes;                /* scopes, space separated */
     char *fwd_roles;                 /* roles, comma separated */
     char *fwd_consumer;              /* the API key's consumer */
@@ -208,6 +247,8 @@ struct config {
     size_t nissuers;
     struct apikey_store *api_keys; /* identity.api_keys; NULL when the
                                       section is absent. Owned. */
+    struct config_introspection *introspection; /* identity.introspection;
+                                      NULL when the section is absent */
 
     struct arena strings;          /* owns every string above */
 };

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "config/internal.h"
 #include "identity/identity.h"
@@ -821,6 +822,213 @@ ident_api_keys(struct config_loader *ld, const struct config_node *v, void *dst,
     return AW_OK;
 }
 
+/* ==================================================================== */
+/* identity.introspection                                               */
+/* ==================================================================== */
+
+#define INTRO_SECRET_MAX 4096
+#define INTRO_ID_MAX 256
+
+/* introspection.endpoint: an https URL, or http to a loopback host. */
+static int
+intro_endpoint(struct config_loader *ld, const struct config_node *v,
+               void *dst, const struct config_field *f, const char *where)
+{
+    const char *s, *why;
+    int rc = config_expect_string(ld, v, IDENT_PATH_MAX, where, &s);
+
+    (void)f;
+    if (rc != AW_OK)
+        return rc;
+    why = ident_url_problem(s, v->len);
+    if (why != NULL) {
+        config_error(ld, v, "%s: %s", where, why);
+        return AW_INVALID;
+    }
+    return ident_store_string(ld, v, IDENT_PATH_MAX, where, dst);
+}
+
+/* introspection.client_auth: basic (the default) or post. */
+static int
+intro_client_auth(struct config_loader *ld, const struct config_node *v,
+                  void *dst, const struct config_field *f, const char *where)
+{
+    char q[64];
+    const char *s;
+    int rc = config_expect_string(ld, v, 16, where, &s);
+
+    (void)f;
+    if (rc != AW_OK)
+        return rc;
+    if (strcmp(s, "basic") != 0 && strcmp(s, "post") != 0) {
+        config_error(ld, v, "%s: '%s' is not one of: basic, post", where,
+                     config_node_quote(v, q, sizeof(q)));
+        return AW_INVALID;
+    }
+    *(enum config_client_auth *)dst =
+        strcmp(s, "post") == 0 ? CLIENT_AUTH_POST : CLIENT_AUTH_BASIC;
+    return AW_OK;
+}
+
+/*
+ * introspection.client_id: the VSCHAR set of RFC 6749 appendix A.1
+ * (printable ASCII and space), which the form encoding carries exactly.
+ */
+static int
+intro_client_id(struct config_loader *ld, const struct config_node *v,
+                void *dst, const struct config_field *f, const char *where)
+{
+    char q[96];
+
+    (void)f;
+    for (size_t i = 0; v->type == CONFIG_NODE_SCALAR && i < v->len; i++) {
+        unsigned char ch = (unsigned char)v->text[i];
+
+        if (ch < 0x20 || ch >= 0x7f) {
+            config_error(ld, v, "%s: '%s' holds a byte outside printable "
+                                "ASCII", where,
+                         config_node_quote(v, q, sizeof(q)));
+            return AW_INVALID;
+        }
+    }
+    return ident_store_string(ld, v, INTRO_ID_MAX, where, dst);
+}
+
+/* introspection.audiences: 1 or more strings. */
+static int
+intro_audiences(struct config_loader *ld, const struct config_node *v,
+                void *dst, const struct config_field *f, const char *where)
+{
+    struct config_introspection *in = dst;
+
+    (void)f;
+    return ident_string_list(ld, v, 1, IDENT_MAX_AUDIENCES, IDENT_ISSUER_MAX,
+                             NULL, where, &in->audiences, &in->naudiences);
+}
+
+#define INTRO(k, fn, member, lo, hi)                                           \
+    FIELD(k, fn, struct config_introspection, member, lo, hi)
+
+/*
+ * The keys of identity.introspection, offsets into struct
+ * config_introspection. The secret itself never appears in the file:
+ * a configuration is shown, copied and committed more freely than a
+ * file readable by the gateway alone.
+ */
+static const struct config_field intro_schema[] = {
+    {.key = "endpoint",
+     .parse = intro_endpoint,
+     .required = true,
+     .offset = offsetof(struct config_introspection, endpoint)},
+    INTRO("client_auth", intro_client_auth, client_auth, 0, 0),
+    {.key = "client_id",
+     .parse = intro_client_id,
+     .required = true,
+     .offset = offsetof(struct config_introspection, client_id)},
+    {.key = "client_secret_file",
+     .parse = ident_abs_path,
+     .required = true,
+     .offset = offsetof(struct config_introspection, client_secret_file)},
+    INTRO("timeout", config_parse_duration, timeout_ms, 100, 30 * SEC_MS),
+    INTRO("cache_ttl", config_parse_duration, cache_ttl_ms, 0, DAY_MS),
+    INTRO("negative_ttl", config_parse_duration, negative_ttl_ms, 0,
+          HOUR_MS),
+    INTRO("cache_entries", config_parse_uint, cache_entries, 0, 1000000),
+    INTRO("max_response", config_parse_size, max_response_bytes, 256,
+          MIB),
+    INTRO("max_in_flight", config_parse_uint, max_in_flight, 1, 10000),
+    INTRO("leeway", config_parse_duration, leeway_ms, 0, 10 * 60 * SEC_MS),
+    {.key = "audiences", .parse = intro_audiences},
+    {.key = "issuer",
+     .parse = ident_issuer_iss,
+     .offset = offsetof(struct config_introspection, issuer)},
+    INTRO("roles_claim", ident_roles_claim, roles_claim, 0, 0),
+    {.key = NULL},
+};
+
+/* The settings before the mapping is read. */
+static int
+intro_defaults(struct config_loader *ld, struct config_introspection *in)
+{
+    in->client_auth = CLIENT_AUTH_BASIC;
+    in->timeout_ms = 2 * SEC_MS;
+    in->cache_ttl_ms = 5 * 60 * SEC_MS;
+    in->negative_ttl_ms = 10 * SEC_MS;
+    in->cache_entries = 4096;
+    in->max_response_bytes = 16 * KIB;
+    in->max_in_flight = 64;
+    in->leeway_ms = 30 * SEC_MS;
+    in->roles_claim = config_strdup(ld, "roles", 5);
+    return in->roles_claim != NULL ? AW_OK : AW_NOMEM;
+}
+
+/*
+ * Read the client secret into the snapshot: a regular file of at most
+ * INTRO_SECRET_MAX bytes, one trailing newline removed, not empty. The
+ * read buffer is wiped; the snapshot's copy is wiped when it is freed.
+ * A file others may read gets a warning, as the API key pepper does.
+ */
+static int
+intro_read_secret(struct config_loader *ld, const struct config_node *at,
+                  struct config_introspection *in, const char *where)
+{
+    char buf[INTRO_SECRET_MAX + 2];
+    FILE *fp = fopen(in->client_secret_file, "re");
+    struct stat st;
+    size_t n;
+
+    if (fp == NULL || fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        config_error(ld, at, "%s.client_secret_file: cannot read %s", where,
+                     in->client_secret_file);
+        if (fp != NULL)
+            fclose(fp);
+        return AW_INVALID;
+    }
+    if (st.st_mode & 077)
+        log_warn("%s.client_secret_file: %s may be read by others", where,
+                 in->client_secret_file);
+    n = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n == 0 || n > INTRO_SECRET_MAX) {
+        explicit_bzero(buf, sizeof(buf));
+        config_error(ld, at, "%s.client_secret_file: expected 1 to %d bytes",
+                     where, INTRO_SECRET_MAX);
+        return AW_INVALID;
+    }
+    in->client_secret = config_strdup(ld, buf, n);
+    in->client_secret_len = n;
+    explicit_bzero(buf, sizeof(buf));
+    return in->client_secret != NULL ? AW_OK : AW_NOMEM;
+}
+
+/*
+ * identity.introspection. The secret file is read now, so that a
+ * missing or empty one is reported at its line and never reaches a
+ * running gateway.
+ */
+static int
+ident_introspection(struct config_loader *ld, const struct config_node *v,
+                    void *dst, const struct config_field *f, const char *where)
+{
+    struct config_introspection *in = config_alloc(ld, sizeof(*in));
+    int rc;
+
+    (void)dst;
+    (void)f;
+    if (in == NULL || intro_defaults(ld, in) != AW_OK)
+        return AW_NOMEM;
+    rc = config_walk_map(ld, v, intro_schema, in, where);
+    if (rc != AW_OK)
+        return rc;
+    rc = intro_read_secret(ld, config_map_get(v, "client_secret_file"), in,
+                           where);
+    if (rc == AW_OK)
+        ld->c->introspection = in;
+    return rc;
+}
+
 /*
  * The identity section, offsets into struct config. max_token stops at
  * the bound of the JOSE parser itself.
@@ -832,6 +1040,7 @@ static const struct config_field ident_schema[] = {
           0, 1000000),
     {.key = "issuers", .parse = ident_issuers},
     {.key = "api_keys", .parse = ident_api_keys},
+    {.key = "introspection", .parse = ident_introspection},
     {.key = NULL},
 };
 

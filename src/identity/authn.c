@@ -252,7 +252,7 @@ identity_extract(const struct config_route_auth *ra,
     memset(err, 0, sizeof(*err));
     cred->kind = AUTH_NONE;
     cred->value = SLICE_NULL;
-    if (ra->methods & AUTH_METHOD_JWT) {
+    if (ra->methods & (AUTH_METHOD_JWT | AUTH_METHOD_INTROSPECTION)) {
         rc = authn_find_field(h, nh, "Authorization", &field, err);
         if (rc == AW_OK && field.ptr != NULL)
             rc = authn_bearer(field, &token, err);
@@ -437,6 +437,48 @@ authn_token(struct authn_token *t, struct slice token)
     return rc;
 }
 
+/*
+ * True when a bearer token has the shape of a compact JWS: three
+ * non-empty segments of base64url characters joined by two dots.
+ */
+static bool
+authn_jws_shaped(struct slice token)
+{
+    size_t dots = 0, seg = 0;
+
+    for (size_t i = 0; i < token.len; i++) {
+        char ch = token.ptr[i];
+
+        if (ch == '.') {
+            if (seg == 0 || ++dots > 2)
+                return false;
+            seg = 0;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || ch == '-' || ch == '_') {
+            seg++;
+        } else {
+            return false;
+        }
+    }
+    return dots == 2 && seg > 0;
+}
+
+/*
+ * Which way a bearer token goes (rule 1 of INTROSPECTION): a route with
+ * jwt only verifies it, a route with introspection only introspects
+ * it, and a route with both verifies JWS-shaped tokens and introspects
+ * the others. No token ever takes both ways.
+ */
+static bool
+authn_bearer_is_jwt(const struct config_route_auth *ra, struct slice token)
+{
+    if (!(ra->methods & AUTH_METHOD_JWT))
+        return false;
+    if (!(ra->methods & AUTH_METHOD_INTROSPECTION))
+        return true;
+    return authn_jws_shaped(token);
+}
+
 int
 identity_authenticate(const struct config *cfg,
                       const struct config_route_auth *ra,
@@ -467,8 +509,12 @@ identity_authenticate(const struct config *cfg,
                                  "auth.missing_credentials",
                                  "the route takes no API key", NULL);
         rc = apikey_verify(cfg->api_keys, cred->value, now, a, p, err);
-    } else if (ra->methods & AUTH_METHOD_JWT) {
+    } else if (authn_bearer_is_jwt(ra, cred->value)) {
         rc = authn_token(&t, cred->value);
+    } else if (ra->methods & AUTH_METHOD_INTROSPECTION) {
+        rc = introspect_authenticate(cfg, ra, cred->value, t.key.digest,
+                                     identity_cache_introspector(cache), now,
+                                     final, a, p, err);
     } else {
         return identity_fail(err, AW_INVALID, 401, "auth.missing_credentials",
                              "the route takes no token", NULL);

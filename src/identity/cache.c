@@ -37,7 +37,22 @@ struct identity_cache {
     unsigned n;
     unsigned hand; /* where the next eviction scan starts */
     struct identity_cache_stats stats;
+    struct introspector *intro; /* the worker's introspection client */
 };
+
+void
+identity_cache_set_introspector(struct identity_cache *c,
+                                struct introspector *in)
+{
+    if (c != NULL)
+        c->intro = in;
+}
+
+struct introspector *
+identity_cache_introspector(const struct identity_cache *c)
+{
+    return c != NULL ? c->intro : NULL;
+}
 
 void
 identity_digest(struct slice cred, unsigned char out[IDENTITY_DIGEST_LEN])

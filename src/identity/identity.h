@@ -737,7 +737,7 @@ int apikey_cmd(int argc, char **argv);
 #include "config/config.h"
 #include "http/http.h"
 
-enum auth_kind { AUTH_NONE, AUTH_JWT, AUTH_API_KEY };
+enum auth_kind { AUTH_NONE, AUTH_JWT, AUTH_API_KEY, AUTH_INTROSPECTION };
 
 /* Who is calling. Slices live in the request arena. */
 struct principal {
@@ -745,15 +745,20 @@ struct principal {
     struct slice subject;     /* "sub" ("" when absent), or the consumer
                                  for an API key */
     struct slice issuer;      /* issuer name from config, "" for keys */
-    struct slice consumer;    /* API key consumer, or "" */
+    struct slice consumer;    /* API key consumer, the introspection
+                                 answer's "client_id", or "" */
+    struct slice username;    /* introspection "username", or "" */
     struct slice key_id;      /* JWT "kid" ("" when absent) or API key id */
     struct slice *scopes;     /* "scope" (space separated) or "scp" */
     unsigned nscopes;
     struct slice *roles;      /* from the issuer's roles_claim */
     unsigned nroles;
-    const struct json_value *claims;  /* verified payload; NULL for keys */
+    const struct json_value *claims;  /* verified payload or the
+                                         introspection answer; NULL for
+                                         keys */
     struct slice claims_b64;  /* payload segment as received (base64url),
-                                 for the forward.claims header */
+                                 for the forward.claims header; for an
+                                 introspection answer, its base64url */
     int64_t expires;          /* unix seconds; 0 when none */
     char credential_id[13];   /* 12 hex of SHA-256 of the credential: the
                                  only trace of it allowed in logs */
@@ -842,6 +847,138 @@ int identity_authenticate(const struct config *cfg,
 
 /* ==================================================================== */
 /* end of PRINCIPAL AND AUTHENTICATION                                  */
+/* ==================================================================== */
+
+/* ==================================================================== */
+/* INTROSPECTION: opaque bearer tokens judged by an RFC 7662 endpoint   */
+/* ==================================================================== */
+
+/*
+ * The contract of this section.
+ *
+ * 1. Which tokens. A route whose auth.methods list introspection takes
+ *    bearer tokens (rule 1 of PRINCIPAL AND AUTHENTICATION). When the
+ *    route also takes jwt, a token shaped like a compact JWS (three
+ *    non-empty base64url segments joined by two dots) is verified as a
+ *    JWT and never introspected, whatever the verification concludes;
+ *    every other token is introspected. A route that takes
+ *    introspection but not jwt introspects every bearer token, JWS or
+ *    not: the endpoint decides.
+ *
+ * 2. The request. POST to identity.introspection.endpoint with the form
+ *    token=...&token_type_hint=access_token, Accept: application/json,
+ *    the client authenticated with HTTP Basic over the form-encoded id
+ *    and secret (RFC 6749 section 2.3.1) or with client_id and
+ *    client_secret in the form. No redirect is followed, no proxy is
+ *    used, the answer is bounded by max_response and the exchange by
+ *    timeout. Each worker drives its requests from its own event loop
+ *    through one libcurl multi handle; a request waiting for an answer
+ *    is parked and costs no thread.
+ *
+ * 3. The answer. Status 200 and a body the strict JSON parser accepts,
+ *    holding an object whose "active" is a boolean; when it is true,
+ *    "exp", "iat" and "nbf" must be numbers if present, "sub",
+ *    "client_id", "username", "iss" and "scope" strings, "aud" a
+ *    string or an array of strings. Anything else is a failure of the
+ *    server, not a judgement of the token.
+ *
+ * 4. The judgement, made on every request, from the network or from
+ *    the cache: "active" false is auth.token_inactive; "exp" must lie
+ *    ahead of now - leeway, "nbf" not past now + leeway; with
+ *    audiences configured "aud" must hold one, with issuer configured
+ *    "iss" must equal it; then the route's claims requirements are
+ *    checked against the answer as they are against a JWT payload. The
+ *    principal takes sub, scope (split at spaces), client_id (as the
+ *    consumer), username, exp and roles (roles_claim), with kind
+ *    AUTH_INTROSPECTION and issuer "introspection".
+ *
+ * 5. Cache. Each worker keeps answers keyed by SHA-256 of the token
+ *    (never the token) and the configuration generation: an active
+ *    answer until min(exp, now + cache_ttl), an inactive one for
+ *    negative_ttl, failures never. Bodies over INTROSPECT_CACHE_BODY
+ *    bytes are not kept. The table holds cache_entries answers and
+ *    evicts within a bounded window. identity_introspect_evict drops a
+ *    token from every worker's cache before that worker's next lookup.
+ *    Concurrent lookups of one token on one worker share one request;
+ *    at most max_in_flight requests run per worker.
+ *
+ * 6. Reasons:
+ *      auth.token_inactive              401 invalid_token
+ *      auth.introspection_unavailable   503: no answer, a status other
+ *                                       than 200, a timeout, an answer
+ *                                       over max_response or
+ *                                       malformed (rule 3)
+ *      auth.introspection_busy          503: max_in_flight requests are
+ *                                       running on this worker
+ *    and auth.token_expired, auth.token_not_yet_valid,
+ *    auth.wrong_audience, auth.wrong_issuer, auth.missing_claim,
+ *    auth.claim_mismatch, auth.bad_claim_type (roles), auth.no_memory
+ *    as for tokens. The endpoint's URL is logged; tokens, the secret
+ *    and answer bodies never are.
+ */
+
+#include "loop/loop.h"
+
+/* Largest answer body a cache entry keeps. */
+#define INTROSPECT_CACHE_BODY 4096
+
+/* A worker's introspection client: multi handle, requests, cache. */
+struct introspector;
+
+/*
+ * Make the client of the worker whose loop is l. cache_entries is the
+ * size of its answer cache (0: none). on_done(arg) is called from the
+ * loop, never from inside identity_authenticate, after one or more
+ * answers arrived or requests failed: parked requests of the worker
+ * should call identity_authenticate again. Returns AW_OK with *out set,
+ * AW_NOMEM, or AW_ERROR when libcurl cannot start.
+ */
+int introspect_new(struct loop *l, unsigned cache_entries,
+                   void (*on_done)(void *arg), void *arg,
+                   struct introspector **out);
+
+/* Abort every request and free the client; accepts NULL. Call before
+   the loop's fini, on the loop's thread or after it ended. */
+void introspect_free(struct introspector *in);
+
+/*
+ * Let the per-worker cache reach the worker's introspection client,
+ * which identity_authenticate finds through it. in may be NULL.
+ */
+void identity_cache_set_introspector(struct identity_cache *c,
+                                     struct introspector *in);
+
+/*
+ * The end of a batch of loop events: free sockets libcurl closed, take
+ * the finished requests, apply evictions, and call on_done when a
+ * request finished. Call it once per batch from the loop's on_batch.
+ */
+void introspect_batch(struct introspector *in);
+
+/* What a client has done since it was made, for metrics. */
+struct introspect_stats {
+    uint64_t requests;  /* requests sent to the endpoint */
+    uint64_t failures;  /* of which came to no usable answer */
+    uint64_t hits;      /* answers taken from the cache */
+    uint64_t coalesced; /* lookups that joined a request in flight */
+    uint64_t busy;      /* lookups refused over max_in_flight */
+};
+void introspect_stats(const struct introspector *in,
+                      struct introspect_stats *st);
+
+/*
+ * Drop token[0..len) from the answer cache of every worker, before the
+ * next lookup each makes; an answer in flight at the time is delivered
+ * but not cached. identity_introspect_evict_digest takes SHA-256 of the
+ * token instead. Any thread; never fails: the list of recent
+ * evictions is bounded, and a worker that missed some of them drops its
+ * whole cache instead.
+ */
+void identity_introspect_evict(const char *token, size_t len);
+void identity_introspect_evict_digest(const unsigned char digest[32]);
+
+/* ==================================================================== */
+/* end of INTROSPECTION                                                 */
 /* ==================================================================== */
 
 #endif

@@ -366,6 +366,8 @@ put_principal_list(struct bld *o, const char *name, const struct slice *v,
 static const char *
 auth_kind_name(enum auth_kind k)
 {
+    if (k == AUTH_INTROSPECTION)
+        return "introspection";
     return k == AUTH_JWT ? "jwt" : k == AUTH_API_KEY ? "api_key" : "none";
 }
 

@@ -171,6 +171,7 @@ struct worker {
     struct conn *conns;            /* every open client connection */
     struct conn *parked;           /* requests waiting for keys */
     struct identity_cache *idcache;/* verified tokens of this worker */
+    struct introspector *intro;    /* introspection requests and answers */
     unsigned nconns;
     struct backend *backends;
     unsigned rr;                   /* round-robin cursor */

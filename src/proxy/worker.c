@@ -102,17 +102,29 @@ worker_scratch_headers(struct worker *w, unsigned n)
  */
 #define AUTH_WAIT_MS 5000
 
-/* Park c until the key store reports a finished fetch (see on_wake). */
+/*
+ * Park c until the key store reports a finished fetch (see on_wake) or
+ * an introspection answer arrives (on_introspected). The wait outlasts
+ * the introspection timeout, so that a slow endpoint's own failure,
+ * not the wait bound, decides the answer.
+ */
 void
 worker_park(struct worker *w, struct conn *c)
 {
+    const struct config_introspection *ci = c->req.cfg != NULL
+                                                ? c->req.cfg->introspection
+                                                : NULL;
+    uint64_t wait = AUTH_WAIT_MS;
+
+    if (ci != NULL)
+        wait = MAX(wait, ci->timeout_ms + 1000);
     c->phase = PHASE_AUTH_WAIT;
     c->park_prev = NULL;
     c->park_next = w->parked;
     if (w->parked != NULL)
         w->parked->park_prev = c;
     w->parked = c;
-    loop_timer_set(&w->loop, &c->timer, AUTH_WAIT_MS);
+    loop_timer_set(&w->loop, &c->timer, wait);
 }
 
 void
@@ -235,6 +247,7 @@ on_batch(struct loop *l, void *arg)
 {
     struct worker *w = arg;
 
+    introspect_batch(w->intro);
     while (w->dead_conns != NULL) {
         struct conn *c = w->dead_conns;
 
@@ -249,6 +262,16 @@ on_batch(struct loop *l, void *arg)
     }
     if (w->draining && w->nconns == 0)
         loop_stop(l);
+}
+
+/* Introspection answers arrived: parked requests may go on. */
+static void
+on_introspected(void *arg)
+{
+    struct worker *w = arg;
+
+    if (w->parked != NULL)
+        resume_parked(w);
 }
 
 /*
@@ -305,6 +328,13 @@ worker_init(struct worker *w, unsigned id, struct config *cfg)
     if (loop_init(&w->loop, on_wake, w) != AW_OK)
         return AW_IO;
     w->loop.on_batch = on_batch;
+    if (introspect_new(&w->loop,
+                       cfg->introspection != NULL
+                           ? cfg->introspection->cache_entries
+                           : 0,
+                       on_introspected, w, &w->intro) != AW_OK)
+        return AW_NOMEM;
+    identity_cache_set_introspector(w->idcache, w->intro);
     w->listeners = calloc(cfg->nlisteners, sizeof(*w->listeners));
     if (w->listeners == NULL)
         return AW_IO;
@@ -337,6 +367,7 @@ worker_fini(struct worker *w)
         w->backends = be->next;
         free(be);
     }
+    introspect_free(w->intro);
     loop_fini(&w->loop);
     pool_fini(&w->io_pool);
     pool_fini(&w->small_pool);

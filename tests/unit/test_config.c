@@ -1419,7 +1419,7 @@ test_identity_releases_sources(void **state)
 static const struct bad_case bad_identity[] = {
     {"identity:\n  issuer: {}\n" MINIMAL,
      "2:3: identity: unknown key 'issuer' (expected one of: max_token, "
-     "token_cache, issuers, api_keys)"},
+     "token_cache, issuers, api_keys, introspection)"},
     {"identity:\n  max_token: 100\n" MINIMAL,
      "2:14: identity.max_token: '100' is out of range (256 to 1m)"},
     {"identity:\n  token_cache: -1\n" MINIMAL,
@@ -1551,7 +1551,8 @@ static const struct bad_case bad_auth[] = {
      "12:22: routes[0].auth.methods: an empty list accepts no caller; leave "
      "auth out for a route without authentication"},
     {AUTH_ROUTE("{methods: [jwt, oauth]}"),
-     "12:28: routes[0].auth.methods: 'oauth' is not one of: jwt, api_key"},
+     "12:28: routes[0].auth.methods: 'oauth' is not one of: jwt, api_key, "
+     "introspection"},
     {AUTH_ROUTE("{methods: [api_key]}"),
      "12:22: routes[0].auth.methods: api_key needs identity.api_keys"},
     {AUTH_ROUTE("{methods: [api_key], issuers: [corp]}"),
