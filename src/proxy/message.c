@@ -92,7 +92,7 @@ gateway_owned_request_field(struct slice name, bool trusted)
 /* Header names that carry the principal by default, on every route. */
 static const char *const principal_fields[] = {
     "x-auth-subject", "x-auth-issuer", "x-auth-method", "x-auth-scopes",
-    "x-auth-roles", "x-auth-consumer",
+    "x-auth-roles", "x-auth-consumer", "x-auth-claims",
 };
 
 static bool
@@ -104,8 +104,9 @@ name_is(struct slice name, const char *configured)
 
 /*
  * Fields that could impersonate the principal: the default names, the
- * route's configured ones, and the Authorization field when the route
- * authenticates and does not keep it.
+ * route's configured ones; and the credentials, the Authorization field
+ * and the API key field, when the route authenticates and does not keep
+ * them.
  */
 static bool
 principal_field(const struct config_route_auth *ra, struct slice name)
@@ -115,7 +116,9 @@ principal_field(const struct config_route_auth *ra, struct slice name)
             return true;
     if (ra == NULL)
         return false;
-    if (!ra->keep_authorization && slice_is(name, "authorization"))
+    if (!ra->keep_authorization &&
+        (slice_is(name, "authorization") ||
+         (!ra->api_key_in_query && name_is(name, ra->api_key_name))))
         return true;
     return name_is(name, ra->fwd_subject) || name_is(name, ra->fwd_issuer) ||
            name_is(name, ra->fwd_method) || name_is(name, ra->fwd_scopes) ||
@@ -225,7 +228,8 @@ put_trace(struct bld *o, struct worker *w, struct request *r)
 
 /*
  * Append the query. A route that takes its API key from a query
- * parameter does not pass that parameter on: the backend has no use for
+ * parameter does not pass that parameter on (unless it keeps
+ * credentials, auth.authorization: keep): the backend has no use for
  * the key and would otherwise write it to its own logs. The other
  * parameters keep their order and bytes; a query left empty loses its
  * '?'.
@@ -240,7 +244,8 @@ put_query(struct bld *o, const struct request *r)
 
     if (q.ptr == NULL)
         return;
-    if (ra == NULL || !ra->api_key_in_query || ra->api_key_name == NULL) {
+    if (ra == NULL || !ra->api_key_in_query || ra->api_key_name == NULL ||
+        ra->keep_authorization) {
         bld_add(o, SLICE_LIT("?"));
         bld_add(o, q);
         return;
@@ -518,12 +523,17 @@ status_title(int status)
 {
     switch (status) {
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
     case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";

@@ -232,8 +232,12 @@ def test_client_identity_headers_are_stripped(env):
     assert seen_value(resp, "X-Auth-Roles") is None  # the token has none
     assert seen_value(resp, "X-Auth-Issuer") == "idp"
     assert "x-auth-consumer" not in names
-    # X-Auth-Claims is not a field of this route (forward.claims is off
-    # by default), so only the routes that send it strip it.
+    # The default names go on every route, X-Auth-Claims included, even
+    # where the route does not send it (forward.claims is off here).
+    assert "x-auth-claims" not in names
+    resp = env.gw.get("/open", forged)
+    assert resp.status == 200
+    assert not [n for n, _ in seen(resp) if n.lower().startswith("x-auth-")]
     resp = env.gw.get("/keep", bearer(tok) + forged)
     assert seen_value(resp, "X-Auth-Claims") == tok.split(".")[1]
     assert seen_value(resp, "X-Auth-Subject") == "alice"
@@ -431,12 +435,17 @@ def test_api_key_valid_in_header(env):
     assert seen_value(resp, "X-Auth-Method") == "api_key"
     assert seen_value(resp, "X-Auth-Consumer") == "c-good"
     assert seen_value(resp, "X-Auth-Subject") == "c-good"
-    assert seen_value(resp, "X-API-Key") is None or True
+    # The key itself stays at the gateway.
+    assert seen_value(resp, "X-API-Key") is None
 
 
 def test_api_key_valid_in_query(env):
     resp = env.gw.get("/qkey/x?api_key=" + env.api["good"] + "&a=1")
     assert seen_value(resp, "X-Auth-Consumer") == "c-good"
+    # The key parameter is not passed on; the others are, in order.
+    assert json.loads(resp.body)["target"] == "/qkey/x?a=1"
+    resp = env.gw.get("/qkey/x?b=2&api_key=" + env.api["good"])
+    assert json.loads(resp.body)["target"] == "/qkey/x?b=2"
 
 
 def test_api_key_in_wrong_place(env):
