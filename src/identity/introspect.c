@@ -303,20 +303,6 @@ ic_member_is(const struct json_value *ans, const char *name,
     return v == NULL || v->type == t;
 }
 
-/* True when v is a string or an array of strings. */
-static bool
-ic_is_audience(const struct json_value *v)
-{
-    if (json_is(v, JSON_STRING))
-        return true;
-    if (!json_is(v, JSON_ARRAY))
-        return false;
-    for (size_t i = 0; i < v->u.arr.n; i++)
-        if (!json_is(v->u.arr.items[i], JSON_STRING))
-            return false;
-    return true;
-}
-
 /* The registered members of an active answer have their RFC 7662 types. */
 static bool
 ic_types_ok(const struct json_value *ans)
@@ -332,7 +318,8 @@ ic_types_ok(const struct json_value *ans)
     for (size_t i = 0; i < ARRAY_LEN(strings); i++)
         if (!ic_member_is(ans, strings[i], JSON_STRING))
             return false;
-    return aud == NULL || ic_is_audience(aud);
+    return aud == NULL || json_is(aud, JSON_STRING) ||
+           json_is_string_array(aud);
 }
 
 int
@@ -614,14 +601,11 @@ ic_on_sock(struct loop_io *io, uint32_t events)
 }
 
 /*
- * CURLMOPT_SOCKETFUNCTION. The loop watches every descriptor for both
- * directions, edge-triggered, so only a socket's first and last calls
- * matter. libcurl expects level-triggered readiness; this relies on it
- * reading a readable socket until it would block, which it does for
- * bodies within max_response. Were it to stop earlier, the exchange
- * would stall until more bytes or the timeout came, and end as
- * auth.introspection_unavailable. A socket libcurl drops is freed after
- * the batch: an event of the same batch may still name it.
+ * CURLMOPT_SOCKETFUNCTION. Sockets are watched level-triggered for the
+ * directions libcurl asks for, as it expects: it may leave bytes unread
+ * and come back for them on the next readiness. A socket libcurl drops
+ * is freed after the batch: an event of the same batch may still name
+ * it.
  */
 static int
 ic_on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp,
@@ -629,6 +613,7 @@ ic_on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp,
 {
     struct introspector *in = userp;
     struct ic_sock *k = socketp;
+    uint32_t want = 0;
 
     (void)e;
     if (what == CURL_POLL_REMOVE) {
@@ -642,15 +627,19 @@ ic_on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp,
         curl_multi_assign(in->multi, s, NULL);
         return 0;
     }
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        want |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        want |= EPOLLOUT;
     if (k != NULL)
-        return 0;
+        return loop_watch(in->loop, &k->io, want, false) == AW_OK ? 0 : -1;
     k = calloc(1, sizeof(*k));
     if (k == NULL)
         return -1;
     k->io.fd = s;
     k->io.on_event = ic_on_sock;
     k->in = in;
-    if (loop_add(in->loop, &k->io) != AW_OK) {
+    if (loop_watch(in->loop, &k->io, want, true) != AW_OK) {
         free(k);
         return -1;
     }

@@ -78,6 +78,20 @@ loop_add(struct loop *l, struct loop_io *io)
     return AW_OK;
 }
 
+int
+loop_watch(struct loop *l, struct loop_io *io, uint32_t want, bool add)
+{
+    struct epoll_event ev = {
+        .events = (want & (EPOLLIN | EPOLLOUT)) | EPOLLRDHUP,
+        .data.ptr = io,
+    };
+
+    if (epoll_ctl(l->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, io->fd,
+                  &ev) < 0)
+        return AW_IO;
+    return AW_OK;
+}
+
 void
 loop_del(struct loop *l, struct loop_io *io)
 {

@@ -61,6 +61,15 @@ void loop_fini(struct loop *l);
 /* Register io->fd edge-triggered for input, output and hang-up. */
 int loop_add(struct loop *l, struct loop_io *io);
 
+/*
+ * Register io->fd (add true) or change its registration (add false),
+ * level-triggered, for the events in want (EPOLLIN, EPOLLOUT; hang-up
+ * and errors are always reported). For libraries that expect poll(2)
+ * readiness and may leave bytes unread, such as libcurl's multi
+ * interface.
+ */
+int loop_watch(struct loop *l, struct loop_io *io, uint32_t want, bool add);
+
 /* Unregister io->fd (closing the fd also does it). */
 void loop_del(struct loop *l, struct loop_io *io);
 
