@@ -82,18 +82,6 @@ claims_present(const struct json_value *v)
     return v != NULL && v->type != JSON_NULL;
 }
 
-/* True when v is an array whose every item is a string. */
-static bool
-claims_is_string_array(const struct json_value *v)
-{
-    if (!json_is(v, JSON_ARRAY))
-        return false;
-    for (size_t i = 0; i < v->u.arr.n; i++)
-        if (!json_is(v->u.arr.items[i], JSON_STRING))
-            return false;
-    return true;
-}
-
 /*
  * Registered claims of the wrong JSON type are refused outright rather
  * than read as absent: a verifier that skips an "exp" written as a
@@ -121,7 +109,7 @@ claims_check_types(const struct json_value *payload, struct auth_error *err)
                                    "iss, sub and jti must be strings");
     }
     if (aud != NULL && !json_is(aud, JSON_STRING) &&
-        !claims_is_string_array(aud))
+        !json_is_string_array(aud))
         return identity_refuse(err, "auth.bad_claim_type",
                                "aud must be a string or an array of "
                                "strings");

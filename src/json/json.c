@@ -666,3 +666,14 @@ json_is(const struct json_value *v, enum json_type t)
 {
     return v != NULL && v->type == t;
 }
+
+bool
+json_is_string_array(const struct json_value *v)
+{
+    if (!json_is(v, JSON_ARRAY))
+        return false;
+    for (size_t i = 0; i < v->u.arr.n; i++)
+        if (!json_is(v->u.arr.items[i], JSON_STRING))
+            return false;
+    return true;
+}

@@ -100,4 +100,7 @@ bool json_int(const struct json_value *v, int64_t *out);
 /* True when v is an object / array / string (NULL-safe). */
 bool json_is(const struct json_value *v, enum json_type t);
 
+/* True when v is an array whose every item is a string (NULL-safe). */
+bool json_is_string_array(const struct json_value *v);
+
 #endif
