@@ -19,6 +19,7 @@
 #define AUTH_CLAIM_MAX 256
 #define AUTH_CLAIM_VALUE_MAX 1024
 #define AUTH_HEADER_MAX 64
+#define AUTH_CHOICE_MAX 16
 
 /* The defaults of routes[].auth.forward, in the order of the struct. */
 static const char *const auth_fwd_defaults[] = {
@@ -43,63 +44,37 @@ auth_fwd_member(struct config_route_auth *ra, size_t i)
     return members[i];
 }
 
-/* One entry of auth.methods into the bit set. */
+/* The bit of one entry of auth.methods. */
 static int
-auth_method_one(struct config_loader *ld, const struct config_node *it,
-                const char *where, uint32_t *bits)
+auth_method_bit(struct config_loader *ld, const struct config_node *it,
+                const char *where, uint32_t *bit)
 {
-    char q[64];
-    const char *s;
-    uint32_t bit;
-    int rc = config_expect_string(ld, it, 16, where, &s);
+    static const char *const names[] = {"jwt", "api_key", "introspection"};
+    static const uint32_t bits[] = {AUTH_METHOD_JWT, AUTH_METHOD_API_KEY,
+                                    AUTH_METHOD_INTROSPECTION};
+    int i;
+    int rc = config_parse_choice(ld, it, AUTH_CHOICE_MAX, names,
+                                 ARRAY_LEN(names), where, &i);
 
-    if (rc != AW_OK)
-        return rc;
-    if (strcmp(s, "jwt") == 0) {
-        bit = AUTH_METHOD_JWT;
-    } else if (strcmp(s, "api_key") == 0) {
-        bit = AUTH_METHOD_API_KEY;
-    } else if (strcmp(s, "introspection") == 0) {
-        bit = AUTH_METHOD_INTROSPECTION;
-    } else {
-        config_error(ld, it,
-                     "%s: '%s' is not one of: jwt, api_key, introspection",
-                     where,
-                     config_node_quote(it, q, sizeof(q)));
-        return AW_INVALID;
-    }
-    if (*bits & bit) {
-        config_error(ld, it, "%s: %s is listed twice", where, s);
-        return AW_INVALID;
-    }
-    *bits |= bit;
-    return AW_OK;
+    if (rc == AW_OK)
+        *bit = bits[i];
+    return rc;
 }
+
+static const struct config_bits auth_method_bits = {
+    .maxlen = AUTH_CHOICE_MAX,
+    .bit_of = auth_method_bit,
+    .empty = "an empty list accepts no caller; leave auth out for a route "
+             "without authentication",
+};
 
 /* auth.methods: a non-empty list; any one method suffices. */
 static int
 auth_methods(struct config_loader *ld, const struct config_node *v, void *dst,
              const struct config_field *f, const char *where)
 {
-    uint32_t bits = 0;
-    int rc = config_expect_seq(ld, v, where);
-
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (v->n == 0) {
-        config_error(ld, v,
-                     "%s: an empty list accepts no caller; leave auth "
-                     "out for a route without authentication",
-                     where);
-        return AW_INVALID;
-    }
-    for (const struct config_node *it = v->first; it != NULL; it = it->next)
-        if (auth_method_one(ld, it, where, &bits) != AW_OK)
-            rc = AW_INVALID;
-    if (rc == AW_OK)
-        *(uint32_t *)dst = bits;
-    return rc;
+    return config_parse_bits(ld, v, &auth_method_bits, where, dst);
 }
 
 /* The issuer named by a scalar, or NULL after recording a problem. */
@@ -127,16 +102,12 @@ auth_issuers(struct config_loader *ld, const struct config_node *v, void *dst,
              const struct config_field *f, const char *where)
 {
     struct config_route_auth *ra = dst;
-    int rc = config_expect_seq(ld, v, where);
+    int rc = config_expect_entries(ld, v, CONFIG_NODE_SEQ, 1, AUTH_MAX_ISSUERS,
+                                   "issuer names", where);
 
     (void)f;
     if (rc != AW_OK)
         return rc;
-    if (v->n == 0 || v->n > AUTH_MAX_ISSUERS) {
-        config_error(ld, v, "%s: expected 1 to %d issuer names", where,
-                     AUTH_MAX_ISSUERS);
-        return AW_INVALID;
-    }
     ra->issuers = config_alloc(ld, v->n * sizeof(*ra->issuers));
     if (ra->issuers == NULL)
         return AW_NOMEM;
@@ -186,16 +157,12 @@ auth_claims(struct config_loader *ld, const struct config_node *v, void *dst,
             const struct config_field *f, const char *where)
 {
     struct config_route_auth *ra = dst;
-    int rc = config_expect_map(ld, v, where);
+    int rc = config_expect_entries(ld, v, CONFIG_NODE_MAP, 1, AUTH_MAX_CLAIMS,
+                                   "claims", where);
 
     (void)f;
     if (rc != AW_OK)
         return rc;
-    if (v->n == 0 || v->n > AUTH_MAX_CLAIMS) {
-        config_error(ld, v, "%s: expected 1 to %d claims", where,
-                     AUTH_MAX_CLAIMS);
-        return AW_INVALID;
-    }
     ra->claims = config_alloc(ld, v->n * sizeof(*ra->claims));
     if (ra->claims == NULL)
         return AW_NOMEM;
@@ -228,27 +195,22 @@ auth_header_reserved(struct slice name)
 
 /* A header field name for an API key or a forwarded value. */
 static int
-auth_header_name(struct config_loader *ld, const struct config_node *v,
-                 const char *where, char **out)
+auth_check_header(struct config_loader *ld, const struct config_node *v,
+                  const char *where)
 {
     char q[96];
-    const char *s;
-    int rc = config_expect_string(ld, v, AUTH_HEADER_MAX, where, &s);
 
-    if (rc != AW_OK)
-        return rc;
-    if (!config_is_token(s, v->len)) {
+    if (!config_is_token(v->text, v->len)) {
         config_error(ld, v, "%s: '%s' is not a valid header name", where,
                      config_node_quote(v, q, sizeof(q)));
         return AW_INVALID;
     }
-    if (auth_header_reserved((struct slice){s, v->len})) {
+    if (auth_header_reserved((struct slice){v->text, v->len})) {
         config_error(ld, v, "%s: the gateway does not let '%s' be used here",
-                     where, s);
+                     where, v->text);
         return AW_INVALID;
     }
-    *out = config_strdup(ld, s, v->len);
-    return *out != NULL ? AW_OK : AW_NOMEM;
+    return AW_OK;
 }
 
 /*
@@ -263,27 +225,22 @@ auth_key_header(struct config_loader *ld, const struct config_node *v,
 
     (void)f;
     ra->api_key_in_query = false;
-    return auth_header_name(ld, v, where, &ra->api_key_name);
+    return config_store_string(ld, v, AUTH_HEADER_MAX, auth_check_header, where,
+                               &ra->api_key_name);
 }
 
 /*
- * auth.api_key.query: a parameter name of unreserved characters, so
- * that it is compared as sent without any decoding.
+ * A query parameter name of unreserved characters, so that it is
+ * compared as sent without any decoding.
  */
 static int
-auth_key_query(struct config_loader *ld, const struct config_node *v, void *dst,
-               const struct config_field *f, const char *where)
+auth_check_query(struct config_loader *ld, const struct config_node *v,
+                 const char *where)
 {
-    struct config_route_auth *ra = dst;
     char q[96];
-    const char *s;
-    int rc = config_expect_string(ld, v, AUTH_HEADER_MAX, where, &s);
 
-    (void)f;
-    if (rc != AW_OK)
-        return rc;
     for (size_t i = 0; i < v->len; i++) {
-        char ch = s[i];
+        char ch = v->text[i];
 
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
               (ch >= '0' && ch <= '9') ||
@@ -295,9 +252,22 @@ auth_key_query(struct config_loader *ld, const struct config_node *v, void *dst,
             return AW_INVALID;
         }
     }
-    ra->api_key_in_query = true;
-    ra->api_key_name = config_strdup(ld, s, v->len);
-    return ra->api_key_name != NULL ? AW_OK : AW_NOMEM;
+    return AW_OK;
+}
+
+/* auth.api_key.query; dst is the route's auth (offset 0). */
+static int
+auth_key_query(struct config_loader *ld, const struct config_node *v, void *dst,
+               const struct config_field *f, const char *where)
+{
+    struct config_route_auth *ra = dst;
+    int rc = config_store_string(ld, v, AUTH_HEADER_MAX, auth_check_query,
+                                 where, &ra->api_key_name);
+
+    (void)f;
+    if (rc == AW_OK)
+        ra->api_key_in_query = true;
+    return rc;
 }
 
 /* The keys of auth.api_key; both parse functions take the route auth. */
@@ -327,20 +297,15 @@ static int
 auth_authorization(struct config_loader *ld, const struct config_node *v,
                    void *dst, const struct config_field *f, const char *where)
 {
-    char q[64];
-    const char *s;
-    int rc = config_expect_string(ld, v, 16, where, &s);
+    static const char *const names[] = {"strip", "keep"};
+    int i;
+    int rc = config_parse_choice(ld, v, AUTH_CHOICE_MAX, names,
+                                 ARRAY_LEN(names), where, &i);
 
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (strcmp(s, "strip") != 0 && strcmp(s, "keep") != 0) {
-        config_error(ld, v, "%s: '%s' is not one of: strip, keep", where,
-                     config_node_quote(v, q, sizeof(q)));
-        return AW_INVALID;
-    }
-    *(bool *)dst = strcmp(s, "keep") == 0;
-    return AW_OK;
+    if (rc == AW_OK)
+        *(bool *)dst = i == 1;
+    return rc;
 }
 
 /*
@@ -356,7 +321,8 @@ auth_fwd_header(struct config_loader *ld, const struct config_node *v,
         *(char **)dst = NULL;
         return AW_OK;
     }
-    return auth_header_name(ld, v, where, dst);
+    return config_store_string(ld, v, AUTH_HEADER_MAX, auth_check_header, where,
+                               dst);
 }
 
 #define FWD(k, member)                                                         \

@@ -39,6 +39,8 @@
 #define IDENT_PATH_MAX 4096
 #define IDENT_MAX_REVOKED 10000
 #define IDENT_KEY_ID_MAX 128
+#define IDENT_ALG_MAX 16
+#define IDENT_CHOICE_MAX 16
 #define IDENT_WHERE_MAX 200
 
 /* The HMAC algorithms, whose keys are secrets. */
@@ -67,21 +69,16 @@ struct ident_api_keys {
  */
 static int
 ident_string_list(struct config_loader *ld, const struct config_node *v,
-                  size_t min, size_t max, size_t maxlen,
-                  int (*check)(struct config_loader *ld,
-                               const struct config_node *it, const char *where),
+                  size_t min, size_t max, size_t maxlen, config_check_fn *check,
                   const char *where, char ***out, size_t *nout)
 {
     char **list;
     size_t n = 0;
-    int rc = config_expect_seq(ld, v, where);
+    int rc = config_expect_entries(ld, v, CONFIG_NODE_SEQ, min, max, "entries",
+                                   where);
 
     if (rc != AW_OK)
         return rc;
-    if (v->n < min || v->n > max) {
-        config_error(ld, v, "%s: expected %zu to %zu entries", where, min, max);
-        return AW_INVALID;
-    }
     list = config_alloc(ld, (v->n + 1) * sizeof(*list));
     if (list == NULL)
         return AW_NOMEM;
@@ -110,20 +107,6 @@ ident_string_list(struct config_loader *ld, const struct config_node *v,
     return rc;
 }
 
-/* Copy a string value into the char * at dst. */
-static int
-ident_store_string(struct config_loader *ld, const struct config_node *v,
-                   size_t max, const char *where, void *dst)
-{
-    const char *s;
-    int rc = config_expect_string(ld, v, max, where, &s);
-
-    if (rc != AW_OK)
-        return rc;
-    *(char **)dst = config_strdup(ld, s, v->len);
-    return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
-}
-
 /*
  * A file path. A relative one is taken from the directory of the
  * configuration file and made absolute now, so that the gateway reads
@@ -137,7 +120,7 @@ ident_abs_path(struct config_loader *ld, const struct config_node *v, void *dst,
 {
     char **out = dst, *dir, *slash, *joined;
     size_t need;
-    int rc = ident_store_string(ld, v, IDENT_PATH_MAX, where, dst);
+    int rc = config_store_string(ld, v, IDENT_PATH_MAX, NULL, where, dst);
 
     (void)f;
     if (rc != AW_OK || (*out)[0] == '/')
@@ -248,25 +231,31 @@ ident_url_problem(const char *url, size_t len)
     return NULL;
 }
 
+/* A URL to fetch keys or introspection answers from. */
+static int
+ident_check_url(struct config_loader *ld, const struct config_node *v,
+                const char *where)
+{
+    const char *why = ident_url_problem(v->text, v->len);
+
+    if (why == NULL)
+        return AW_OK;
+    config_error(ld, v, "%s: %s", where, why);
+    return AW_INVALID;
+}
+
 /* keys.url and keys.discovery: a URL, stored with the kind it names. */
 static int
 ident_keys_url(struct config_loader *ld, const struct config_node *v,
                enum config_keys_kind kind, struct config_issuer *iss,
                const char *where)
 {
-    const char *s, *why;
-    int rc = config_expect_string(ld, v, IDENT_PATH_MAX, where, &s);
+    int rc = config_store_string(ld, v, IDENT_PATH_MAX, ident_check_url, where,
+                                 &iss->keys_location);
 
-    if (rc != AW_OK)
-        return rc;
-    why = ident_url_problem(s, v->len);
-    if (why != NULL) {
-        config_error(ld, v, "%s: %s", where, why);
-        return AW_INVALID;
-    }
-    iss->keys_kind = kind;
-    return ident_store_string(ld, v, IDENT_PATH_MAX, where,
-                              &iss->keys_location);
+    if (rc == AW_OK)
+        iss->keys_kind = kind;
+    return rc;
 }
 
 /* keys.file; dst is the issuer (offset 0). */
@@ -343,19 +332,14 @@ ident_keys(struct config_loader *ld, const struct config_node *v, void *dst,
     return rc;
 }
 
-/* One entry of issuers.NAME.algorithms into the bit set. */
+/* The bit of one entry of issuers.NAME.algorithms. */
 static int
-ident_alg_one(struct config_loader *ld, const struct config_node *it,
-              const char *where, uint32_t *bits)
+ident_alg_bit(struct config_loader *ld, const struct config_node *it,
+              const char *where, uint32_t *bit)
 {
     char q[64];
-    const char *s;
-    enum jose_alg alg;
-    int rc = config_expect_string(ld, it, 16, where, &s);
+    enum jose_alg alg = jose_alg_from_name((struct slice){it->text, it->len});
 
-    if (rc != AW_OK)
-        return rc;
-    alg = jose_alg_from_name((struct slice){s, it->len});
     if (alg == JOSE_ALG_UNKNOWN) {
         config_error(ld, it,
                      "%s: '%s' is not an algorithm apiward verifies "
@@ -364,13 +348,15 @@ ident_alg_one(struct config_loader *ld, const struct config_node *it,
                      where, config_node_quote(it, q, sizeof(q)));
         return AW_INVALID;
     }
-    if (*bits & (1u << alg)) {
-        config_error(ld, it, "%s: %s is listed twice", where, s);
-        return AW_INVALID;
-    }
-    *bits |= 1u << alg;
+    *bit = 1u << alg;
     return AW_OK;
 }
+
+static const struct config_bits ident_alg_bits = {
+    .maxlen = IDENT_ALG_MAX,
+    .bit_of = ident_alg_bit,
+    .empty = "an empty list allows no token",
+};
 
 /*
  * issuers.NAME.algorithms: a list of JWS algorithms, all secret (HS*)
@@ -382,18 +368,9 @@ ident_algorithms(struct config_loader *ld, const struct config_node *v,
                  void *dst, const struct config_field *f, const char *where)
 {
     uint32_t bits = 0;
-    int rc = config_expect_seq(ld, v, where);
+    int rc = config_parse_bits(ld, v, &ident_alg_bits, where, &bits);
 
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (v->n == 0) {
-        config_error(ld, v, "%s: an empty list allows no token", where);
-        return AW_INVALID;
-    }
-    for (const struct config_node *it = v->first; it != NULL; it = it->next)
-        if (ident_alg_one(ld, it, where, &bits) != AW_OK)
-            rc = AW_INVALID;
     if (rc == AW_OK && (bits & IDENT_ALGS_HS) && (bits & ~IDENT_ALGS_HS)) {
         config_error(ld, v,
                      "%s: secret (HS*) and public-key algorithms cannot "
@@ -413,7 +390,7 @@ ident_issuer_iss(struct config_loader *ld, const struct config_node *v,
                  void *dst, const struct config_field *f, const char *where)
 {
     (void)f;
-    return ident_store_string(ld, v, IDENT_ISSUER_MAX, where, dst);
+    return config_store_string(ld, v, IDENT_ISSUER_MAX, NULL, where, dst);
 }
 
 /* issuers.NAME.audiences: 1 to 32 distinct strings. */
@@ -464,7 +441,7 @@ ident_typ(struct config_loader *ld, const struct config_node *v, void *dst,
         config_error(ld, v, "%s: expected a media type such as JWT", where);
         return AW_INVALID;
     }
-    return ident_store_string(ld, v, IDENT_TYP_MAX, where, dst);
+    return config_store_string(ld, v, IDENT_TYP_MAX, NULL, where, dst);
 }
 
 /* issuers.NAME.roles_claim: a dotted claim path. */
@@ -472,16 +449,9 @@ static int
 ident_roles_claim(struct config_loader *ld, const struct config_node *v,
                   void *dst, const struct config_field *f, const char *where)
 {
-    const char *s;
-    int rc = config_expect_string(ld, v, IDENT_CLAIM_MAX, where, &s);
-
     (void)f;
-    if (rc == AW_OK)
-        rc = config_check_claim_path(ld, v, where);
-    if (rc != AW_OK)
-        return rc;
-    *(char **)dst = config_strdup(ld, s, v->len);
-    return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
+    return config_store_string(ld, v, IDENT_CLAIM_MAX, config_check_claim_path,
+                               where, dst);
 }
 
 #define FIELD(k, fn, type, member, lo, hi)                                     \
@@ -683,17 +653,10 @@ ident_issuer_one(struct config_loader *ld, const struct config_node *k,
                  struct config_issuer *iss, const char *where)
 {
     char path[IDENT_WHERE_MAX], q[96];
-    int rc = AW_OK;
+    int rc = config_entry_name(ld, k, IDENT_NAME_MAX, "an issuer", where,
+                               &iss->name);
 
-    if (k->len == 0 || k->len > IDENT_NAME_MAX) {
-        config_error(ld, k, "%s: an issuer name has 1 to %d characters", where,
-                     IDENT_NAME_MAX);
-        rc = AW_INVALID;
-    } else {
-        rc = config_check_name(ld, k, where);
-    }
-    iss->name = config_strdup(ld, k->text, k->len);
-    if (iss->name == NULL || ident_issuer_defaults(ld, iss) != AW_OK)
+    if (rc == AW_NOMEM || ident_issuer_defaults(ld, iss) != AW_OK)
         return AW_NOMEM;
     snprintf(path, sizeof(path), "%s.%s", where,
              config_node_quote(k, q, sizeof(q)));
@@ -714,17 +677,13 @@ ident_issuers(struct config_loader *ld, const struct config_node *v, void *dst,
               const struct config_field *f, const char *where)
 {
     struct config *c = ld->c;
-    int rc = config_expect_map(ld, v, where);
+    int rc = config_expect_entries(ld, v, CONFIG_NODE_MAP, 1, IDENT_MAX_ISSUERS,
+                                   "issuers", where);
 
     (void)dst;
     (void)f;
     if (rc != AW_OK)
         return rc;
-    if (v->n == 0 || v->n > IDENT_MAX_ISSUERS) {
-        config_error(ld, v, "%s: expected 1 to %d issuers", where,
-                     IDENT_MAX_ISSUERS);
-        return AW_INVALID;
-    }
     c->issuers = config_alloc(ld, v->n * sizeof(*c->issuers));
     if (c->issuers == NULL)
         return AW_NOMEM;
@@ -831,21 +790,12 @@ ident_api_keys(struct config_loader *ld, const struct config_node *v, void *dst,
 
 /* introspection.endpoint: an https URL, or http to a loopback host. */
 static int
-intro_endpoint(struct config_loader *ld, const struct config_node *v,
-               void *dst, const struct config_field *f, const char *where)
+intro_endpoint(struct config_loader *ld, const struct config_node *v, void *dst,
+               const struct config_field *f, const char *where)
 {
-    const char *s, *why;
-    int rc = config_expect_string(ld, v, IDENT_PATH_MAX, where, &s);
-
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    why = ident_url_problem(s, v->len);
-    if (why != NULL) {
-        config_error(ld, v, "%s: %s", where, why);
-        return AW_INVALID;
-    }
-    return ident_store_string(ld, v, IDENT_PATH_MAX, where, dst);
+    return config_store_string(ld, v, IDENT_PATH_MAX, ident_check_url, where,
+                               dst);
 }
 
 /* introspection.client_auth: basic (the default) or post. */
@@ -853,21 +803,16 @@ static int
 intro_client_auth(struct config_loader *ld, const struct config_node *v,
                   void *dst, const struct config_field *f, const char *where)
 {
-    char q[64];
-    const char *s;
-    int rc = config_expect_string(ld, v, 16, where, &s);
+    static const char *const names[] = {"basic", "post"};
+    int i;
+    int rc = config_parse_choice(ld, v, IDENT_CHOICE_MAX, names,
+                                 ARRAY_LEN(names), where, &i);
 
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (strcmp(s, "basic") != 0 && strcmp(s, "post") != 0) {
-        config_error(ld, v, "%s: '%s' is not one of: basic, post", where,
-                     config_node_quote(v, q, sizeof(q)));
-        return AW_INVALID;
-    }
-    *(enum config_client_auth *)dst =
-        strcmp(s, "post") == 0 ? CLIENT_AUTH_POST : CLIENT_AUTH_BASIC;
-    return AW_OK;
+    if (rc == AW_OK)
+        *(enum config_client_auth *)dst =
+            i == 1 ? CLIENT_AUTH_POST : CLIENT_AUTH_BASIC;
+    return rc;
 }
 
 /*
@@ -885,13 +830,14 @@ intro_client_id(struct config_loader *ld, const struct config_node *v,
         unsigned char ch = (unsigned char)v->text[i];
 
         if (ch < 0x20 || ch >= 0x7f) {
-            config_error(ld, v, "%s: '%s' holds a byte outside printable "
-                                "ASCII", where,
-                         config_node_quote(v, q, sizeof(q)));
+            config_error(ld, v,
+                         "%s: '%s' holds a byte outside printable "
+                         "ASCII",
+                         where, config_node_quote(v, q, sizeof(q)));
             return AW_INVALID;
         }
     }
-    return ident_store_string(ld, v, INTRO_ID_MAX, where, dst);
+    return config_store_string(ld, v, INTRO_ID_MAX, NULL, where, dst);
 }
 
 /* introspection.audiences: 1 or more strings. */
@@ -931,11 +877,9 @@ static const struct config_field intro_schema[] = {
      .offset = offsetof(struct config_introspection, client_secret_file)},
     INTRO("timeout", config_parse_duration, timeout_ms, 100, 30 * SEC_MS),
     INTRO("cache_ttl", config_parse_duration, cache_ttl_ms, 0, DAY_MS),
-    INTRO("negative_ttl", config_parse_duration, negative_ttl_ms, 0,
-          HOUR_MS),
+    INTRO("negative_ttl", config_parse_duration, negative_ttl_ms, 0, HOUR_MS),
     INTRO("cache_entries", config_parse_uint, cache_entries, 0, 1000000),
-    INTRO("max_response", config_parse_size, max_response_bytes, 256,
-          MIB),
+    INTRO("max_response", config_parse_size, max_response_bytes, 256, MIB),
     INTRO("max_in_flight", config_parse_uint, max_in_flight, 1, 10000),
     INTRO("leeway", config_parse_duration, leeway_ms, 0, 10 * 60 * SEC_MS),
     {.key = "audiences", .parse = intro_audiences},

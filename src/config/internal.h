@@ -175,6 +175,64 @@ int config_expect_map(struct config_loader *ld, const struct config_node *v,
 int config_expect_seq(struct config_loader *ld, const struct config_node *v,
                       const char *where);
 
+/*
+ * Check that v is a node of the given type (a mapping or a sequence)
+ * holding min to max entries; what names them in the message ("expected
+ * 1 to 64 issuers"). Returns AW_OK or AW_INVALID (problem recorded).
+ */
+int config_expect_entries(struct config_loader *ld, const struct config_node *v,
+                          enum config_node_type type, size_t min, size_t max,
+                          const char *what, const char *where);
+
+/*
+ * A further check of a scalar already known to be a string: records its
+ * own problem and returns AW_INVALID, or returns AW_OK.
+ */
+typedef int config_check_fn(struct config_loader *ld,
+                            const struct config_node *v, const char *where);
+
+/*
+ * Read a string of at most max bytes as config_expect_string does, vet
+ * it with check when check is not NULL, and only then copy it into the
+ * snapshot at *out. Returns AW_OK, AW_INVALID (problem recorded, *out
+ * untouched) or AW_NOMEM.
+ */
+int config_store_string(struct config_loader *ld, const struct config_node *v,
+                        size_t max, config_check_fn *check, const char *where,
+                        char **out);
+
+/*
+ * A list of names each standing for one bit of a set: HTTP methods,
+ * JWS algorithms, authentication methods. maxlen bounds one name;
+ * bit_of maps a name that is a string to its bit in *bit, or records a
+ * problem naming the accepted values and returns AW_INVALID; empty is
+ * the sentence for an empty list, which is always refused.
+ */
+struct config_bits {
+    size_t maxlen;
+    int (*bit_of)(struct config_loader *ld, const struct config_node *it,
+                  const char *where, uint32_t *bit);
+    const char *empty;
+};
+
+/*
+ * Parse a non-empty list of distinct names into a bit set, as described
+ * by spec. Every bad or repeated entry is reported. *bits is written
+ * only on AW_OK, so a default survives a bad list; AW_INVALID otherwise.
+ */
+int config_parse_bits(struct config_loader *ld, const struct config_node *v,
+                      const struct config_bits *spec, const char *where,
+                      uint32_t *bits);
+
+/*
+ * Read a string of at most max bytes that must be one of names[0..n).
+ * On AW_OK *index is its position in names; on AW_INVALID the problem
+ * lists every accepted name.
+ */
+int config_parse_choice(struct config_loader *ld, const struct config_node *v,
+                        size_t max, const char *const *names, size_t n,
+                        const char *where, int *index);
+
 /* Copy a string into the snapshot's arena; NULL (and nomem set) if full. */
 char *config_strdup(struct config_loader *ld, const char *s, size_t len);
 
@@ -236,6 +294,16 @@ int config_parse_routes(struct config_loader *ld, const struct config_node *v,
  */
 int config_check_name(struct config_loader *ld, const struct config_node *v,
                       const char *where);
+
+/*
+ * Copy the key k of a mapping of named entries ("upstreams.NAME") into
+ * *name, refusing a name that is not 1 to max such characters; what
+ * names the entry in the message ("an upstream"). *name is set even
+ * when the name is refused. AW_OK, AW_INVALID or AW_NOMEM.
+ */
+int config_entry_name(struct config_loader *ld, const struct config_node *k,
+                      size_t max, const char *what, const char *where,
+                      char **name);
 
 /*
  * Check that a non-empty scalar is a claim name or a dotted path of

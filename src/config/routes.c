@@ -24,6 +24,7 @@
 #define ROUTES_NAME_MAX 64
 #define ROUTES_PATH_MAX 1024
 #define ROUTES_HOST_MAX 253
+#define ROUTES_METHOD_MAX 32
 #define ROUTES_WHERE_MAX 160
 #define HOUR_MS ((uint64_t)3600 * 1000)
 
@@ -65,6 +66,28 @@ config_check_name(struct config_loader *ld, const struct config_node *v,
         }
     }
     return AW_OK;
+}
+
+/*
+ * The name is copied even when it is refused: a name that stays
+ * registered keeps every reference to it from adding a second,
+ * misleading problem.
+ */
+int
+config_entry_name(struct config_loader *ld, const struct config_node *k,
+                  size_t max, const char *what, const char *where, char **name)
+{
+    int rc;
+
+    if (k->len == 0 || k->len > max) {
+        config_error(ld, k, "%s: %s name has 1 to %zu characters", where, what,
+                     max);
+        rc = AW_INVALID;
+    } else {
+        rc = config_check_name(ld, k, where);
+    }
+    *name = config_strdup(ld, k->text, k->len);
+    return *name != NULL ? rc : AW_NOMEM;
 }
 
 /* upstreams.NAME.servers: dst is the upstream itself (offset 0). */
@@ -116,18 +139,11 @@ routes_upstream_one(struct config_loader *ld, const struct config_node *k,
                     struct config_upstream *u, const char *where)
 {
     char path[ROUTES_WHERE_MAX], q[96];
-    int rc = AW_OK;
+    int rc = config_entry_name(ld, k, ROUTES_NAME_MAX, "an upstream", where,
+                               &u->name);
 
-    if (k->len == 0 || k->len > ROUTES_NAME_MAX) {
-        config_error(ld, k, "%s: an upstream name has 1 to %d characters",
-                     where, ROUTES_NAME_MAX);
-        rc = AW_INVALID;
-    } else {
-        rc = config_check_name(ld, k, where);
-    }
-    u->name = config_strdup(ld, k->text, k->len);
-    if (u->name == NULL)
-        return AW_NOMEM;
+    if (rc == AW_NOMEM)
+        return rc;
     config_upstream_defaults(u);
     snprintf(path, sizeof(path), "%s.%s", where,
              config_node_quote(k, q, sizeof(q)));
@@ -142,17 +158,13 @@ config_parse_upstreams(struct config_loader *ld, const struct config_node *v,
                        const char *where)
 {
     struct config *c = ld->c;
-    int rc = config_expect_map(ld, v, where);
+    int rc = config_expect_entries(ld, v, CONFIG_NODE_MAP, 1,
+                                   ROUTES_MAX_UPSTREAMS, "upstreams", where);
 
     (void)dst;
     (void)f;
     if (rc != AW_OK)
         return rc;
-    if (v->n == 0 || v->n > ROUTES_MAX_UPSTREAMS) {
-        config_error(ld, v, "%s: expected 1 to %d upstreams", where,
-                     ROUTES_MAX_UPSTREAMS);
-        return AW_INVALID;
-    }
     c->upstreams = config_alloc(ld, v->n * sizeof(*c->upstreams));
     if (c->upstreams == NULL)
         return AW_NOMEM;
@@ -178,16 +190,9 @@ static int
 routes_name(struct config_loader *ld, const struct config_node *v, void *dst,
             const struct config_field *f, const char *where)
 {
-    const char *s;
-    int rc = config_expect_string(ld, v, ROUTES_NAME_MAX, where, &s);
-
     (void)f;
-    if (rc == AW_OK)
-        rc = config_check_name(ld, v, where);
-    if (rc != AW_OK)
-        return rc;
-    *(char **)dst = config_strdup(ld, s, v->len);
-    return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
+    return config_store_string(ld, v, ROUTES_NAME_MAX, config_check_name, where,
+                               dst);
 }
 
 /* A host name, "*." and a host name, or a bracketed IPv6 literal. */
@@ -220,6 +225,22 @@ routes_host_valid(const char *s, size_t len)
     return len > 0;
 }
 
+/* The check of routes[i].host, for config_store_string. */
+static int
+routes_check_host(struct config_loader *ld, const struct config_node *v,
+                  const char *where)
+{
+    char q[96];
+
+    if (routes_host_valid(v->text, v->len))
+        return AW_OK;
+    config_error(ld, v,
+                 "%s: '%s' is not a host name, '*.' and a host "
+                 "name, or a bracketed IPv6 address (no port)",
+                 where, config_node_quote(v, q, sizeof(q)));
+    return AW_INVALID;
+}
+
 /*
  * routes[i].host. Only the shape is checked here; the route table
  * decides how hosts compare.
@@ -228,41 +249,23 @@ static int
 routes_host(struct config_loader *ld, const struct config_node *v, void *dst,
             const struct config_field *f, const char *where)
 {
-    char q[96];
-    const char *s;
-    int rc = config_expect_string(ld, v, ROUTES_HOST_MAX, where, &s);
-
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (!routes_host_valid(s, v->len)) {
-        config_error(ld, v,
-                     "%s: '%s' is not a host name, '*.' and a host "
-                     "name, or a bracketed IPv6 address (no port)",
-                     where, config_node_quote(v, q, sizeof(q)));
-        return AW_INVALID;
-    }
-    *(char **)dst = config_strdup(ld, s, v->len);
-    return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
+    return config_store_string(ld, v, ROUTES_HOST_MAX, routes_check_host, where,
+                               dst);
 }
 
 /*
- * One entry of routes[i].methods into the bit set. Method names are
+ * The bit of one entry of routes[i].methods. Method names are
  * case-sensitive (RFC 9110), so "get" is refused rather than folded:
  * a backend might treat it as a different method.
  */
 static int
-routes_method_one(struct config_loader *ld, const struct config_node *it,
-                  const char *where, uint32_t *bits)
+routes_method_bit(struct config_loader *ld, const struct config_node *it,
+                  const char *where, uint32_t *bit)
 {
     char q[64];
-    const char *s;
-    enum http_method m;
-    int rc = config_expect_string(ld, it, 32, where, &s);
+    enum http_method m = http_method_from((struct slice){it->text, it->len});
 
-    if (rc != AW_OK)
-        return rc;
-    m = http_method_from((struct slice){s, it->len});
     if (m == HTTP_OTHER) {
         config_error(ld, it,
                      "%s: unknown method '%s' (methods are written "
@@ -271,37 +274,35 @@ routes_method_one(struct config_loader *ld, const struct config_node *it,
                      where, config_node_quote(it, q, sizeof(q)));
         return AW_INVALID;
     }
-    if (*bits & (1u << m)) {
-        config_error(ld, it, "%s: %s is listed twice", where, s);
-        return AW_INVALID;
-    }
-    *bits |= 1u << m;
+    *bit = 1u << m;
     return AW_OK;
 }
+
+static const struct config_bits routes_method_bits = {
+    .maxlen = ROUTES_METHOD_MAX,
+    .bit_of = routes_method_bit,
+    .empty = "an empty list allows nothing; leave the key out to allow "
+             "every method",
+};
 
 /* routes[i].methods: a non-empty list of distinct known methods. */
 static int
 routes_methods(struct config_loader *ld, const struct config_node *v, void *dst,
                const struct config_field *f, const char *where)
 {
-    uint32_t bits = 0;
-    int rc = config_expect_seq(ld, v, where);
-
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (v->n == 0) {
-        config_error(ld, v,
-                     "%s: an empty list allows nothing; leave the "
-                     "key out to allow every method",
-                     where);
-        return AW_INVALID;
-    }
-    for (const struct config_node *it = v->first; it != NULL; it = it->next)
-        if (routes_method_one(ld, it, where, &bits) != AW_OK)
-            rc = AW_INVALID;
-    *(uint32_t *)dst = bits;
-    return rc;
+    return config_parse_bits(ld, v, &routes_method_bits, where, dst);
+}
+
+/* The check of routes[i].path, for config_store_string. */
+static int
+routes_check_path(struct config_loader *ld, const struct config_node *v,
+                  const char *where)
+{
+    if (v->text[0] == '/')
+        return AW_OK;
+    config_error(ld, v, "%s: a path starts with '/'", where);
+    return AW_INVALID;
 }
 
 /*
@@ -312,18 +313,9 @@ static int
 routes_path(struct config_loader *ld, const struct config_node *v, void *dst,
             const struct config_field *f, const char *where)
 {
-    const char *s;
-    int rc = config_expect_string(ld, v, ROUTES_PATH_MAX, where, &s);
-
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (s[0] != '/') {
-        config_error(ld, v, "%s: a path starts with '/'", where);
-        return AW_INVALID;
-    }
-    *(char **)dst = config_strdup(ld, s, v->len);
-    return *(char **)dst != NULL ? AW_OK : AW_NOMEM;
+    return config_store_string(ld, v, ROUTES_PATH_MAX, routes_check_path, where,
+                               dst);
 }
 
 /*
@@ -572,17 +564,13 @@ config_parse_routes(struct config_loader *ld, const struct config_node *v,
     bool *ok;
     size_t i = 0;
     int one;
-    int rc = config_expect_seq(ld, v, where);
+    int rc = config_expect_entries(ld, v, CONFIG_NODE_SEQ, 1, ROUTES_MAX_ROUTES,
+                                   "routes", where);
 
     (void)dst;
     (void)f;
     if (rc != AW_OK)
         return rc;
-    if (v->n == 0 || v->n > ROUTES_MAX_ROUTES) {
-        config_error(ld, v, "%s: expected 1 to %d routes", where,
-                     ROUTES_MAX_ROUTES);
-        return AW_INVALID;
-    }
     c->routes = config_alloc(ld, v->n * sizeof(*c->routes));
     nodes = arena_alloc(&ld->tree, v->n * sizeof(*nodes));
     ok = arena_alloc(&ld->tree, v->n * sizeof(*ok));

@@ -23,21 +23,25 @@
 #define SCHEMA_MAX_HEADERS 32
 #define SCHEMA_HEADER_VALUE_MAX 1024
 #define SCHEMA_PATH_MAX 4096
+#define SCHEMA_CHOICE_MAX 32
 
-/* Parse one scalar among a fixed list of names into an int member. */
-static int
-schema_parse_enum(struct config_loader *ld, const struct config_node *v,
-                  const char *where, const char *const *names, size_t n,
-                  int *out)
+/*
+ * The accepted names are listed in the problem, cut to what fits: the
+ * lists are short, and the reader needs them to correct the value.
+ */
+int
+config_parse_choice(struct config_loader *ld, const struct config_node *v,
+                    size_t max, const char *const *names, size_t n,
+                    const char *where, int *index)
 {
     const char *s;
     char q[64], list[96] = "";
     size_t used = 0;
-    int rc = config_expect_string(ld, v, 32, where, &s);
+    int rc = config_expect_string(ld, v, max, where, &s);
 
     for (size_t i = 0; rc == AW_OK && i < n; i++) {
         if (strcmp(s, names[i]) == 0) {
-            *out = (int)i;
+            *index = (int)i;
             return AW_OK;
         }
     }
@@ -91,14 +95,11 @@ config_parse_addr_list(struct config_loader *ld, const struct config_node *v,
 {
     struct config_addr *list;
     size_t n = 0;
-    int rc = config_expect_seq(ld, v, where);
+    int rc = config_expect_entries(ld, v, CONFIG_NODE_SEQ, 1, max, "addresses",
+                                   where);
 
     if (rc != AW_OK)
         return rc;
-    if (v->n == 0 || v->n > max) {
-        config_error(ld, v, "%s: expected 1 to %zu addresses", where, max);
-        return AW_INVALID;
-    }
     list = config_alloc(ld, v->n * sizeof(*list));
     if (list == NULL)
         return AW_NOMEM;
@@ -146,7 +147,8 @@ schema_slashes(struct config_loader *ld, const struct config_node *v, void *dst,
 {
     static const char *const names[] = {"merge", "keep", "reject"};
     int i;
-    int rc = schema_parse_enum(ld, v, where, names, ARRAY_LEN(names), &i);
+    int rc = config_parse_choice(ld, v, SCHEMA_CHOICE_MAX, names,
+                                 ARRAY_LEN(names), where, &i);
 
     (void)f;
     if (rc == AW_OK)
@@ -165,7 +167,8 @@ schema_log_level(struct config_loader *ld, const struct config_node *v,
     static const enum log_level levels[] = {LOG_ERROR, LOG_WARN, LOG_INFO,
                                             LOG_DEBUG};
     int i;
-    int rc = schema_parse_enum(ld, v, where, names, ARRAY_LEN(names), &i);
+    int rc = config_parse_choice(ld, v, SCHEMA_CHOICE_MAX, names,
+                                 ARRAY_LEN(names), where, &i);
 
     (void)f;
     if (rc == AW_OK)
@@ -179,7 +182,8 @@ config_parse_balance(struct config_loader *ld, const struct config_node *v,
 {
     static const char *const names[] = {"round_robin", "least_conn"};
     int i;
-    int rc = schema_parse_enum(ld, v, where, names, ARRAY_LEN(names), &i);
+    int rc = config_parse_choice(ld, v, SCHEMA_CHOICE_MAX, names,
+                                 ARRAY_LEN(names), where, &i);
 
     (void)f;
     if (rc == AW_OK)

@@ -443,6 +443,87 @@ config_expect_seq(struct config_loader *ld, const struct config_node *v,
     return AW_INVALID;
 }
 
+int
+config_expect_entries(struct config_loader *ld, const struct config_node *v,
+                      enum config_node_type type, size_t min, size_t max,
+                      const char *what, const char *where)
+{
+    int rc = type == CONFIG_NODE_MAP ? config_expect_map(ld, v, where)
+                                     : config_expect_seq(ld, v, where);
+
+    if (rc != AW_OK)
+        return rc;
+    if (v->n < min || v->n > max) {
+        config_error(ld, v, "%s: expected %zu to %zu %s", where, min, max,
+                     what);
+        return AW_INVALID;
+    }
+    return AW_OK;
+}
+
+/*
+ * The check runs before the copy, so that a refused value never reaches
+ * the snapshot, where later checks (repeated route names) would see it.
+ */
+int
+config_store_string(struct config_loader *ld, const struct config_node *v,
+                    size_t max, config_check_fn *check, const char *where,
+                    char **out)
+{
+    const char *s;
+    int rc = config_expect_string(ld, v, max, where, &s);
+
+    if (rc == AW_OK && check != NULL)
+        rc = check(ld, v, where);
+    if (rc != AW_OK)
+        return rc;
+    *out = config_strdup(ld, s, v->len);
+    return *out != NULL ? AW_OK : AW_NOMEM;
+}
+
+/* One name of a bit list, added to *bits unless it is bad or repeated. */
+static int
+walk_bit_one(struct config_loader *ld, const struct config_node *it,
+             const struct config_bits *spec, const char *where, uint32_t *bits)
+{
+    const char *s;
+    uint32_t bit = 0;
+    int rc = config_expect_string(ld, it, spec->maxlen, where, &s);
+
+    if (rc == AW_OK)
+        rc = spec->bit_of(ld, it, where, &bit);
+    if (rc != AW_OK)
+        return rc;
+    if (*bits & bit) {
+        config_error(ld, it, "%s: %s is listed twice", where, s);
+        return AW_INVALID;
+    }
+    *bits |= bit;
+    return AW_OK;
+}
+
+int
+config_parse_bits(struct config_loader *ld, const struct config_node *v,
+                  const struct config_bits *spec, const char *where,
+                  uint32_t *bits)
+{
+    uint32_t set = 0;
+    int rc = config_expect_seq(ld, v, where);
+
+    if (rc != AW_OK)
+        return rc;
+    if (v->n == 0) {
+        config_error(ld, v, "%s: %s", where, spec->empty);
+        return AW_INVALID;
+    }
+    for (const struct config_node *it = v->first; it != NULL; it = it->next)
+        if (walk_bit_one(ld, it, spec, where, &set) != AW_OK)
+            rc = AW_INVALID;
+    if (rc == AW_OK)
+        *bits = set;
+    return rc;
+}
+
 /*
  * Strings live in the snapshot's arena, so config_unref frees them all
  * at once and no setting has an owner of its own.
