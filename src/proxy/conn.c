@@ -225,6 +225,13 @@ refuse(struct conn *c, int status, const char *reason, const char *detail)
     finish_request(c);
 }
 
+void
+conn_refuse(struct conn *c, int status, const char *reason,
+            const char *detail)
+{
+    refuse(c, status, reason, detail);
+}
+
 static void
 refuse_http(struct conn *c, const struct http_error *err)
 {
@@ -326,6 +333,19 @@ stage_forward(struct conn *c, struct request *r)
 }
 
 /*
+ * Stage authorize: the route's policy decides on the principal and on
+ * what was kept of the request (proxy_authorize refuses when it does
+ * not allow).
+ */
+static void
+stage_authorize(struct conn *c, struct request *r)
+{
+    r->stage = STAGE_AUTHZ;
+    if (proxy_authorize(c, r) == AW_OK)
+        stage_forward(c, r);
+}
+
+/*
  * Stage authenticate. The credential was copied out of the head, so this
  * can run again after the request waited for keys (final is then true
  * once the wait is over). Returns true when the request goes on.
@@ -339,7 +359,7 @@ stage_authenticate(struct conn *c, struct request *r, bool final)
 
     r->stage = STAGE_AUTH;
     if (ra == NULL) {
-        stage_forward(c, r);
+        stage_authorize(c, r);
         return;
     }
     rc = identity_authenticate(r->cfg, ra, &r->cred, c->w->idcache,
@@ -354,7 +374,7 @@ stage_authenticate(struct conn *c, struct request *r, bool final)
         refuse(c, err.status, err.reason, err.detail);
         return;
     }
-    stage_forward(c, r);
+    stage_authorize(c, r);
 }
 
 /*
@@ -430,7 +450,7 @@ start_request(struct conn *c)
                "The request head is too large to forward.");
         return;
     }
-    if (!take_credential(c, r))
+    if (!take_credential(c, r) || proxy_authorize_take(c, r) != AW_OK)
         return;
     stage_authenticate(c, r, false);
 }

@@ -680,7 +680,8 @@ message_request_id(struct worker *w, struct request *r)
 }
 
 static const char *const stage_names[] = {
-    "parse", "route", "guard", "authenticate", "forward", "respond",
+    "parse", "route", "guard", "authenticate", "authorize", "forward",
+    "respond",
 };
 
 /* ISO 8601 UTC with milliseconds, cached per second per thread. */

@@ -77,6 +77,7 @@ enum stage {
     STAGE_ROUTE,
     STAGE_GUARD,
     STAGE_AUTH,
+    STAGE_AUTHZ,
     STAGE_FORWARD,
     STAGE_RESPOND,
 };
@@ -218,6 +219,20 @@ void conn_free(struct conn *c);
 void conn_drain(struct conn *c);
 void conn_upstream_failed(struct conn *c, enum upstream_failure why);
 void conn_resume_auth(struct conn *c, bool final);
+/* Answer the request with a problem document and record it. */
+void conn_refuse(struct conn *c, int status, const char *reason,
+                 const char *detail);
+
+/*
+ * authorize.c: the authorize stage. proxy_authorize_take runs while the
+ * request head is still in the input buffer and copies into the arena
+ * what the route's policy will read (the head is gone by the time a
+ * request that waited for keys is authorized). proxy_authorize decides.
+ * Both return AW_OK when the request goes on; otherwise they have
+ * answered it already (conn_refuse).
+ */
+int proxy_authorize_take(struct conn *c, struct request *r);
+int proxy_authorize(struct conn *c, struct request *r);
 
 /* upstream.c */
 int upstream_attach(struct conn *c, struct request *r,
