@@ -188,6 +188,11 @@ struct config_route {
     uint64_t read_timeout_ms;         /* defaults to the upstream's */
     unsigned index;                   /* position in config.routes */
     struct config_route_auth *auth;   /* NULL: no authentication */
+    bool buffer_body;                 /* a later stage reads the request
+                                         body (a policy rule on a body
+                                         field): it is read whole, within
+                                         limits.max_buffered_body, and
+                                         parsed as JSON before authorize */
 };
 
 /* A response header added to every answer. */

@@ -97,6 +97,9 @@ struct request {
 
     struct credential cred;        /* copied out of the head */
     struct principal principal;    /* set by the authenticate stage */
+    const struct json_value *body_json; /* the request body parsed, on
+                                      routes with buffer_body; NULL
+                                      otherwise */
     const char *bearer_error;      /* RFC 6750 error of a 401, or NULL */
 
     char *up_head;                 /* serialised upstream head (arena) */
