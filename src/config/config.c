@@ -119,6 +119,8 @@ config_defaults(struct config_loader *ld)
     c->log_level = LOG_INFO;
     c->max_token_bytes = 8 << 10;
     c->token_cache_entries = 10000;
+    c->keys_startup_wait_ms = 10000;
+    c->keys_wait_ms = 5000;
     c->access_log = config_strdup(ld, "stdout", 6);
     if (c->access_log == NULL)
         return AW_NOMEM;

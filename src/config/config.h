@@ -248,6 +248,13 @@ struct config {
     size_t max_token_bytes;        /* identity.max_token, default 8k */
     unsigned token_cache_entries;  /* identity.token_cache, verified
                                       tokens per worker, default 10000 */
+    uint64_t keys_startup_wait_ms; /* identity.startup_wait: listeners
+                                      open after the first fetch of every
+                                      remote key set, or this long;
+                                      default 10 s */
+    uint64_t keys_wait_ms;         /* identity.key_wait: longest wait of
+                                      a request for keys being fetched;
+                                      default 5 s */
     struct config_issuer *issuers; /* identity.issuers, file order */
     size_t nissuers;
     struct apikey_store *api_keys; /* identity.api_keys; NULL when the

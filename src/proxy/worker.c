@@ -22,7 +22,6 @@
 #include "telemetry/telemetry.h"
 
 #define LISTEN_BACKLOG 4096
-#define KEYS_WAIT_MS 10000   /* readiness: first fetch of remote key sets */
 
 atomic_bool proxy_draining;
 atomic_uint_fast64_t proxy_generation;
@@ -96,13 +95,6 @@ worker_scratch_headers(struct worker *w, unsigned n)
 }
 
 /*
- * How long a request may wait for keys being fetched before it is
- * answered with what is known. A fetch has its own, usually shorter,
- * timeout; this bounds the wait whatever happens to the fetch.
- */
-#define AUTH_WAIT_MS 5000
-
-/*
  * Park c until the key store reports a finished fetch (see on_wake) or
  * an introspection answer arrives (on_introspected). The wait outlasts
  * the introspection timeout, so that a slow endpoint's own failure,
@@ -111,13 +103,13 @@ worker_scratch_headers(struct worker *w, unsigned n)
 void
 worker_park(struct worker *w, struct conn *c)
 {
-    const struct config_introspection *ci = c->req.cfg != NULL
-                                                ? c->req.cfg->introspection
-                                                : NULL;
-    uint64_t wait = AUTH_WAIT_MS;
+    const struct config *cfg = c->req.cfg;
+    /* A fetch has its own, usually shorter, timeout; key_wait bounds
+       the wait whatever happens to the fetch. */
+    uint64_t wait = cfg->keys_wait_ms;
 
-    if (ci != NULL)
-        wait = MAX(wait, ci->timeout_ms + 1000);
+    if (cfg->introspection != NULL)
+        wait = MAX(wait, cfg->introspection->timeout_ms + 1000);
     c->phase = PHASE_AUTH_WAIT;
     c->park_prev = NULL;
     c->park_next = w->parked;
@@ -519,7 +511,8 @@ proxy_serve(struct config *cfg)
     }
     /* Listeners open only after the first fetch of remote key sets
      * (or its bound), so a client never meets a gateway without keys. */
-    if (keystore_start(KEYS_WAIT_MS, on_keys_changed, NULL) != AW_OK)
+    if (keystore_start(cfg->keys_startup_wait_ms, on_keys_changed, NULL) !=
+        AW_OK)
         log_warn("key store: not every key set could be fetched; tokens "
                  "of those issuers get 503 until a fetch succeeds");
     if (start_workers(cfg) != AW_OK) {

@@ -1220,6 +1220,8 @@ test_identity_defaults(void **state)
     (void)state;
     assert_int_equal(c->max_token_bytes, 8192);
     assert_int_equal(c->token_cache_entries, 10000);
+    assert_int_equal(c->keys_startup_wait_ms, 10000);
+    assert_int_equal(c->keys_wait_ms, 5000);
     assert_int_equal(c->nissuers, 0);
     assert_null(c->issuers);
     assert_null(c->api_keys);
@@ -1231,6 +1233,8 @@ static const char id_every_key[] =
     "identity:\n"
     "  max_token: 4k\n"
     "  token_cache: 0\n"
+    "  startup_wait: 0s\n"
+    "  key_wait: 2s\n"
     "  issuers:\n"
     "    corp:\n"
     "      issuer: \"https://idp.example.com/\"\n"
@@ -1314,6 +1318,8 @@ test_identity_every_key(void **state)
     assert_int_equal(iss->keys_kind, KEYS_FILE);
     assert_non_null(strstr(iss->keys_location, "/jwks.json"));
     assert_non_null(iss->keys);
+    assert_int_equal(c->keys_startup_wait_ms, 0);
+    assert_int_equal(c->keys_wait_ms, 2000);
 
     iss = &c->issuers[1];
     assert_int_equal(iss->index, 1);
@@ -1419,7 +1425,10 @@ test_identity_releases_sources(void **state)
 static const struct bad_case bad_identity[] = {
     {"identity:\n  issuer: {}\n" MINIMAL,
      "2:3: identity: unknown key 'issuer' (expected one of: max_token, "
-     "token_cache, issuers, api_keys, introspection)"},
+     "token_cache, startup_wait, key_wait, issuers, api_keys, "
+     "introspection)"},
+    {"identity:\n  key_wait: 10ms\n" MINIMAL,
+     "2:13: identity.key_wait: '10ms' is out of range (100ms to 1m)"},
     {"identity:\n  max_token: 100\n" MINIMAL,
      "2:14: identity.max_token: '100' is out of range (256 to 1m)"},
     {"identity:\n  token_cache: -1\n" MINIMAL,
