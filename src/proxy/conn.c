@@ -184,6 +184,7 @@ finish_request(struct conn *c)
 {
     struct request *r = &c->req;
 
+    proxy_observe(c, r);
     message_access_log(c, r);
     if (r->up != NULL) {
         bool reusable = r->res_done && r->req_body_done &&
@@ -306,7 +307,7 @@ stage_guard(struct conn *c, struct request *r)
                "The request body is larger than this route accepts.");
         return false;
     }
-    return true;
+    return proxy_guard(c, r) == AW_OK;
 }
 
 /* Stage forward: finish the upstream head and hand it to a backend. */
@@ -341,7 +342,10 @@ static void
 stage_authorize(struct conn *c, struct request *r)
 {
     r->stage = STAGE_AUTHZ;
-    if (proxy_authorize(c, r) == AW_OK)
+    if (proxy_authorize(c, r) != AW_OK)
+        return;
+    r->stage = STAGE_LIMIT;
+    if (proxy_limit(c, r) == AW_OK)
         stage_forward(c, r);
 }
 

@@ -616,8 +616,12 @@ message_problem(struct conn *c, struct request *r, int status,
         put_allow(&o, r->allowed);
     if (status == 401)
         put_www_authenticate(&o, r->bearer_error);
-    if (status == 503)
-        bld_str(&o, "Retry-After: 5\r\n");
+    if (status == 503 || (status == 429 && r->retry_after_s > 0)) {
+        snprintf(line, sizeof(line), "Retry-After: %u\r\n",
+                 r->retry_after_s > 0 ? r->retry_after_s : 5);
+        bld_str(&o, line);
+    }
+    bld_add(&o, r->problem_fields);
     if (status == 408 || status == 413 || status == 431 || status == 400 ||
         status == 414 || status == 505 || status == 501)
         c->close_after = true;
@@ -680,8 +684,8 @@ message_request_id(struct worker *w, struct request *r)
 }
 
 static const char *const stage_names[] = {
-    "parse", "route", "guard", "authenticate", "authorize", "forward",
-    "respond",
+    "parse", "route", "guard", "authenticate", "authorize", "limit",
+    "forward", "respond",
 };
 
 /* ISO 8601 UTC with milliseconds, cached per second per thread. */

@@ -78,6 +78,7 @@ enum stage {
     STAGE_GUARD,
     STAGE_AUTH,
     STAGE_AUTHZ,
+    STAGE_LIMIT,
     STAGE_FORWARD,
     STAGE_RESPOND,
 };
@@ -101,6 +102,13 @@ struct request {
                                       routes with buffer_body; NULL
                                       otherwise */
     const char *bearer_error;      /* RFC 6750 error of a 401, or NULL */
+    uint32_t retry_after_s;        /* Retry-After of a gateway-made 429
+                                      or 503; 0: none for a 429, 5 s for
+                                      a 503 */
+    struct slice problem_fields;   /* more "Name: value\r\n" lines for a
+                                      gateway-made answer (in the arena),
+                                      e.g. RateLimit fields; may be
+                                      empty */
 
     char *up_head;                 /* serialised upstream head (arena) */
     size_t up_head_len;
@@ -236,6 +244,19 @@ void conn_refuse(struct conn *c, int status, const char *reason,
  */
 int proxy_authorize_take(struct conn *c, struct request *r);
 int proxy_authorize(struct conn *c, struct request *r);
+
+/*
+ * limit.c: abuse defence. proxy_guard runs in the guard stage, before
+ * authentication (bans of client addresses, limits on them);
+ * proxy_limit after authorize (limits and quotas keyed on the caller,
+ * the route, ...). Both return AW_OK when the request goes on, or have
+ * answered it (conn_refuse). proxy_observe sees every request as it
+ * ends, answered by the upstream or refused, before it is logged (what
+ * bans count: authentication failures, bursts of 4xx, enumeration).
+ */
+int proxy_guard(struct conn *c, struct request *r);
+int proxy_limit(struct conn *c, struct request *r);
+void proxy_observe(struct conn *c, struct request *r);
 
 /* upstream.c */
 int upstream_attach(struct conn *c, struct request *r,
