@@ -8,12 +8,13 @@ PYTHON     ?= /usr/bin/python3
 FUZZ_SECONDS ?= 5
 
 BUILD_PKGS = gcc pkg-config meson ninja-build libfyaml-dev libssl-dev \
-             libpcre2-dev libmaxminddb-dev \
+             libpcre2-dev libmaxminddb-dev libhiredis-dev \
              libcurl4-openssl-dev
 TEST_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev libcmocka-dev \
              python3 python3-pytest python3-requests python3-yaml \
-             python3-jwt python3-cryptography
-BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light haproxy curl
+             python3-jwt python3-cryptography redis-server
+BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light haproxy curl python3-jwt \
+             python3-cryptography
 
 .PHONY: all build run test unit san integration fuzz fuzz-smoke bench \
         deps-build deps-test deps-bench clean
