@@ -108,6 +108,7 @@ config_defaults(struct config_loader *ld)
     c->limits.max_headers = 100;
     c->limits.max_target_bytes = 8 << 10;
     c->limits.max_body_bytes = 1 << 20;
+    c->max_buffered_body = 1 << 20;
     c->header_timeout_ms = 10000;
     c->body_timeout_ms = 30000;
     c->idle_timeout_ms = 60000;

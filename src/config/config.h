@@ -215,6 +215,10 @@ struct config {
 
     struct http_limits limits; /* limits.*: head 16k, 100 headers,
                                   target 8k, body 1m */
+    uint64_t max_buffered_body;    /* limits.max_buffered_body: most
+                                      bytes of a body read whole before
+                                      forwarding (routes with
+                                      buffer_body), 1m */
     uint64_t header_timeout_ms;    /* whole head must arrive, 10s */
     uint64_t body_timeout_ms;      /* between body reads, 30s */
     uint64_t idle_timeout_ms;      /* idle keep-alive client, 60s */

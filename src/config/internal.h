@@ -29,6 +29,8 @@
 
 /* Largest body limit accepted, the bound of size_parse. */
 #define CONFIG_MAX_BODY ((uint64_t)1 << 40)
+/* A buffered body is held in memory whole, with its parsed tree. */
+#define CONFIG_MAX_BUFFERED_BODY ((uint64_t)64 << 20)
 
 enum config_node_type {
     CONFIG_NODE_SCALAR,

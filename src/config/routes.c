@@ -369,6 +369,8 @@ static const struct config_field routes_route_schema[] = {
           CONFIG_MAX_BODY),
     FIELD("read_timeout", config_parse_duration, struct config_route,
           read_timeout_ms, 1, HOUR_MS),
+    FIELD("buffer_body", config_parse_bool, struct config_route, buffer_body,
+          0, 1),
     {.key = "auth",
      .parse = config_parse_route_auth,
      .offset = offsetof(struct config_route, auth)},

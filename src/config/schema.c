@@ -446,6 +446,8 @@ static const struct config_field schema_limits[] = {
           limits.max_target_bytes, 64, MIB),
     FIELD("max_body", config_parse_size, struct config, limits.max_body_bytes,
           0, CONFIG_MAX_BODY),
+    FIELD("max_buffered_body", config_parse_size, struct config,
+          max_buffered_body, KIB, CONFIG_MAX_BUFFERED_BODY),
     {.key = NULL},
 };
 
