@@ -33,7 +33,7 @@ static const char usage[] =
     "  -V, --version                  the version\n"
     "\n"
     "signals while running: HUP reloads the file, TERM drains and exits,\n"
-    "USR1 reopens the access log.\n";
+    "USR1 reopens the access log and the security event file.\n";
 
 /* Value of "-c FILE" / "--config FILE" / "--config=FILE", or NULL. */
 static const char *

@@ -14,6 +14,7 @@
 
 #include "config/internal.h"
 #include "identity/identity.h"
+#include "policy/geo.h"
 
 #define CONFIG_TREE_FIRST_CHUNK ((size_t)64 << 10)
 #define CONFIG_STRINGS_FIRST_CHUNK ((size_t)16 << 10)
@@ -122,8 +123,10 @@ config_defaults(struct config_loader *ld)
     c->token_cache_entries = 10000;
     c->keys_startup_wait_ms = 10000;
     c->keys_wait_ms = 5000;
+    c->events_buffer = 64 << 10;
     c->access_log = config_strdup(ld, "stdout", 6);
-    if (c->access_log == NULL)
+    c->events_file = config_strdup(ld, "off", 3);
+    if (c->access_log == NULL || c->events_file == NULL)
         return AW_NOMEM;
     rc = config_default_listener(ld);
     if (rc == AW_OK)
@@ -147,8 +150,9 @@ config_new(void)
 
 /*
  * Release a snapshot and everything it owns; refs are not looked at.
- * Key sources and the API key store are shared with the key store and
- * outlive the snapshot when another one still uses them.
+ * Key sources and the API key store are shared with the key store, and
+ * geolocation databases with compiled policies: they outlive the
+ * snapshot when another holder still uses them.
  */
 static void
 config_free(struct config *c)
@@ -157,6 +161,8 @@ config_free(struct config *c)
         if (c->issuers[i].keys != NULL)
             keysource_unref(c->issuers[i].keys);
     apikey_store_free(c->api_keys);
+    geo_unref(c->geo_country);
+    geo_unref(c->geo_asn);
     if (c->introspection != NULL && c->introspection->client_secret != NULL)
         explicit_bzero(c->introspection->client_secret,
                        c->introspection->client_secret_len);

@@ -72,6 +72,9 @@ enum config_keys_kind {
 struct keysource;
 struct apikey_store;
 
+/* Defined by the policy module (policy/geo.h); held by reference. */
+struct geo_db;
+
 /*
  * A token issuer (identity.issuers.NAME). Every string lives in the
  * snapshot's arena; keys is the one member with an owner of its own.
@@ -265,6 +268,17 @@ struct config {
                                       section is absent. Owned. */
     struct config_introspection *introspection; /* identity.introspection;
                                       NULL when the section is absent */
+
+    struct geo_db *geo_country;    /* geo.country_db, a Country or City
+                                      database; NULL when unset. The
+                                      snapshot holds one reference */
+    struct geo_db *geo_asn;        /* geo.asn_db, an ASN database; NULL
+                                      when unset. One reference */
+
+    char *events_file;             /* events.file: "stdout", "off" or a
+                                      file path; default "off" */
+    size_t events_buffer;          /* events.buffer, bytes per worker
+                                      ring, default 64k */
 
     struct arena strings;          /* owns every string above */
 };

@@ -108,15 +108,15 @@ ident_string_list(struct config_loader *ld, const struct config_node *v,
 }
 
 /*
- * A file path. A relative one is taken from the directory of the
- * configuration file and made absolute now, so that the gateway reads
- * the same file whatever directory it was started from and after every
- * reload. A configuration loaded from memory has no directory: there
- * only absolute paths are accepted.
+ * A relative path is taken from the directory of the configuration file
+ * and made absolute now, so that the gateway reads the same file
+ * whatever directory it was started from and after every reload. A
+ * configuration loaded from memory has no directory: there only
+ * absolute paths are accepted.
  */
-static int
-ident_abs_path(struct config_loader *ld, const struct config_node *v, void *dst,
-               const struct config_field *f, const char *where)
+int
+config_parse_path(struct config_loader *ld, const struct config_node *v,
+                  void *dst, const struct config_field *f, const char *where)
 {
     char **out = dst, *dir, *slash, *joined;
     size_t need;
@@ -266,7 +266,7 @@ ident_keys_file(struct config_loader *ld, const struct config_node *v,
     struct config_issuer *iss = dst;
 
     iss->keys_kind = KEYS_FILE;
-    return ident_abs_path(ld, v, &iss->keys_location, f, where);
+    return config_parse_path(ld, v, &iss->keys_location, f, where);
 }
 
 /* keys.url: a JWK Set URL; dst is the issuer (offset 0). */
@@ -739,11 +739,11 @@ ident_revoked(struct config_loader *ld, const struct config_node *v, void *dst,
 /* identity.api_keys, offsets into struct ident_api_keys. */
 static const struct config_field ident_api_keys_schema[] = {
     {.key = "file",
-     .parse = ident_abs_path,
+     .parse = config_parse_path,
      .required = true,
      .offset = offsetof(struct ident_api_keys, file)},
     {.key = "pepper_file",
-     .parse = ident_abs_path,
+     .parse = config_parse_path,
      .required = true,
      .offset = offsetof(struct ident_api_keys, pepper_file)},
     {.key = "revoked", .parse = ident_revoked},
@@ -872,7 +872,7 @@ static const struct config_field intro_schema[] = {
      .required = true,
      .offset = offsetof(struct config_introspection, client_id)},
     {.key = "client_secret_file",
-     .parse = ident_abs_path,
+     .parse = config_parse_path,
      .required = true,
      .offset = offsetof(struct config_introspection, client_secret_file)},
     INTRO("timeout", config_parse_duration, timeout_ms, 100, 30 * SEC_MS),

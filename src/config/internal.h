@@ -325,6 +325,31 @@ int config_parse_route_auth(struct config_loader *ld,
                             const struct config_node *v, void *dst,
                             const struct config_field *f, const char *where);
 
+/*
+ * A file path into the char * at dst: an absolute path as written, a
+ * relative one joined to the directory of the configuration file (and
+ * refused in a configuration loaded from memory). AW_OK, AW_INVALID
+ * (problem recorded) or AW_NOMEM.
+ */
+int config_parse_path(struct config_loader *ld, const struct config_node *v,
+                      void *dst, const struct config_field *f,
+                      const char *where);
+
+/*
+ * The destination of a log stream into the char * at dst: "stdout",
+ * "off" or an absolute file path. AW_OK, AW_INVALID or AW_NOMEM.
+ */
+int config_parse_log_dest(struct config_loader *ld,
+                          const struct config_node *v, void *dst,
+                          const struct config_field *f, const char *where);
+
+/*
+ * The keys of the geo and events sections; offsets are into struct
+ * config.
+ */
+extern const struct config_field config_geo_fields[];
+extern const struct config_field config_events_fields[];
+
 /* Set every upstream setting but the name and servers to its default. */
 void config_upstream_defaults(struct config_upstream *u);
 

@@ -193,14 +193,14 @@ config_parse_balance(struct config_loader *ld, const struct config_node *v,
 }
 
 /*
- * The access log goes to stdout, nowhere ("off") or a file. A file path
- * must be absolute: the gateway may be started from any directory, and
- * a relative path would follow it.
+ * The access log and the security events go to stdout, nowhere ("off")
+ * or a file. A file path must be absolute: the gateway may be started
+ * from any directory, and a relative path would follow it.
  */
-static int
-schema_access_log_path(struct config_loader *ld, const struct config_node *v,
-                       void *dst, const struct config_field *f,
-                       const char *where)
+int
+config_parse_log_dest(struct config_loader *ld, const struct config_node *v,
+                      void *dst, const struct config_field *f,
+                      const char *where)
 {
     const char *s;
     int rc = config_expect_string(ld, v, SCHEMA_PATH_MAX, where, &s);
@@ -481,7 +481,7 @@ static const struct config_field schema_norm[] = {
 };
 
 static const struct config_field schema_access_log[] = {
-    FIELD("path", schema_access_log_path, struct config, access_log, 0, 0),
+    FIELD("path", config_parse_log_dest, struct config, access_log, 0, 0),
     FIELD("buffer", config_parse_size, struct config, access_log_buffer,
           4 * KIB, 64 * MIB),
     {.key = NULL},
@@ -506,6 +506,8 @@ static const struct config_field schema_top[] = {
     SECTION("access_log", schema_access_log),
     SECTION("log", schema_log),
     SPECIAL("identity", config_parse_identity),
+    SECTION("geo", config_geo_fields),
+    SECTION("events", config_events_fields),
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},
     {.key = "routes", .parse = config_parse_routes, .required = true},
     {.key = NULL},

@@ -5,7 +5,8 @@
  * sockets, so the kernel spreads connections and a request never changes
  * thread. The main thread only waits for signals: SIGHUP compiles a new
  * snapshot beside the running one and publishes it; SIGTERM and SIGINT
- * start the drain; SIGUSR1 reopens the access log.
+ * start the drain; SIGUSR1 reopens the access log and the security
+ * event file.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -450,6 +451,7 @@ wait_for_signals(const sigset_t *set)
             reload();
         } else if (sig == SIGUSR1) {
             accesslog_reopen();
+            events_reopen();
         } else if (sig == SIGTERM || sig == SIGINT) {
             return;
         }
@@ -509,6 +511,13 @@ proxy_serve(struct config *cfg)
                   strerror(errno));
         return 1;
     }
+    if (events_start(cfg->events_file, cfg->events_buffer,
+                     worker_count(cfg)) != AW_OK) {
+        log_error("cannot open security event file %s: %s", cfg->events_file,
+                  strerror(errno));
+        accesslog_stop();
+        return 1;
+    }
     /* Listeners open only after the first fetch of remote key sets
      * (or its bound), so a client never meets a gateway without keys. */
     if (keystore_start(cfg->keys_startup_wait_ms, on_keys_changed, NULL) !=
@@ -517,6 +526,7 @@ proxy_serve(struct config *cfg)
                  "of those issuers get 503 until a fetch succeeds");
     if (start_workers(cfg) != AW_OK) {
         keystore_stop();
+        events_stop();
         accesslog_stop();
         return 1;
     }
@@ -532,6 +542,7 @@ proxy_serve(struct config *cfg)
     drained = join_workers(drain_ms);
     if (!drained) {
         log_warn("drain deadline passed; exiting with requests in flight");
+        events_stop();
         accesslog_stop();
         return 0;
     }
@@ -539,6 +550,7 @@ proxy_serve(struct config *cfg)
     for (unsigned i = 0; i < nworkers; i++)
         worker_fini(&workers[i]);
     free(workers);
+    events_stop();
     accesslog_stop();
     config_swap(NULL);
     log_info("stopped");

@@ -1,0 +1,270 @@
+/*
+ * Security events: one JSON line per event, shaped after the Elastic
+ * Common Schema (ECS 8), on a sink of their own.
+ *
+ * The line is built on the stack and copied into the worker's ring: an
+ * event costs no allocation. Every string is cut to a fixed length and
+ * JSON-escaped, since most of them (path, subject, object id) come from
+ * the client.
+ *
+ * ECS keeps event.outcome to "success", "failure" and "unknown"; the
+ * gateway's own outcome ("denied", "monitored") goes to apiward.outcome
+ * and decides event.outcome and event.type: a denied request failed and
+ * was denied, a monitored one (evaluated as a denial, not enforced)
+ * succeeded and was allowed.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "telemetry_int.h"
+
+#define EVENTS_ECS_VERSION "8.11.0"
+#define EVENTS_CUT_PATH 512
+#define EVENTS_CUT_OBJECT 256
+#define EVENTS_CUT 128
+
+static struct sink events = SINK_INIT("security events");
+
+/*
+ * One lock per ring. A worker is its ring's only producer, except that
+ * the main thread emits on ring 0 too; the lock keeps the two apart and
+ * is otherwise uncontended. It is held for one memcpy of a line.
+ */
+static atomic_flag *events_locks;
+
+/* A line being built; overflow makes every later append a no-op. */
+struct ev_line {
+    struct buf b;
+    bool overflow;
+};
+
+/* One "key":"value" of an object; value NULL leaves it out. */
+struct ev_field {
+    const char *key;
+    const char *value;
+    size_t cut;
+};
+
+static void
+ev_raw(struct ev_line *o, const char *s)
+{
+    if (!o->overflow && buf_append(&o->b, s, strlen(s)) != AW_OK)
+        o->overflow = true;
+}
+
+static void
+ev_escaped(struct ev_line *o, const char *s, size_t cut)
+{
+    struct slice v = {s, strlen(s)};
+
+    ev_raw(o, "\"");
+    if (!o->overflow && json_escape_append(&o->b, v, cut) != AW_OK)
+        o->overflow = true;
+    ev_raw(o, "\"");
+}
+
+/* "k":"v",... over the fields that are set, comma separated. */
+static void
+ev_members(struct ev_line *o, const struct ev_field *f, size_t n)
+{
+    bool first = true;
+
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].value == NULL)
+            continue;
+        ev_raw(o, first ? "\"" : ",\"");
+        ev_raw(o, f[i].key);
+        ev_raw(o, "\":");
+        ev_escaped(o, f[i].value, f[i].cut);
+        first = false;
+    }
+}
+
+static bool
+ev_any(const struct ev_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (f[i].value != NULL)
+            return true;
+    return false;
+}
+
+/*
+ * ,"name":{members} over the fields that are set; nothing at all when
+ * none is, so that no empty object is written.
+ */
+static void
+ev_object(struct ev_line *o, const char *name, const struct ev_field *f,
+          size_t n)
+{
+    if (!ev_any(f, n))
+        return;
+    ev_raw(o, ",\"");
+    ev_raw(o, name);
+    ev_raw(o, "\":{");
+    ev_members(o, f, n);
+    ev_raw(o, "}");
+}
+
+/* ISO 8601 UTC with milliseconds. */
+static void
+ev_timestamp(struct ev_line *o)
+{
+    char when[40], stamp[48];
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp, sizeof(stamp), "{\"@timestamp\":\"%.20s.%03dZ\"", when,
+             (int)(ts.tv_nsec / 1000000) % 1000);
+    ev_raw(o, stamp);
+    ev_raw(o, ",\"ecs\":{\"version\":\"" EVENTS_ECS_VERSION "\"}");
+}
+
+/* event.*: what happened, how it ended, how bad it is. */
+static void
+ev_event(struct ev_line *o, const struct security_event *e)
+{
+    const char *outcome = "unknown", *type = "info";
+    char sev[64];
+    int severity = e->severity < 1 ? 1 : e->severity > 10 ? 10 : e->severity;
+
+    if (e->outcome != NULL && strcmp(e->outcome, "denied") == 0) {
+        outcome = "failure";
+        type = "denied";
+    } else if (e->outcome != NULL && strcmp(e->outcome, "monitored") == 0) {
+        outcome = "success";
+        type = "allowed";
+    }
+    ev_raw(o, ",\"event\":{\"kind\":\"alert\",\"category\":"
+              "[\"intrusion_detection\"],\"type\":[\"");
+    ev_raw(o, type);
+    ev_raw(o, "\"]");
+    if (e->action != NULL) {
+        ev_raw(o, ",\"action\":");
+        ev_escaped(o, e->action, EVENTS_CUT);
+    }
+    if (e->reason != NULL) {
+        ev_raw(o, ",\"reason\":");
+        ev_escaped(o, e->reason, EVENTS_CUT);
+    }
+    snprintf(sev, sizeof(sev), ",\"outcome\":\"%s\",\"severity\":%d}",
+             outcome, severity);
+    ev_raw(o, sev);
+}
+
+/* Everything after event.*, object by object. */
+static void
+ev_context(struct ev_line *o, const struct security_event *e)
+{
+    const struct ev_field rule[] = {{"id", e->rule_id, EVENTS_CUT}};
+    const struct ev_field source[] = {{"ip", e->client_ip, EVENTS_CUT}};
+    const struct ev_field user[] = {{"name", e->subject, EVENTS_CUT}};
+    const struct ev_field req[] = {{"method", e->method, EVENTS_CUT},
+                                   {"id", e->request_id, EVENTS_CUT}};
+    const struct ev_field url[] = {{"path", e->path, EVENTS_CUT_PATH}};
+    const struct ev_field aw[] = {
+        {"route", e->route, EVENTS_CUT},
+        {"outcome", e->outcome, EVENTS_CUT},
+        {"issuer", e->issuer, EVENTS_CUT},
+        {"auth_method", e->auth_method, EVENTS_CUT},
+        {"credential_id", e->credential_id, EVENTS_CUT},
+        {"object_id", e->object_id, EVENTS_CUT_OBJECT},
+    };
+
+    ev_object(o, "rule", rule, ARRAY_LEN(rule));
+    ev_object(o, "source", source, ARRAY_LEN(source));
+    ev_object(o, "user", user, ARRAY_LEN(user));
+    if (ev_any(req, ARRAY_LEN(req))) {
+        ev_raw(o, ",\"http\":{\"request\":{");
+        ev_members(o, req, ARRAY_LEN(req));
+        ev_raw(o, "}}");
+    }
+    ev_object(o, "url", url, ARRAY_LEN(url));
+    ev_object(o, "apiward", aw, ARRAY_LEN(aw));
+}
+
+/* The whole line of e into o, ending in a newline. */
+static void
+ev_format(struct ev_line *o, const struct security_event *e)
+{
+    ev_timestamp(o);
+    ev_event(o, e);
+    ev_context(o, e);
+    ev_raw(o, "}\n");
+}
+
+void
+events_emit(unsigned worker, const struct security_event *e)
+{
+    char line[EVENTS_LINE_MAX];
+    struct ev_line o = {{line, 0, 0, sizeof(line)}, false};
+    unsigned r;
+
+    if (!sink_enabled(&events))
+        return;
+    ev_format(&o, e);
+    if (o.overflow) {
+        sink_drop(&events);
+        return;
+    }
+    r = worker < events.nrings ? worker : 0;
+    while (atomic_flag_test_and_set_explicit(&events_locks[r],
+                                             memory_order_acquire))
+        ;
+    sink_write(&events, r, line, o.b.end);
+    atomic_flag_clear_explicit(&events_locks[r], memory_order_release);
+}
+
+bool
+events_enabled(void)
+{
+    return sink_enabled(&events);
+}
+
+int
+events_start(const char *dest, size_t ring_bytes, unsigned nworkers)
+{
+    int rc;
+
+    if (dest == NULL || strcmp(dest, "off") == 0)
+        return AW_OK;
+    if (nworkers == 0)
+        nworkers = 1;
+    events_locks = calloc(nworkers, sizeof(*events_locks));
+    if (events_locks == NULL)
+        return AW_NOMEM;
+    for (unsigned i = 0; i < nworkers; i++)
+        atomic_flag_clear(&events_locks[i]);
+    rc = sink_open(&events, dest, ring_bytes, nworkers);
+    if (rc != AW_OK) {
+        free(events_locks);
+        events_locks = NULL;
+    }
+    return rc;
+}
+
+void
+events_reopen(void)
+{
+    sink_reopen(&events);
+}
+
+void
+events_stop(void)
+{
+    sink_close(&events);
+    free(events_locks);
+    events_locks = NULL;
+}
+
+uint64_t
+events_dropped(void)
+{
+    return atomic_load(&events.dropped);
+}

@@ -1,0 +1,86 @@
+/*
+ * telemetry internals shared by the files of src/telemetry/ and by
+ * nothing else: the sink, a set of per-worker byte rings drained into one
+ * destination by the telemetry thread.
+ *
+ * Every stream of lines (the access log, the security events) is a
+ * sink. One thread drains every open sink in turn, so two streams sent
+ * to the same destination (both to stdout, say) never interleave inside
+ * a line: a ring only ever holds whole lines, and its bytes are written
+ * by that one thread in one pass.
+ */
+#ifndef APIWARD_TELEMETRY_INT_H
+#define APIWARD_TELEMETRY_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "telemetry.h"
+
+/* Single-producer single-consumer byte ring. */
+struct sink_ring {
+    char *data;
+    size_t mask;         /* size - 1, size a power of two */
+    _Atomic size_t head; /* written by the producer */
+    _Atomic size_t tail; /* written by the drain thread */
+    char pad[64];        /* keep rings on separate cache lines */
+};
+
+/*
+ * One stream. Zero-initialise it with fd = -1 (SINK_INIT); sink_open
+ * fills it and sink_close empties it again, so a sink is reusable.
+ */
+struct sink {
+    const char *name;        /* for diagnostics: "access log" */
+    struct sink_ring *rings;
+    unsigned nrings;
+    int fd;                  /* -1 when off */
+    char *path;              /* NULL for stdout; owned */
+    _Atomic bool reopen;     /* set by sink_reopen, read by the drain */
+    _Atomic uint64_t dropped;
+    struct sink *next;       /* in the drain thread's list */
+};
+
+#define SINK_INIT(label) {.name = (label), .fd = -1}
+
+/*
+ * Open dest ("stdout", "off" or a file path opened for appending), give
+ * the sink nrings rings of ring_bytes each (rounded up to a power of two
+ * of at least 4 KiB) and hand it to the drain thread, which starts with
+ * the first open sink. "off" (or NULL) leaves the sink closed and
+ * returns AW_OK. Returns AW_OK, AW_IO when the file cannot be opened
+ * (errno set), or AW_NOMEM; on failure the sink is left closed.
+ */
+int sink_open(struct sink *s, const char *dest, size_t ring_bytes,
+              unsigned nrings);
+
+/* True when the sink writes somewhere. */
+static inline bool
+sink_enabled(const struct sink *s)
+{
+    return s->fd >= 0;
+}
+
+/*
+ * Queue one whole line on ring r. Lock-free; at most one thread may
+ * write to a ring at a time. A line that does not fit, or a ring that
+ * does not exist, is dropped and counted.
+ */
+void sink_write(struct sink *s, unsigned r, const char *line, size_t len);
+
+/* Count a line dropped before it reached a ring. */
+void sink_drop(struct sink *s);
+
+/* Reopen the file (after rotation) at the next drain. */
+void sink_reopen(struct sink *s);
+
+/*
+ * Drain the sink one last time, take it from the drain thread (which
+ * stops with the last sink), close the file and free the rings. No
+ * producer may write during or after this call. Accepts a closed sink.
+ */
+void sink_close(struct sink *s);
+
+#endif
