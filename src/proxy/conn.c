@@ -8,9 +8,15 @@
  * decides what happens next. Requests on a connection are served one at
  * a time, in order; pipelined requests wait in the input buffer.
  *
- * Stages run in the order of the design: parse, route, guard, forward,
- * respond, record. A stage that refuses the request answers with a
- * problem document and the request is recorded with that stage's name.
+ * Stages run in the order of the design: parse, route, guard,
+ * authenticate, body, authorize, limit, forward, respond, record. A
+ * stage that refuses the request answers with a problem document and the
+ * request is recorded with that stage's name.
+ *
+ * Bodies stream to the backend as they arrive, except on routes with
+ * buffer_body: there the body stage reads the body whole into the
+ * request arena once the caller is authenticated, parses it as JSON for
+ * the authorize stage, and the backend gets it with a Content-Length.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,10 +29,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "json/json.h"
 #include "proxy_int.h"
 
 #define CHUNK_OVERHEAD 24           /* hex size, CRLF, CRLF, margin */
 #define ARENA_MAX (4u * 1024 * 1024)
+#define BODY_FIRST_CAP (16u * 1024) /* first buffer of a chunked body */
+/*
+ * Arena room a buffered body may take, in multiples of its bound: the
+ * buffer of a chunked body grows by doubling (up to twice the bound in
+ * all), and the parsed tree takes the rest. A tree that needs more is
+ * refused (413 body.too_complex) rather than grown without end. The
+ * bound is per request: there is no budget across connections, so every
+ * connection may hold this much at once.
+ */
+#define BODY_ARENA_RATIO 8u
 
 static void conn_on_event(struct loop_io *io, uint32_t events);
 static void conn_on_timer(struct loop_timer *t);
@@ -195,10 +212,12 @@ finish_request(struct conn *c)
         r->up = NULL;
     }
     /* A body that was not read to its end cannot be skipped safely. */
-    if (!r->req_body_done && r->h.framing != HTTP_BODY_NONE)
+    if (!r->req_body_done && !r->body_buffered &&
+        r->h.framing != HTTP_BODY_NONE)
         c->close_after = true;
     request_reset(r);
     arena_reset(&c->arena);
+    c->arena.max = ARENA_MAX;   /* raised while a body was buffered */
     http_parser_init(&c->parser);
     c->phase = c->close_after ? PHASE_FLUSH : PHASE_IDLE;
     if (c->phase == PHASE_FLUSH) {
@@ -219,7 +238,8 @@ refuse(struct conn *c, int status, const char *reason, const char *detail)
         r->up = NULL;
     }
     /* A body that was not read to its end cannot be skipped safely. */
-    if (!r->req_body_done && r->h.framing != HTTP_BODY_NONE)
+    if (!r->req_body_done && !r->body_buffered &&
+        r->h.framing != HTTP_BODY_NONE)
         c->close_after = true;
     message_problem(c, r, status, reason, detail);
     r->res_done = true;
@@ -296,6 +316,13 @@ stage_route(struct conn *c, struct request *r)
     return true;
 }
 
+/* Bound of a body read whole on r's route. */
+static uint64_t
+buffered_body_max(const struct request *r)
+{
+    return MIN(r->cfg->max_buffered_body, r->route->max_body_bytes);
+}
+
 /* Stage guard: limits that depend on the route. */
 static bool
 stage_guard(struct conn *c, struct request *r)
@@ -305,6 +332,12 @@ stage_guard(struct conn *c, struct request *r)
         r->h.content_length > r->route->max_body_bytes) {
         refuse(c, 413, "http.body_too_large",
                "The request body is larger than this route accepts.");
+        return false;
+    }
+    if (r->route->buffer_body && r->h.framing == HTTP_BODY_LENGTH &&
+        r->h.content_length > buffered_body_max(r)) {
+        refuse(c, 413, "http.body_too_large",
+               "The request body is larger than this route reads whole.");
         return false;
     }
     return proxy_guard(c, r) == AW_OK;
@@ -319,7 +352,9 @@ stage_forward(struct conn *c, struct request *r)
                "The request head is too large to forward.");
         return;
     }
-    if (r->h.expect_continue && r->req_framing != HTTP_BODY_NONE)
+    /* A buffered body was read already, after its own 100 Continue. */
+    if (r->h.expect_continue && r->req_framing != HTTP_BODY_NONE &&
+        !r->body_buffered)
         buf_append(&c->out, continue_line, sizeof(continue_line) - 1);
     r->stage = STAGE_FORWARD;
     c->phase = PHASE_FORWARD;
@@ -327,7 +362,7 @@ stage_forward(struct conn *c, struct request *r)
     if (upstream_attach(c, r, NULL) != AW_OK)
         refuse(c, 503, "upstream.no_healthy_server",
                "No healthy server is available for this route.");
-    else if (!r->req_body_done)
+    else if (!r->req_body_done && !r->body_buffered)
         loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
     else
         loop_timer_cancel(&c->w->loop, &c->timer);
@@ -350,6 +385,44 @@ stage_authorize(struct conn *c, struct request *r)
 }
 
 /*
+ * Stage body, on routes that read the body whole. It runs after
+ * authentication, so that only a known caller can make the gateway hold
+ * a body in memory. A body of another media type is refused before a
+ * byte of it is read, and an Expect: 100-continue is answered only now
+ * that the body is wanted (a declared length over the bound was refused
+ * by the guard, without a 100). The reading itself is pump_body's.
+ */
+static void
+stage_body(struct conn *c, struct request *r)
+{
+    bool chunked = r->h.framing == HTTP_BODY_CHUNKED;
+
+    if (!r->route->buffer_body || r->req_body_done) {
+        stage_authorize(c, r);
+        return;
+    }
+    r->stage = STAGE_BODY;
+    if (!r->body_is_json) {
+        refuse(c, 415, "body.unsupported_media_type",
+               "This route reads the body as JSON: send it as "
+               "application/json or another +json media type.");
+        return;
+    }
+    c->arena.max = ARENA_MAX + (size_t)(BODY_ARENA_RATIO * r->body_max);
+    r->body_cap = chunked ? (size_t)MIN(BODY_FIRST_CAP, r->body_max)
+                          : (size_t)r->h.content_length;
+    r->body = arena_alloc(&c->arena, r->body_cap);
+    if (r->body == NULL) {
+        refuse(c, 500, "gateway.no_memory", "Out of request memory.");
+        return;
+    }
+    if (r->h.expect_continue)
+        buf_append(&c->out, continue_line, sizeof(continue_line) - 1);
+    c->phase = PHASE_BODY;
+    loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
+}
+
+/*
  * Stage authenticate. The credential was copied out of the head, so this
  * can run again after the request waited for keys (final is then true
  * once the wait is over). Returns true when the request goes on.
@@ -363,7 +436,7 @@ stage_authenticate(struct conn *c, struct request *r, bool final)
 
     r->stage = STAGE_AUTH;
     if (ra == NULL) {
-        stage_authorize(c, r);
+        stage_body(c, r);
         return;
     }
     rc = identity_authenticate(r->cfg, ra, &r->cred, c->w->idcache,
@@ -378,7 +451,7 @@ stage_authenticate(struct conn *c, struct request *r, bool final)
         refuse(c, err.status, err.reason, err.detail);
         return;
     }
-    stage_authorize(c, r);
+    stage_body(c, r);
 }
 
 /*
@@ -416,6 +489,66 @@ take_credential(struct conn *c, struct request *r)
     return false;
 }
 
+/* Restricted-name characters of a media type (RFC 6838 section 4.2). */
+static bool
+media_name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || memchr("!#$&-^_.+", ch, 9) != NULL;
+}
+
+/*
+ * True when a Content-Type value names JSON: application/json, or any
+ * type whose subtype ends in +json (application/merge-patch+json, ...),
+ * in any case; parameters such as charset are not looked at.
+ */
+static bool
+media_type_is_json(struct slice v)
+{
+    size_t len = 0, slash = 0;
+
+    while (len < v.len && v.ptr[len] != ';')
+        len++;
+    while (len > 0 && (v.ptr[len - 1] == ' ' || v.ptr[len - 1] == '\t'))
+        len--;
+    for (size_t i = 0; i < len; i++) {
+        if (v.ptr[i] == '/' && slash == 0 && i > 0)
+            slash = i;
+        else if (!media_name_char(v.ptr[i]))
+            return false;
+    }
+    if (slash == 0 || len - slash - 1 == 0)
+        return false;
+    if (slice_is((struct slice){v.ptr, len}, "application/json"))
+        return true;
+    return len - slash - 1 > 5 &&
+           slice_is((struct slice){v.ptr + len - 5, 5}, "+json");
+}
+
+/*
+ * While the head is still there, prepare the reading of a body that the
+ * route reads whole: judge its media type (exactly one Content-Type
+ * field naming JSON; JSON is the only body such a route takes) and leave
+ * its framing out of the upstream head, which gets a Content-Length once
+ * the body is read.
+ */
+static void
+body_expect(struct request *r)
+{
+    const struct http_header *ct = NULL;
+    unsigned nct = 0;
+
+    for (unsigned i = 0; i < r->h.nheaders; i++) {
+        if (slice_is(r->h.headers[i].name, "content-type")) {
+            ct = &r->h.headers[i];
+            nct++;
+        }
+    }
+    r->body_is_json = nct == 1 && media_type_is_json(ct->value);
+    r->body_max = buffered_body_max(r);
+    r->req_framing = HTTP_BODY_NONE;
+}
+
 /*
  * A complete head is in the input buffer: run the stages up to forward.
  * Everything the later stages need is copied out of the head here. On
@@ -449,6 +582,8 @@ start_request(struct conn *c)
                        (r->req_framing == HTTP_BODY_LENGTH &&
                         r->body_left == 0);
     http_chunked_init(&r->req_chunks);
+    if (r->route->buffer_body && !r->req_body_done)
+        body_expect(r);
     if (message_upstream_head(c, r) != AW_OK) {
         refuse(c, 431, "http.head_too_large",
                "The request head is too large to forward.");
@@ -610,6 +745,143 @@ emit_payload(struct buf *src, size_t *pending, struct buf *dst,
     return n;
 }
 
+/*
+ * Make room for n more body bytes, doubling the buffer. The callers
+ * never pass r->body_max in all, so neither does the buffer.
+ */
+static int
+body_reserve(struct conn *c, struct request *r, size_t n)
+{
+    size_t need = r->body_len + n, cap = MAX(r->body_cap, 1);
+    char *grown;
+
+    if (need <= r->body_cap)
+        return AW_OK;
+    while (cap < need)
+        cap *= 2;
+    cap = (size_t)MIN(cap, MAX(r->body_max, need));
+    grown = arena_alloc(&c->arena, cap);
+    if (grown == NULL)
+        return AW_NOMEM;
+    memcpy(grown, r->body, r->body_len);
+    r->body = grown;
+    r->body_cap = cap;
+    return AW_OK;
+}
+
+/* Take Content-Length body bytes from the input buffer. */
+static int
+body_take_length(struct conn *c, struct request *r)
+{
+    size_t n = (size_t)MIN(buf_len(&c->in), r->body_left);
+
+    memcpy(r->body + r->body_len, c->in.data + c->in.start, n);
+    c->in.start += n;
+    r->body_len += n;
+    r->body_left -= n;
+    return r->body_left == 0 ? AW_DONE : AW_AGAIN;
+}
+
+/*
+ * Decode chunked body bytes of the input buffer into r->body. A body
+ * that outgrows r->body_max, or malformed chunks, are answered here
+ * (413 or 400, and the connection closes). Returns AW_DONE, AW_AGAIN,
+ * or another status once answered.
+ */
+static int
+body_take_chunked(struct conn *c, struct request *r)
+{
+    struct http_error err;
+    size_t pending = 0;
+    int rc = dechunk(&r->req_chunks, &c->in, &pending, SIZE_MAX,
+                     r->body_max, &err);
+
+    if (rc != AW_AGAIN && rc != AW_DONE) {
+        c->close_after = true;
+        refuse_http(c, &err);
+        return rc;
+    }
+    if (body_reserve(c, r, pending) != AW_OK) {
+        c->close_after = true;
+        refuse(c, 500, "gateway.no_memory", "Out of request memory.");
+        return AW_NOMEM;
+    }
+    memcpy(r->body + r->body_len, c->in.data + c->in.start, pending);
+    c->in.start += pending;
+    r->body_len += pending;
+    return rc;
+}
+
+/*
+ * The whole body is in r->body: parse it for the authorize stage and
+ * make it the body sent upstream, framed by Content-Length. An empty
+ * body leaves body_json NULL.
+ */
+static void
+body_complete(struct conn *c, struct request *r)
+{
+    struct json_value *v = NULL;
+    struct json_limits lim;
+    struct json_error jerr = {0};
+    char detail[160];
+    int rc = AW_OK;
+
+    loop_timer_cancel(&c->w->loop, &c->timer);
+    r->body_buffered = true;
+    r->req_framing = HTTP_BODY_LENGTH;
+    r->body_left = r->body_len;
+    r->req_body_done = r->body_len == 0;
+    if (r->body_len > 0) {
+        json_limits_default(&lim);
+        lim.max_bytes = r->body_len;
+        rc = json_parse(r->body, r->body_len, &lim, &c->arena, &v, &jerr);
+    }
+    if (rc == AW_NOMEM) {
+        refuse(c, 413, "body.too_complex",
+               "The JSON body needs more memory than a request is given.");
+        return;
+    }
+    if (rc != AW_OK) {
+        snprintf(detail, sizeof(detail),
+                 "The body is not valid JSON: %s at byte %zu.",
+                 jerr.reason != NULL ? jerr.reason : "json.syntax",
+                 jerr.offset);
+        refuse(c, 400, "body.malformed_json", detail);
+        return;
+    }
+    r->body_json = v;
+    stage_authorize(c, r);
+}
+
+/*
+ * Phase BODY: move the body from the input buffer into r->body, reading
+ * more once the input is used up. Bytes past the body stay in the input
+ * buffer for the next request. The body timeout bounds the wait between
+ * reads, not the whole body, so a client that trickles bytes keeps the
+ * buffer for as long as the bound allows. Returns true on progress.
+ */
+static bool
+pump_body(struct conn *c)
+{
+    struct request *r = &c->req;
+    int rc = r->h.framing == HTTP_BODY_CHUNKED ? body_take_chunked(c, r)
+                                                : body_take_length(c, r);
+
+    if (rc == AW_DONE) {
+        body_complete(c, r);
+        return true;
+    }
+    if (rc != AW_AGAIN)
+        return true;            /* answered */
+    if (client_read(c) > 0) {
+        loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
+        return true;
+    }
+    if (c->eof)
+        conn_close(c);
+    return false;
+}
+
 /* Copy up to limit bytes of src into dst, as much as fits. */
 static size_t
 copy_some(struct buf *src, struct buf *dst, uint64_t limit)
@@ -626,6 +898,23 @@ copy_some(struct buf *src, struct buf *dst, uint64_t limit)
     return n;
 }
 
+/* Send a body read whole: queue what fits of its rest for the backend. */
+static bool
+pump_buffered_body(struct request *r, struct upconn *u)
+{
+    size_t off = r->body_len - (size_t)r->body_left;
+    size_t n;
+
+    if (buf_room(&u->out) == 0)
+        buf_compact(&u->out);
+    n = (size_t)MIN(buf_room(&u->out), r->body_left);
+    memcpy(u->out.data + u->out.end, r->body + off, n);
+    u->out.end += n;
+    r->body_left -= n;
+    r->req_body_done = r->body_left == 0;
+    return n > 0;
+}
+
 /* Forward request body bytes from the client to the backend. */
 static bool
 pump_request_body(struct conn *c, struct request *r, struct upconn *u)
@@ -637,6 +926,8 @@ pump_request_body(struct conn *c, struct request *r, struct upconn *u)
 
     if (u->connecting)
         return false;   /* keep the body replayable until connected */
+    if (r->body_buffered)
+        return pump_buffered_body(r, u);
     if (buf_len(&c->in) == r->req_pending && client_read(c) > 0) {
         progress = true;
         loop_timer_set(&c->w->loop, &c->timer, r->cfg->body_timeout_ms);
@@ -793,7 +1084,7 @@ pump_forward(struct conn *c)
         progress |= pump_request_body(c, r, u);
         if (c->closed || r->up != u)
             return true;
-        if (c->eof && !r->req_body_done) {
+        if (c->eof && !r->req_body_done && !r->body_buffered) {
             conn_close(c);
             return false;
         }
@@ -894,6 +1185,9 @@ conn_pump(struct conn *c)
         case PHASE_HEAD:
             progress = pump_head(c);
             break;
+        case PHASE_BODY:
+            progress = pump_body(c);
+            break;
         case PHASE_FORWARD:
             progress = pump_forward(c);
             break;
@@ -959,8 +1253,9 @@ conn_on_timer(struct loop_timer *t)
         conn_pump(c);
         return;
     }
-    if (c->phase == PHASE_FORWARD && !c->req.req_body_done &&
-        c->req.res_head_done == false) {
+    if (c->phase == PHASE_BODY ||
+        (c->phase == PHASE_FORWARD && !c->req.req_body_done &&
+         !c->req.body_buffered && !c->req.res_head_done)) {
         c->close_after = true;
         refuse(c, 408, "http.body_timeout",
                "The request body did not arrive in time.");
@@ -987,9 +1282,11 @@ conn_upstream_failed(struct conn *c, enum upstream_failure why)
                       r->h.method == HTTP_PUT || r->h.method == HTTP_DELETE ||
                       r->h.method == HTTP_OPTIONS;
     bool reused = u->reused;
-    bool bodiless = r->req_framing == HTTP_BODY_NONE ||
-                    (r->req_framing == HTTP_BODY_LENGTH &&
-                     r->h.content_length == 0);
+    bool bodiless = r->body_buffered
+                        ? r->body_len == 0
+                        : r->req_framing == HTTP_BODY_NONE ||
+                              (r->req_framing == HTTP_BODY_LENGTH &&
+                               r->h.content_length == 0);
     bool retry;
 
     if (why != UPSTREAM_RESET || !reused)
@@ -1007,9 +1304,14 @@ conn_upstream_failed(struct conn *c, enum upstream_failure why)
              (why == UPSTREAM_RESET && bodiless && (idempotent || reused)));
     if (why == UPSTREAM_RESET && !r->route->upstream->retry_idempotent)
         retry = false;
+    if (retry && r->body_buffered) {
+        /* A body read whole is sent again from its start. */
+        r->body_left = r->body_len;
+        r->req_body_done = r->body_len == 0;
+    }
     if (retry && upstream_attach(c, r, reused ? NULL : be) == AW_OK)
         return;
-    if (!r->req_body_done)
+    if (!r->req_body_done && !r->body_buffered)
         c->close_after = true;
     if (why == UPSTREAM_TIMEOUT)
         refuse(c, 504, "upstream.timeout",

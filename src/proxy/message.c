@@ -378,15 +378,17 @@ auth_kind_name(enum auth_kind k)
 
 /*
  * Finish the upstream head: the principal's fields (when the route
- * authenticates) and the empty line. The head may move to a larger arena
- * block. Returns AW_OK, AW_NOMEM or AW_TOOBIG.
+ * authenticates), the Content-Length of a body read whole (its framing
+ * was left out of the head, whose length was not known then) and the
+ * empty line. The head may move to a larger arena block. Returns AW_OK,
+ * AW_NOMEM or AW_TOOBIG.
  */
 int
 message_upstream_principal(struct conn *c, struct request *r)
 {
     const struct config_route_auth *ra = r->route->auth;
     const struct principal *p = &r->principal;
-    size_t need = r->up_head_len + 2 + (ra == NULL ? 0 : 1024 +
+    size_t need = r->up_head_len + 2 + 40 + (ra == NULL ? 0 : 1024 +
                   p->subject.len + p->issuer.len + p->consumer.len +
                   p->claims_b64.len + 64 * (p->nscopes + p->nroles));
     struct bld o;
@@ -411,6 +413,12 @@ message_upstream_principal(struct conn *c, struct request *r)
         put_principal_list(&o, ra->fwd_roles, p->roles, p->nroles, ",");
         put_principal_field(&o, ra->fwd_consumer, p->consumer);
         put_principal_field(&o, ra->fwd_claims, p->claims_b64);
+    }
+    if (r->body_buffered) {
+        char num[24];
+
+        snprintf(num, sizeof(num), "%zu", r->body_len);
+        bld_field(&o, "Content-Length", (struct slice){num, strlen(num)});
     }
     bld_str(&o, "\r\n");
     if (o.overflow)
@@ -621,8 +629,7 @@ message_problem(struct conn *c, struct request *r, int status,
                  r->retry_after_s > 0 ? r->retry_after_s : 5);
         bld_str(&o, line);
     }
-    if (r->problem_fields.len > 0)
-        bld_add(&o, r->problem_fields);
+    bld_add(&o, r->problem_fields);
     if (status == 408 || status == 413 || status == 431 || status == 400 ||
         status == 414 || status == 505 || status == 501)
         c->close_after = true;
@@ -685,8 +692,8 @@ message_request_id(struct worker *w, struct request *r)
 }
 
 static const char *const stage_names[] = {
-    "parse", "route", "guard", "authenticate", "authorize", "limit",
-    "forward", "respond",
+    "parse", "route", "guard", "authenticate", "body", "authorize",
+    "limit", "forward", "respond",
 };
 
 /* ISO 8601 UTC with milliseconds, cached per second per thread. */

@@ -67,6 +67,7 @@ enum conn_phase {
     PHASE_IDLE,      /* waiting for the first byte of a request */
     PHASE_HEAD,      /* reading a request head */
     PHASE_AUTH_WAIT, /* parked until the keys it needs are fetched */
+    PHASE_BODY,      /* reading a body whole before authorize */
     PHASE_FORWARD,   /* request being forwarded, response awaited */
     PHASE_FLUSH,     /* gateway-made answer being written, then close */
 };
@@ -77,6 +78,7 @@ enum stage {
     STAGE_ROUTE,
     STAGE_GUARD,
     STAGE_AUTH,
+    STAGE_BODY,
     STAGE_AUTHZ,
     STAGE_LIMIT,
     STAGE_FORWARD,
@@ -102,6 +104,16 @@ struct request {
                                       routes with buffer_body; NULL
                                       otherwise */
     const char *bearer_error;      /* RFC 6750 error of a 401, or NULL */
+
+    /* The body read whole before authorize, on routes with buffer_body. */
+    char *body;                    /* arena; NULL until reading starts */
+    size_t body_len;               /* bytes read (decoded from chunks) */
+    size_t body_cap;
+    uint64_t body_max;             /* limits.max_buffered_body, at most
+                                      the route's max_body */
+    bool body_is_json;             /* Content-Type, judged from the head */
+    bool body_buffered;            /* read whole: forwarded from body
+                                      with Content-Length */
     uint32_t retry_after_s;        /* Retry-After of a gateway-made 429
                                       or 503; 0: none for a 429, 5 s for
                                       a 503 */
