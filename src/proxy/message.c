@@ -629,7 +629,8 @@ message_problem(struct conn *c, struct request *r, int status,
                  r->retry_after_s > 0 ? r->retry_after_s : 5);
         bld_str(&o, line);
     }
-    bld_add(&o, r->problem_fields);
+    if (r->problem_fields.len > 0)
+        bld_add(&o, r->problem_fields);
     if (status == 408 || status == 413 || status == 431 || status == 400 ||
         status == 414 || status == 505 || status == 501)
         c->close_after = true;
