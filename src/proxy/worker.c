@@ -542,8 +542,8 @@ proxy_serve(struct config *cfg)
     drained = join_workers(drain_ms);
     if (!drained) {
         log_warn("drain deadline passed; exiting with requests in flight");
-        events_stop();
-        accesslog_stop();
+        /* Workers still run and may still write: flush, free nothing. */
+        telemetry_flush();
         return 0;
     }
     keystore_stop();

@@ -136,6 +136,15 @@ sink_drain(struct sink *s)
         sink_drain_ring(s->fd, &s->rings[i]);
 }
 
+void
+telemetry_flush(void)
+{
+    pthread_mutex_lock(&drain.lock);
+    for (struct sink *s = drain.list; s != NULL; s = s->next)
+        sink_drain(s);
+    pthread_mutex_unlock(&drain.lock);
+}
+
 static void *
 drain_main(void *arg)
 {

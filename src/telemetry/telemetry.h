@@ -44,6 +44,13 @@ void accesslog_stop(void);
 uint64_t accesslog_dropped(void);
 
 /*
+ * Write out what every stream (access log, events) holds now, without
+ * stopping anything: for a process about to exit while workers may
+ * still be writing, where freeing the rings would not be safe.
+ */
+void telemetry_flush(void);
+
+/*
  * SECURITY EVENTS
  *
  * An event records a decision a security team wants to see on its own:
