@@ -15,6 +15,7 @@
 #include "config/internal.h"
 #include "identity/identity.h"
 #include "policy/geo.h"
+#include "policy/policy.h"
 
 #define CONFIG_TREE_FIRST_CHUNK ((size_t)64 << 10)
 #define CONFIG_STRINGS_FIRST_CHUNK ((size_t)16 << 10)
@@ -167,6 +168,7 @@ config_free(struct config *c)
         explicit_bzero(c->introspection->client_secret,
                        c->introspection->client_secret_len);
     route_table_free(c->route_table);
+    policy_set_free(c->policy);
     arena_fini(&c->strings);
     free(c);
 }
@@ -556,6 +558,9 @@ config_for_proxy_jwt(const char *listen, const char *to_url,
         rc = config_proxy_routes(&ld, &to);
     if (rc == AW_OK && jwt != NULL)
         rc = proxy_identity(&ld, jwt);
+    /* With --jwks every caller needs a token, and any valid one will do. */
+    if (rc == AW_OK)
+        rc = config_policy_builtin(&ld, &ld.c->routes[0], jwt != NULL);
     if (rc == AW_OK)
         proxy_hash(ld.c, listen, to_url, jwt);
     return config_loader_finish(&ld, rc, out);

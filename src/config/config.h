@@ -179,6 +179,29 @@ struct config_route_auth {
     char *fwd_claims;                /* the verified payload, base64url */
 };
 
+/* Defined by the policy module (policy/policy.h). */
+struct policy_rule;
+struct policy_object;
+struct policy_program;
+struct policy_set;
+
+/*
+ * A named policy (policies.NAME), parsed once and compiled into the
+ * program of every route that names it. Arrays live in the snapshot's
+ * arena.
+ */
+struct config_policy {
+    char *name;
+    bool public_route;                    /* public: true */
+    bool authenticated;                   /* authenticated: true */
+    bool monitor;                         /* monitor: true */
+    bool reads_body;                      /* an object rule reads body.* */
+    const struct policy_rule *rules;      /* in file order */
+    unsigned nrules;
+    const struct policy_object *objects;  /* path parameters unresolved */
+    unsigned nobjects;
+};
+
 /* A route; route_def.data points back to this. */
 struct config_route {
     char *name;
@@ -191,6 +214,8 @@ struct config_route {
     uint64_t read_timeout_ms;         /* defaults to the upstream's */
     unsigned index;                   /* position in config.routes */
     struct config_route_auth *auth;   /* NULL: no authentication */
+    const struct policy_program *authz; /* the compiled routes[].authz,
+                                         never NULL in a loaded snapshot */
     bool buffer_body;                 /* a later stage reads the request
                                          body (a policy rule on a body
                                          field): it is read whole, within
@@ -279,6 +304,11 @@ struct config {
                                       file path; default "off" */
     size_t events_buffer;          /* events.buffer, bytes per worker
                                       ring, default 64k */
+
+    struct config_policy *policies;/* policies.NAME, file order */
+    size_t npolicies;
+    struct policy_set *policy;     /* what the routes' programs share
+                                      (slots, regexes, zones). Owned */
 
     struct arena strings;          /* owns every string above */
 };

@@ -350,6 +350,28 @@ int config_parse_log_dest(struct config_loader *ld,
 extern const struct config_field config_geo_fields[];
 extern const struct config_field config_events_fields[];
 
+/* Top-level `policies:`, parsed before the routes that name them. */
+int config_parse_policies(struct config_loader *ld,
+                          const struct config_node *v, void *dst,
+                          const struct config_field *f, const char *where);
+
+/*
+ * Compile the `authz` of route mapping m (already parsed into route)
+ * into route->authz; a route without authz is refused with a hint.
+ * Sets route->buffer_body when an object rule reads the body. AW_OK,
+ * AW_INVALID (problem recorded) or AW_NOMEM.
+ */
+int config_policy_route(struct config_loader *ld, const struct config_node *m,
+                        struct config_route *route, const char *where);
+
+/*
+ * The program of the route `apiward proxy` builds: public, or, with
+ * authenticated, any caller the route's auth accepts (route->auth must
+ * be set first).
+ */
+int config_policy_builtin(struct config_loader *ld, struct config_route *route,
+                          bool authenticated);
+
 /* Set every upstream setting but the name and servers to its default. */
 void config_upstream_defaults(struct config_upstream *u);
 

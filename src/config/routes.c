@@ -345,6 +345,15 @@ routes_upstream_ref(struct config_loader *ld, const struct config_node *v,
     return AW_INVALID;
 }
 
+/* routes[i].authz is compiled once the rest of the route is known. */
+static int
+routes_authz_later(struct config_loader *ld, const struct config_node *v,
+                   void *dst, const struct config_field *f, const char *where)
+{
+    (void)ld, (void)v, (void)dst, (void)f, (void)where;
+    return AW_OK;
+}
+
 static const struct config_field routes_route_schema[] = {
     {.key = "name",
      .parse = routes_name,
@@ -374,6 +383,7 @@ static const struct config_field routes_route_schema[] = {
     {.key = "auth",
      .parse = config_parse_route_auth,
      .offset = offsetof(struct config_route, auth)},
+    {.key = "authz", .parse = routes_authz_later},
     {.key = NULL},
 };
 
@@ -394,6 +404,8 @@ routes_route_one(struct config_loader *ld, const struct config_node *m,
     rc = config_walk_map(ld, m, routes_route_schema, r, where);
     if (m->type != CONFIG_NODE_MAP)
         return rc;
+    if (rc == AW_OK)
+        rc = config_policy_route(ld, m, r, where);
     if (config_map_get(m, "read_timeout") == NULL && r->upstream != NULL)
         r->read_timeout_ms = r->upstream->read_timeout_ms;
     mb = config_map_get(m, "max_body");

@@ -509,6 +509,7 @@ static const struct config_field schema_top[] = {
     SECTION("geo", config_geo_fields),
     SECTION("events", config_events_fields),
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},
+    SPECIAL("policies", config_parse_policies),
     {.key = "routes", .parse = config_parse_routes, .required = true},
     {.key = NULL},
 };

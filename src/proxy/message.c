@@ -779,6 +779,14 @@ message_access_log(struct conn *c, struct request *r)
     if (r->reason != NULL)
         put_json_string(&o, "reason", (struct slice){r->reason,
                                                      strlen(r->reason)});
+    if (r->authz_reason != NULL)
+        put_json_string(&o, "authz", (struct slice){r->authz_reason,
+                                                    strlen(r->authz_reason)});
+    if (r->authz_rule != NULL)
+        put_json_string(&o, "authz_rule", (struct slice){r->authz_rule,
+                                                         strlen(r->authz_rule)});
+    if (r->authz_monitored)
+        bld_str(&o, ",\"authz_monitored\":true");
     bld_str(&o, "}\n");
     if (!o.overflow)
         accesslog_write(c->w->id, line, o.b.end);

@@ -104,6 +104,22 @@ struct request {
                                       routes with buffer_body; NULL
                                       otherwise */
     const char *bearer_error;      /* RFC 6750 error of a 401, or NULL */
+    struct slice *authz_headers;   /* values of the header fields the
+                                      route's policy reads, by slot
+                                      (arena copies); NULL: none read */
+    struct slice *authz_query;     /* the query parameters it reads, by
+                                      slot, percent-decoded; NULL: none */
+    const char *authz_rule;        /* rule that decided, for the log */
+    const char *authz_reason;      /* reason of the decision, for the
+                                      log; NULL before authorize */
+    bool authz_monitored;          /* denied in monitor mode, let through */
+    uint32_t retry_after_s;        /* Retry-After of a gateway-made 429
+                                      or 503; 0: none for a 429, 5 s for
+                                      a 503 */
+    struct slice problem_fields;   /* more "Name: value\r\n" lines for a
+                                      gateway-made answer (in the arena),
+                                      e.g. RateLimit fields; may be
+                                      empty */
 
     /* The body read whole before authorize, on routes with buffer_body. */
     char *body;                    /* arena; NULL until reading starts */
@@ -114,13 +130,6 @@ struct request {
     bool body_is_json;             /* Content-Type, judged from the head */
     bool body_buffered;            /* read whole: forwarded from body
                                       with Content-Length */
-    uint32_t retry_after_s;        /* Retry-After of a gateway-made 429
-                                      or 503; 0: none for a 429, 5 s for
-                                      a 503 */
-    struct slice problem_fields;   /* more "Name: value\r\n" lines for a
-                                      gateway-made answer (in the arena),
-                                      e.g. RateLimit fields; may be
-                                      empty */
 
     char *up_head;                 /* serialised upstream head (arena) */
     size_t up_head_len;

@@ -650,6 +650,17 @@ def default_routes(upstream="demo"):
     ]
 
 
+def with_authz(routes):
+    """Routes as given, each without an authz section made public.
+
+    Every route must say who may call it; the tests of other stages are
+    not about authorization, so their routes are open unless they say
+    otherwise.
+    """
+    return [r if "authz" in r else dict(r, authz={"public": True})
+            for r in routes]
+
+
 def make_config(port, servers, workdir, routes=None, upstream=None,
                 **overrides):
     """A complete apiward configuration as a dict.
@@ -684,7 +695,8 @@ def make_config(port, servers, workdir, routes=None, upstream=None,
                        "buffer": "256k"},
         "log": {"level": "info"},
         "upstreams": {"demo": up},
-        "routes": routes if routes is not None else default_routes(),
+        "routes": with_authz(routes if routes is not None
+                             else default_routes()),
     }
     extra_upstreams = overrides.pop("upstreams", None)
     cfg = deep_merge(cfg, overrides)
@@ -756,7 +768,13 @@ class Gateway:
         self.stop_duration = None
 
     def write_config(self, config):
-        """Write config (a dict or YAML text) atomically to config_path."""
+        """Write config (a dict or YAML text) atomically to config_path.
+
+        Routes of a dict without an authz section are made public
+        (with_authz); YAML text is written as it is.
+        """
+        if isinstance(config, dict) and isinstance(config.get("routes"), list):
+            config = dict(config, routes=with_authz(config["routes"]))
         text = config if isinstance(config, str) else dump_config(config)
         if not isinstance(config, str):
             self.config = config

@@ -53,7 +53,8 @@ BAD = {
                      "upstreams:\n"
                      "  demo: {servers: [\"127.0.0.1:9\"]}\n"
                      "routes:\n"
-                     "  - {name: r, path: /x, upstream: demo}\n", (3,)),
+                     "  - {name: r, path: /x, upstream: demo,\n"
+                     "     authz: {public: true}}\n", (3,)),
     "unknown_upstream": ("server:\n"
                          "  listen: [\"127.0.0.1:8080\"]\n"
                          "upstreams:\n"

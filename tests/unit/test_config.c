@@ -40,7 +40,8 @@ static char test_path[96];
     "  - name: all\n"                                                          \
     "    path: /\n"                                                            \
     "    prefix: true\n"                                                       \
-    "    upstream: demo\n"
+    "    upstream: demo\n"                                                    \
+    "    authz: {public: true}\n"
 
 static int
 group_setup(void **state)
@@ -142,7 +143,7 @@ test_defaults(void **state)
     (void)state;
     assert_int_equal(c->refs, 1);
     assert_string_equal(c->path, test_path);
-    assert_string_equal(c->hash, "2310821000d791d1");
+    assert_string_equal(c->hash, "9a7b8426e5661296");
     assert_true(c->generation > 0);
     assert_int_equal(c->workers, 0);
     assert_int_equal(c->nlisteners, 1);
@@ -271,12 +272,14 @@ static const char every_key[] =
     "    path: /users/{id}\n"
     "    prefix: false\n"
     "    upstream: demo\n"
+    "    authz: {public: true}\n"
     "    max_body: 64k\n"
     "    read_timeout: 5s\n"
     "  - name: rest\n"
     "    path: /\n"
     "    prefix: true\n"
-    "    upstream: other\n";
+    "    upstream: other\n"
+    "    authz: {public: true}\n";
 
 static void
 test_every_key(void **state)
@@ -472,7 +475,8 @@ static const struct bad_case bad_values[] = {
     {"bogus: 1\n",
      "1:1: unknown key 'bogus' (expected one of: server, limits, "
      "timeouts, normalization, trusted_proxies, security_headers, "
-     "access_log, log, identity, geo, events, upstreams, routes)"},
+     "access_log, log, identity, geo, events, upstreams, policies, "
+     "routes)"},
     {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
     {"server:\n  workers: \"4\"\n",
      "2:12: server.workers: expected a whole number, got a quoted string"},
@@ -587,58 +591,58 @@ static const struct bad_case bad_files[] = {
      "1:12: upstreams: expected 1 to 1024 upstreams"},
     {"upstreams: {}\nroutes: []\n", "2:9: routes: expected 1 to 10000 routes"},
     {"upstreams:\n  demo: {}\nroutes:\n  - {name: a, path: /, upstream: "
-     "demo}\n",
+     "demo, authz: {public: true}}\n",
      "2:9: upstreams.demo: missing required key 'servers'"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"], balance: random}\n"
-     "routes:\n  - {name: a, path: /, upstream: demo}\n",
+     "routes:\n  - {name: a, path: /, upstream: demo, authz: {public: true}}\n",
      "2:45: upstreams.demo.balance: 'random' is not one of: round_robin, "
      "least_conn"},
     {"upstreams:\n  de/mo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: a, path: /, upstream: de/mo}\n",
+     "routes:\n  - {name: a, path: /, upstream: de/mo, authz: {public: true}}\n",
      "2:3: upstreams: 'de/mo' may hold only letters, digits, '_', '-' "
      "and '.'"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: a, upstream: demo}\n",
+     "routes:\n  - {name: a, upstream: demo, authz: {public: true}}\n",
      "4:5: routes[0]: missing required key 'path'"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: a, path: /, upstream: nope}\n",
+     "routes:\n  - {name: a, path: /, upstream: nope, authz: {public: true}}\n",
      "4:34: routes[0].upstream: no upstream is named 'nope'"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: a, path: x, upstream: demo}\n",
+     "routes:\n  - {name: a, path: x, upstream: demo, authz: {public: true}}\n",
      "4:21: routes[0].path: a path starts with '/'"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
      "routes:\n  - {name: a, path: /, upstream: demo, methods: [GET, "
-     "get]}\n",
+     "get], authz: {public: true}}\n",
      "4:55: routes[0].methods: unknown method 'get' (methods are written "
      "in capitals: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, "
      "CONNECT)"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
      "routes:\n  - {name: a, path: /, upstream: demo, methods: [GET, "
-     "GET]}\n",
+     "GET], authz: {public: true}}\n",
      "4:55: routes[0].methods: GET is listed twice"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: a, path: /, upstream: demo, methods: []}\n",
+     "routes:\n  - {name: a, path: /, upstream: demo, methods: [], authz: {public: true}}\n",
      "4:49: routes[0].methods: an empty list allows nothing; leave the key "
      "out to allow every method"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: a, path: /, upstream: demo, max_body: 2m}\n",
+     "routes:\n  - {name: a, path: /, upstream: demo, max_body: 2m, authz: {public: true}}\n",
      "4:50: routes[0].max_body: larger than limits.max_body, which is "
      "checked first"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
      "routes:\n  - {name: a, path: /, upstream: demo, host: "
-     "\"a.com:80\"}\n",
+     "\"a.com:80\", authz: {public: true}}\n",
      "4:46: routes[0].host: 'a.com:80' is not a host name, '*.' and a host "
      "name, or a bracketed IPv6 address (no port)"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: \"a b\", path: /, upstream: demo}\n",
+     "routes:\n  - {name: \"a b\", path: /, upstream: demo, authz: {public: true}}\n",
      "4:12: routes[0].name: 'a b' may hold only letters, digits, '_', '-' "
      "and '.'"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: \"a\\0b\", path: /, upstream: demo}\n",
+     "routes:\n  - {name: \"a\\0b\", path: /, upstream: demo, authz: {public: true}}\n",
      "4:12: routes[0].name: must not contain a NUL byte"},
     {"upstreams:\n  demo: {servers: [\"127.0.0.1:1\"]}\n"
-     "routes:\n  - {name: a, path: /, upstream: demo}\n"
-     "  - {name: a, path: /b, upstream: demo}\n",
+     "routes:\n  - {name: a, path: /, upstream: demo, authz: {public: true}}\n"
+     "  - {name: a, path: /b, upstream: demo, authz: {public: true}}\n",
      "5:12: duplicate route name 'a' (first at line 4)"},
     {"---\na: 1\n---\nb: 2\n", "3:1: only one YAML document is allowed"},
     {"server: &x {workers: 1}\nlimits: *x\n" MINIMAL,
@@ -700,11 +704,11 @@ test_route_conflicts(void **state)
         "upstreams:\n"
         "  demo: {servers: [\"127.0.0.1:1\"]}\n"
         "routes:\n"
-        "  - {name: a, path: /x, upstream: demo}\n"
-        "  - {name: b, path: /y, upstream: demo}\n"
-        "  - {name: c, path: /x, upstream: demo}\n"
-        "  - {name: d, path: \"/y/{id}\", upstream: demo}\n"
-        "  - {name: e, path: /y, upstream: demo}\n";
+        "  - {name: a, path: /x, upstream: demo, authz: {public: true}}\n"
+        "  - {name: b, path: /y, upstream: demo, authz: {public: true}}\n"
+        "  - {name: c, path: /x, upstream: demo, authz: {public: true}}\n"
+        "  - {name: d, path: \"/y/{id}\", upstream: demo, authz: {public: true}}\n"
+        "  - {name: e, path: /y, upstream: demo, authz: {public: true}}\n";
     struct config_errors errs;
 
     (void)state;
@@ -722,8 +726,8 @@ test_route_bad_template(void **state)
         "upstreams:\n"
         "  demo: {servers: [\"127.0.0.1:1\"]}\n"
         "routes:\n"
-        "  - {name: a, path: /x, upstream: demo}\n"
-        "  - {name: broken, path: \"/y/{rest*}/z\", upstream: demo}\n";
+        "  - {name: a, path: /x, upstream: demo, authz: {public: true}}\n"
+        "  - {name: broken, path: \"/y/{rest*}/z\", upstream: demo, authz: {public: true}}\n";
     struct config_errors errs;
 
     (void)state;
@@ -821,14 +825,14 @@ test_load_string(void **state)
                                         CONFIG_LOAD_NO_RESOLVE, &c, &errs),
                      AW_OK);
     assert_null(c->path);
-    assert_string_equal(c->hash, "2310821000d791d1");
+    assert_string_equal(c->hash, "9a7b8426e5661296");
     config_unref(c);
     c = NULL;
     assert_int_equal(config_load_string("mem", text, strlen(text),
                                         CONFIG_LOAD_NO_RESOLVE, &c, &errs),
                      AW_INVALID);
     assert_string_equal(errs.msg[0],
-                        "mem:9:19: server.listen: 'localhost:1': host names "
+                        "mem:10:19: server.listen: 'localhost:1': host names "
                         "are not resolved here; write an IP address");
 }
 
@@ -1270,6 +1274,7 @@ static const char id_every_key[] =
     "  - name: orders\n"
     "    path: /orders/{id}\n"
     "    upstream: demo\n"
+    "    authz: {public: true}\n"
     "    auth:\n"
     "      methods: [jwt]\n"
     "      issuers: [corp, remote]\n"
@@ -1286,10 +1291,12 @@ static const char id_every_key[] =
     "  - name: keys\n"
     "    path: /keys\n"
     "    upstream: demo\n"
+    "    authz: {public: true}\n"
     "    auth: {methods: [api_key, jwt], api_key: {query: key}}\n"
     "  - name: default\n"
     "    path: /default\n"
     "    upstream: demo\n"
+    "    authz: {public: true}\n"
     "    auth: {issuers: [corp]}\n";
 
 static void
@@ -1358,7 +1365,7 @@ test_identity_issuer_defaults(void **state)
     struct config *c = load_id_ok(ID_HEAD ID_UPSTREAM
                                   "routes:\n"
                                   "  - {name: a, path: /, upstream: demo,\n"
-                                  "     auth: {}}\n");
+                                  "     auth: {}, authz: {public: true}}\n");
     const struct config_issuer *iss = &c->issuers[0];
     const struct config_route_auth *ra = c->routes[0].auth;
     uint32_t hs = (1u << JOSE_HS256) | (1u << JOSE_HS384) |
@@ -1548,7 +1555,7 @@ static const struct bad_case bad_identity[] = {
 /* The same problems in routes[].auth, after an identity and upstream. */
 #define AUTH_ROUTE(auth)                                                       \
     ID_HEAD ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo,\n"    \
-                        "     auth: " auth "}\n"
+                        "     auth: " auth ", authz: {public: true}}\n"
 
 static const struct bad_case bad_auth[] = {
     {AUTH_ROUTE("{issuers: [nope]}"),
@@ -1599,11 +1606,11 @@ static const struct bad_case bad_auth[] = {
      "issuers, claims, api_key, authorization, forward)"},
     {AUTH_ROUTE("jwt"),
      "12:12: routes[0].auth: expected a mapping, got a plain scalar"},
-    {ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo, auth: {}}\n",
+    {ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo, auth: {}, authz: {public: true}}\n",
      "4:46: routes[0].auth: jwt needs an issuer under identity.issuers"},
     {ID_HEAD "    again:\n      issuer: \"https://idp.example.com/\"\n"
      "      audiences: [other]\n      keys: {file: $D/jwks.json}\n"
-     ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo, auth: {}}\n",
+     ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo, auth: {}, authz: {public: true}}\n",
      "15:46: routes[0].auth: issuers corp and again have the same issuer, "
      "so a token could not tell them apart; list one"},
 };
@@ -1659,7 +1666,7 @@ test_identity_bad_files(void **state)
                 "      audiences: a\n      keys: {file: $D/jwks.json}\n"
                 ID_UPSTREAM
                 "routes:\n  - {name: a, path: /, upstream: demo, auth: "
-                "{issuers: [corp]}}\n",
+                "{issuers: [corp]}, authz: {public: true}}\n",
                 &errs);
     assert_int_equal(errs.n, 1);
 }

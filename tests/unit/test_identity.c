@@ -88,21 +88,22 @@ static const char config_fmt[] =
     "  demo: {servers: [\"127.0.0.1:9000\"]}\n"
     "routes:\n"
     "  - {name: corp, path: /corp, upstream: demo,\n"
-    "     auth: {issuers: [corp]}}\n"
+    "     auth: {issuers: [corp]}, authz: {public: true}}\n"
     "  - name: claims\n"
     "    path: /claims\n"
     "    upstream: demo\n"
+    "    authz: {public: true}\n"
     "    auth:\n"
     "      issuers: [corp]\n"
     "      claims: {tenant: acme, realm_access.roles: viewer,\n"
     "               \"https://example.com/groups\": blue}\n"
-    "  - {name: at, path: /at, upstream: demo, auth: {issuers: [corp_at]}}\n"
-    "  - {name: es, path: /es, upstream: demo, auth: {issuers: [es_only]}}\n"
-    "  - {name: hs, path: /hs, upstream: demo, auth: {issuers: [hs]}}\n"
+    "  - {name: at, path: /at, upstream: demo, auth: {issuers: [corp_at]}, authz: {public: true}}\n"
+    "  - {name: es, path: /es, upstream: demo, auth: {issuers: [es_only]}, authz: {public: true}}\n"
+    "  - {name: hs, path: /hs, upstream: demo, auth: {issuers: [hs]}, authz: {public: true}}\n"
     "  - {name: remote, path: /remote, upstream: demo,\n"
-    "     auth: {issuers: [remote]}}\n"
+    "     auth: {issuers: [remote]}, authz: {public: true}}\n"
     "  - {name: either, path: /either, upstream: demo,\n"
-    "     auth: {methods: [jwt, api_key], issuers: [corp]}}\n";
+    "     auth: {methods: [jwt, api_key], issuers: [corp]}, authz: {public: true}}\n";
 
 /* Load the test configuration, with extra keys in its identity section. */
 static int
@@ -986,7 +987,7 @@ static const char live_fmt[] =
     "upstreams:\n"
     "  demo: {servers: [\"127.0.0.1:9000\"]}\n"
     "routes:\n"
-    "  - {name: live, path: /, upstream: demo, auth: {}}\n";
+    "  - {name: live, path: /, upstream: demo, auth: {}, authz: {public: true}}\n";
 
 /*
  * An unknown kid makes the caller wait for a refetch; after the wait
