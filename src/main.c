@@ -8,6 +8,7 @@
 #include "base/base.h"
 #include "config/config.h"
 #include "identity/identity.h"
+#include "policy/policy.h"
 #include "proxy/proxy.h"
 
 static const char usage[] =
@@ -27,6 +28,11 @@ static const char usage[] =
     "  key new --consumer NAME --pepper-file FILE [--not-before DATE]\n"
     "        [--expires DATE]         make an API key; prints it once\n"
     "                                 with its keys-file line\n"
+    "  policy explain -c FILE --method M --path PATH [--claims JSON]\n"
+    "        [--client ADDR] [--header 'N: v']... [--body JSON]\n"
+    "        [--time YYYY-MM-DDTHH:MM:SSZ] [--host H]\n"
+    "                                 the authorization decision for one\n"
+    "                                 request and the rules behind it\n"
     "\n"
     "options:\n"
     "  -h, --help                     this text\n"
@@ -213,6 +219,8 @@ main(int argc, char **argv)
         return cmd_proxy(argc, argv);
     if (strcmp(cmd, "key") == 0)
         return apikey_cmd(argc - 1, argv + 1);
+    if (strcmp(cmd, "policy") == 0)
+        return policy_explain_cmd(argc - 1, argv + 1);
     fprintf(stderr, "apiward: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

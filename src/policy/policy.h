@@ -340,4 +340,14 @@ extern struct policy_stats policy_stats;
  */
 void policy_count(const struct policy_decision *d);
 
+/*
+ * `apiward policy explain ...` with argv[1] "explain" (argv[0] is
+ * "policy"): load the file, match the request given by the options,
+ * evaluate its route's program and print the route, each rule with its
+ * result, and the decision. Returns the exit code: 0 allow (or a denial
+ * monitor mode lets through), 1 deny or no route, 2 usage or
+ * configuration error.
+ */
+int policy_explain_cmd(int argc, char **argv);
+
 #endif

@@ -283,3 +283,36 @@ def test_route_without_authz_is_refused(apiward_bin, tmp_path):
     assert "%s:4:5: routes[0]: the route does not say who may call it" \
         % cfg in p.stderr
     assert "authz: {public: true}" in p.stderr
+
+
+def test_policy_explain(apiward_bin, tmp_path):
+    import subprocess
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "upstreams:\n  demo: {servers: [\"127.0.0.1:9\"]}\n"
+        "identity:\n  issuers:\n    idp:\n      issuer: \"%s\"\n"
+        "      audiences: [api]\n      keys: {file: %s}\n"
+        "routes:\n  - name: users\n    path: \"/users/{id}\"\n"
+        "    upstream: demo\n    auth: {methods: [jwt]}\n"
+        "    authz:\n      authenticated: true\n      objects:\n"
+        "        - {id: owner, value: path.id, equals: claim.sub,\n"
+        "           unless: {roles: [admin]}}\n"
+        % (ISS, os.path.join(os.path.dirname(__file__), "..", "..",
+                             "examples", "demo-jwks.json")))
+
+    def explain(*extra):
+        return subprocess.run([apiward_bin, "policy", "explain", "-c",
+                               str(cfg), "--method", "GET"] + list(extra),
+                              capture_output=True, text=True, timeout=10)
+
+    p = explain("--path", "/users/7", "--claims", '{"sub":"7"}')
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "decision: allow" in p.stdout and "route:  users" in p.stdout
+    p = explain("--path", "/users/8", "--claims", '{"sub":"7"}')
+    assert p.returncode == 1
+    assert "object owner" in p.stdout
+    assert "authz.object_mismatch" in p.stdout
+    p = explain("--path", "/users/8", "--claims",
+                '{"sub":"7","roles":["admin"]}')
+    assert p.returncode == 0
+    assert explain("--path", "/users/8", "--claims", "[").returncode == 2
