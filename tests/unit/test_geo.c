@@ -598,7 +598,8 @@ test_threads(void **state)
     "  - name: all\n"                                                          \
     "    path: /\n"                                                            \
     "    prefix: true\n"                                                       \
-    "    upstream: demo\n"
+    "    upstream: demo\n"                                                    \
+    "    authz: {public: true}\n"
 
 static int
 load_text(const char *dir, const char *text, struct config **c,
