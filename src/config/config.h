@@ -19,6 +19,7 @@
 
 #include "base/base.h"
 #include "http/http.h"
+#include "ratelimit/ratelimit.h"
 #include "route/route.h"
 
 /* A socket address with its printable form ("127.0.0.1:8080"). */
@@ -59,6 +60,8 @@ struct config_upstream {
                                         default 10s */
     bool retry_idempotent;           /* retry once on a fresh connection,
                                         default true */
+    unsigned max_in_flight;          /* requests forwarded to it at once,
+                                        over all workers; 0: no bound */
 };
 
 /* Where an issuer's keys come from. */
@@ -202,6 +205,65 @@ struct config_policy {
     unsigned nobjects;
 };
 
+/* What a rate limit's key is made of (rate_limits.NAME.key). */
+enum config_rl_key {
+    RL_KEY_IP,        /* the client address, cut to a prefix */
+    RL_KEY_SUBJECT,   /* the principal's issuer and subject */
+    RL_KEY_CONSUMER,  /* the principal's consumer */
+    RL_KEY_API_KEY,   /* the principal's key id */
+    RL_KEY_ROUTE,     /* the route's name */
+    RL_KEY_HEADER,    /* a request header field's value */
+    RL_KEY_CLAIM,     /* a claim of the verified token, as text */
+};
+
+#define CONFIG_RL_MAX_PARTS 4
+
+/* One part of a key; arg names the header field or the claim path. */
+struct config_rl_part {
+    enum config_rl_key kind;
+    char *arg;                  /* NULL but for HEADER and CLAIM */
+};
+
+/*
+ * A named rate limit or quota (rate_limits.NAME). A part the request
+ * lacks (no principal, no such header) is hashed as "absent": such
+ * requests share one state rather than escape the limit.
+ */
+struct config_rate_limit {
+    char *name;
+    unsigned index;                     /* position in config.rate_limits */
+    struct config_rl_part parts[CONFIG_RL_MAX_PARTS];
+    unsigned nparts;                    /* 1 or more */
+    unsigned ipv4_prefix;               /* bits of an IPv4 address kept,
+                                           default 32 */
+    unsigned ipv6_prefix;               /* bits of an IPv6 address, 128 */
+    struct ratelimit_rule rule;         /* rate and burst, or quota */
+    bool pre_auth;                      /* only ip, route and header parts:
+                                           checked in the guard stage,
+                                           before authentication */
+};
+
+/* A detector: more than threshold events within window is an offence. */
+struct config_abuse_rule {
+    unsigned threshold;                 /* 0: the detector is off */
+    uint64_t window_ms;
+};
+
+/* abuse: automatic bans. */
+struct config_abuse {
+    struct config_abuse_rule auth_failures; /* 401s of one address */
+    struct config_abuse_rule client_errors; /* 4xx of one address or
+                                               principal */
+    struct config_abuse_rule enumeration;   /* distinct path parameter
+                                               values on one templated
+                                               route by one caller */
+    uint64_t ban_ms;                    /* first ban, default 1 min */
+    uint64_t ban_max_ms;                /* cap, default 1 h */
+    unsigned ban_factor;                /* growth per repeat, default 4 */
+    uint64_t memory_ms;                 /* how long offences are
+                                           remembered, default 24 h */
+};
+
 /* A route; route_def.data points back to this. */
 struct config_route {
     char *name;
@@ -216,6 +278,11 @@ struct config_route {
     struct config_route_auth *auth;   /* NULL: no authentication */
     const struct policy_program *authz; /* the compiled routes[].authz,
                                          never NULL in a loaded snapshot */
+    struct config_rate_limit **limits;/* routes[].limits, all enforced */
+    size_t nlimits;
+    unsigned max_in_flight;           /* requests of this route in flight
+                                         at once over all workers; 0: no
+                                         bound */
     bool buffer_body;                 /* a later stage reads the request
                                          body (a policy rule on a body
                                          field): it is read whole, within
@@ -309,6 +376,17 @@ struct config {
     size_t npolicies;
     struct policy_set *policy;     /* what the routes' programs share
                                       (slots, regexes, zones). Owned */
+
+    struct config_rate_limit *rate_limits; /* rate_limits.NAME, file
+                                      order */
+    size_t nrate_limits;
+    struct config_abuse abuse;     /* abuse.*: every detector off by
+                                      default */
+    size_t rl_entries;             /* limits.rate_states: states of
+                                      limits, quotas and detectors,
+                                      default 262144; read at start */
+    size_t rl_ban_entries;         /* abuse.max_bans: bans and offence
+                                      counts, 65536; read at start */
 
     struct arena strings;          /* owns every string above */
 };

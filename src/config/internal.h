@@ -372,6 +372,24 @@ int config_policy_route(struct config_loader *ld, const struct config_node *m,
 int config_policy_builtin(struct config_loader *ld, struct config_route *route,
                           bool authenticated);
 
+/*
+ * The rate limit sections (src/config/ratelimit.c): defaults, the
+ * top-level rate_limits map (parsed before the routes that name its
+ * entries), the abuse table (offsets into struct config),
+ * routes[].limits (into struct config_route), and the checks across
+ * abuse keys made once the file is walked.
+ */
+void config_ratelimit_defaults(struct config *c);
+int config_parse_rate_limits(struct config_loader *ld,
+                             const struct config_node *v, void *dst,
+                             const struct config_field *f, const char *where);
+extern const struct config_field config_abuse_fields[];
+int config_parse_route_limits(struct config_loader *ld,
+                              const struct config_node *v, void *dst,
+                              const struct config_field *f,
+                              const char *where);
+int config_ratelimit_cross(struct config_loader *ld);
+
 /* Set every upstream setting but the name and servers to its default. */
 void config_upstream_defaults(struct config_upstream *u);
 

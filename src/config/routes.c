@@ -126,6 +126,8 @@ static const struct config_field routes_upstream_schema[] = {
     UPSTREAM_MS("fail_timeout", fail_timeout_ms),
     FIELD("retry_idempotent", config_parse_bool, struct config_upstream,
           retry_idempotent, 0, 1),
+    FIELD("max_in_flight", config_parse_uint, struct config_upstream,
+          max_in_flight, 0, 1000000),
     {.key = NULL},
 };
 
@@ -383,6 +385,9 @@ static const struct config_field routes_route_schema[] = {
     {.key = "auth",
      .parse = config_parse_route_auth,
      .offset = offsetof(struct config_route, auth)},
+    {.key = "limits", .parse = config_parse_route_limits},
+    FIELD("max_in_flight", config_parse_uint, struct config_route,
+          max_in_flight, 0, 1000000),
     {.key = "authz", .parse = routes_authz_later},
     {.key = NULL},
 };

@@ -448,6 +448,8 @@ static const struct config_field schema_limits[] = {
           0, CONFIG_MAX_BODY),
     FIELD("max_buffered_body", config_parse_size, struct config,
           max_buffered_body, KIB, CONFIG_MAX_BUFFERED_BODY),
+    FIELD("rate_states", config_parse_uint, struct config, rl_entries, 1024,
+          (uint64_t)1 << 26),
     {.key = NULL},
 };
 
@@ -508,6 +510,8 @@ static const struct config_field schema_top[] = {
     SPECIAL("identity", config_parse_identity),
     SECTION("geo", config_geo_fields),
     SECTION("events", config_events_fields),
+    SPECIAL("rate_limits", config_parse_rate_limits),
+    SECTION("abuse", config_abuse_fields),
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},
     SPECIAL("policies", config_parse_policies),
     {.key = "routes", .parse = config_parse_routes, .required = true},
@@ -554,5 +558,7 @@ config_schema_apply(struct config_loader *ld)
     rc = config_walk_map(ld, ld->root, schema_top, ld->c, "");
     if (rc == AW_OK)
         rc = schema_cross_check(ld);
+    if (rc == AW_OK)
+        rc = config_ratelimit_cross(ld);
     return rc;
 }

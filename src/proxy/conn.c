@@ -151,6 +151,7 @@ release_bufs(struct conn *c)
 static void
 request_reset(struct request *r)
 {
+    proxy_limit_release(r);
     config_unref(r->cfg);
     memset(r, 0, sizeof(*r));
 }

@@ -116,6 +116,10 @@ struct request {
     uint32_t retry_after_s;        /* Retry-After of a gateway-made 429
                                       or 503; 0: none for a 429, 5 s for
                                       a 503 */
+    uint64_t rl_gauges[2];         /* in-flight gauges entered by the
+                                      limit stage (route, upstream);
+                                      0: none. proxy_limit_release
+                                      leaves them */
     struct slice problem_fields;   /* more "Name: value\r\n" lines for a
                                       gateway-made answer (in the arena),
                                       e.g. RateLimit fields; may be
@@ -278,6 +282,13 @@ int proxy_authorize(struct conn *c, struct request *r);
 int proxy_guard(struct conn *c, struct request *r);
 int proxy_limit(struct conn *c, struct request *r);
 void proxy_observe(struct conn *c, struct request *r);
+
+/*
+ * Leave the in-flight gauges r entered; safe to call more than once.
+ * Called by proxy_observe, and for every request as it is reset, so
+ * that one whose client went away gives its place back too.
+ */
+void proxy_limit_release(struct request *r);
 
 /* upstream.c */
 int upstream_attach(struct conn *c, struct request *r,

@@ -475,8 +475,8 @@ static const struct bad_case bad_values[] = {
     {"bogus: 1\n",
      "1:1: unknown key 'bogus' (expected one of: server, limits, "
      "timeouts, normalization, trusted_proxies, security_headers, "
-     "access_log, log, identity, geo, events, upstreams, policies, "
-     "routes)"},
+     "access_log, log, identity, geo, events, rate_limits, abuse, "
+     "upstreams, policies, routes)"},
     {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
     {"server:\n  workers: \"4\"\n",
      "2:12: server.workers: expected a whole number, got a quoted string"},

@@ -1,0 +1,223 @@
+/*
+ * ratelimit: rate limits, quotas, bans and in-flight counts, shared by
+ * every worker of the process.
+ *
+ * - Rate limits use GCRA (the generic cell rate algorithm): a limit of
+ *   `count` requests per `period` with a burst of `burst` admits at most
+ *   burst requests at once and then one every period / count, with no
+ *   window edges to game (a fixed window admits two bursts back to back
+ *   around its edge; GCRA never does).
+ * - Quotas count requests per calendar day or month, at UTC or a fixed
+ *   offset, and start again at the period's boundary.
+ * - Bans shut out a client address or a principal for a while; a
+ *   repeat offender is banned longer each time, up to a cap.
+ * - Gauges count requests in flight against a maximum.
+ *
+ * Every state lives in fixed-size tables allocated once by
+ * ratelimit_new: nothing is allocated per request, and a full table
+ * evicts the entry closest to expiring in the place the new one lands.
+ * Entries are found by a 64-bit key from ratelimit_key, a SipHash-2-4
+ * keyed with random bytes drawn per process, so that a client cannot
+ * choose key material that collides on purpose.
+ *
+ * Time is always passed in (struct ratelimit_now), so that tests drive
+ * the clock. Every function here is safe from any thread.
+ */
+#ifndef APIWARD_RATELIMIT_H
+#define APIWARD_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define RATELIMIT_NS_PER_S ((uint64_t)1000000000)
+#define RATELIMIT_MAX_PARTS 8   /* parts of one key */
+
+/* The clock as the caller reads it. */
+struct ratelimit_now {
+    uint64_t mono_ns; /* monotonic nanoseconds, never 0 */
+    int64_t wall_s;   /* unix seconds, for calendar quotas */
+};
+
+/* Calendar period of a quota. */
+enum ratelimit_period {
+    RATELIMIT_DAY,
+    RATELIMIT_MONTH,
+};
+
+/*
+ * One limit: a GCRA rate or a calendar quota. For a rate, interval_ns
+ * is period / count rounded up (so that rounding never admits more)
+ * and burst is at least 1; interval_ns * burst must stay below 2^62.
+ * For a quota, count is the number of requests per period and
+ * tz_offset_s shifts midnight from UTC (-14 h to +14 h).
+ */
+struct ratelimit_rule {
+    bool quota;                 /* calendar quota, else a GCRA rate */
+    uint64_t count;             /* requests per period, at least 1 */
+    uint64_t period_s;          /* a rate's period in seconds, for the
+                                   RateLimit-Policy window */
+    uint64_t interval_ns;       /* a rate: emission interval */
+    uint64_t burst;             /* a rate: requests admitted at once */
+    enum ratelimit_period calendar; /* a quota: day or month */
+    int32_t tz_offset_s;        /* a quota: offset of its calendar */
+};
+
+/*
+ * Fill a rate rule of count requests per period_s seconds with the
+ * given burst. AW_INVALID when a value is 0 or the product of the
+ * interval and the burst would reach 2^62 ns (about 146 years).
+ */
+int ratelimit_rule_rate(struct ratelimit_rule *r, uint64_t count,
+                        uint64_t period_s, uint64_t burst);
+
+/* The answer to one check. Times are nanoseconds from now. */
+struct ratelimit_verdict {
+    bool allowed;
+    uint64_t limit;     /* the rule's quota units: burst or count */
+    uint64_t remaining; /* requests still admitted right now */
+    uint64_t reset_ns;  /* until the state is back to full (a rate) or
+                           the period ends (a quota) */
+    uint64_t retry_ns;  /* denied: until a request would be admitted */
+};
+
+/*
+ * The GCRA step on its own, for a stored theoretical arrival time tat
+ * (0: none). Writes the verdict; when take is true and the request is
+ * admitted, *tat is moved on. Pure: the store calls it under its lock.
+ */
+void ratelimit_gcra(const struct ratelimit_rule *r, uint64_t *tat,
+                    uint64_t now_ns, bool take, struct ratelimit_verdict *v);
+
+/*
+ * The calendar period holding wall_s for a quota rule: its index
+ * (days or months since 1970 at the rule's offset) and the seconds
+ * left until it ends (at least 1).
+ */
+void ratelimit_calendar(const struct ratelimit_rule *r, int64_t wall_s,
+                        uint64_t *index, uint64_t *left_s);
+
+/* Sizes of the tables, fixed for the life of the process. */
+struct ratelimit_opts {
+    size_t entries;      /* limit and detector states, at least 64 */
+    size_t ban_entries;  /* bans and offence counts, at least 64 */
+    size_t gauges;       /* in-flight counters, at least 16 */
+};
+
+struct ratelimit;
+
+/*
+ * Allocate the tables and draw the hash key. Returns AW_OK with *out
+ * set, AW_NOMEM, or AW_IO when no random bytes could be had.
+ */
+int ratelimit_new(const struct ratelimit_opts *o, struct ratelimit **out);
+
+/* Release everything; accepts NULL. */
+void ratelimit_free(struct ratelimit *rl);
+
+/*
+ * The key of a state: SipHash-2-4 over each of parts[0..n) with its
+ * length, under the process's key; parts past RATELIMIT_MAX_PARTS are
+ * not read. domain keeps apart keys of
+ * different kinds (limit, ban, detector) that share material.
+ */
+uint64_t ratelimit_key(const struct ratelimit *rl, uint32_t domain,
+                       const struct slice *parts, size_t n);
+
+/*
+ * Check rule for key at now. With take, an admitted request is counted;
+ * without, nothing changes (a peek, used to check every limit of a
+ * request before counting it against any). Returns AW_OK with v filled.
+ */
+int ratelimit_check(struct ratelimit *rl, const struct ratelimit_rule *r,
+                    uint64_t key, const struct ratelimit_now *now, bool take,
+                    struct ratelimit_verdict *v);
+
+/*
+ * Check rules[i] for keys[i], i < n, together: every rule is checked
+ * first, and the request is counted against all of them only when all
+ * admit it, so that a request refused by one limit does not use up
+ * another. Returns true when admitted; otherwise *refused is the index
+ * of the first rule that refused and v its verdict. Two threads may both
+ * see the last place free; the counting step checks again and the
+ * second is refused then, after the rules before the refusing one
+ * counted it (an error of at most one request per race, towards
+ * refusing).
+ */
+bool ratelimit_check_all(struct ratelimit *rl,
+                         const struct ratelimit_rule *const *rules,
+                         const uint64_t *keys, size_t n,
+                         const struct ratelimit_now *now, size_t *refused,
+                         struct ratelimit_verdict *v);
+
+/*
+ * Count one event of a detector and say whether it crossed the
+ * threshold: count events per period_s is the rate a detector
+ * tolerates (a GCRA rule whose burst is count). True when this event is
+ * beyond it. The state is kept in the limit table.
+ */
+bool ratelimit_event(struct ratelimit *rl, const struct ratelimit_rule *r,
+                     uint64_t key, const struct ratelimit_now *now);
+
+/*
+ * True the first time key is seen within ttl_ns; false while it is
+ * remembered. Used to count distinct values (enumeration). A value
+ * evicted from the full table is counted again when it comes back,
+ * which errs towards detecting.
+ */
+bool ratelimit_first_seen(struct ratelimit *rl, uint64_t key,
+                          const struct ratelimit_now *now, uint64_t ttl_ns);
+
+/* How bans grow for a repeat offender. */
+struct ratelimit_ban_policy {
+    uint64_t base_ns;     /* the first ban */
+    uint64_t max_ns;      /* cap on any ban */
+    unsigned factor;      /* each further ban is this many times longer,
+                             at least 1 */
+    uint64_t memory_ns;   /* how long past offences count */
+};
+
+/*
+ * True when key is banned at now; *left_ns is then the time left.
+ */
+bool ratelimit_banned(struct ratelimit *rl, uint64_t key,
+                      const struct ratelimit_now *now, uint64_t *left_ns);
+
+/*
+ * Ban key: base_ns for a first offence, factor times longer for each
+ * offence remembered, up to max_ns. *duration_ns is the ban given and
+ * *level the number of earlier offences. A key banned already keeps the
+ * longer of its current ban and the new one. Returns AW_OK.
+ */
+int ratelimit_ban(struct ratelimit *rl, uint64_t key,
+                  const struct ratelimit_now *now,
+                  const struct ratelimit_ban_policy *p, uint64_t *duration_ns,
+                  unsigned *level);
+
+/*
+ * Enter a gauge: count one more request in flight under key unless max
+ * are in flight already. AW_OK when entered (pair it with exactly one
+ * ratelimit_gauge_leave), AW_DECLINED at the maximum, AW_NOMEM when the
+ * gauge table has no room for a new key (the caller refuses: fail
+ * closed).
+ */
+int ratelimit_gauge_enter(struct ratelimit *rl, uint64_t key, unsigned max);
+
+/* Leave a gauge entered with ratelimit_gauge_enter. */
+void ratelimit_gauge_leave(struct ratelimit *rl, uint64_t key);
+
+/* Requests in flight under key now (0 for an unknown key). */
+unsigned ratelimit_gauge_value(struct ratelimit *rl, uint64_t key);
+
+/* Counters since ratelimit_new, for metrics and tests. */
+struct ratelimit_stats {
+    uint64_t evictions;     /* live limit states pushed out */
+    uint64_t ban_evictions; /* live bans or offence counts pushed out */
+    uint64_t bans;          /* bans given */
+};
+
+void ratelimit_stats(const struct ratelimit *rl, struct ratelimit_stats *s);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * Internals of the ratelimit module, shared by its files only: the
+ * fixed-size store of states and the process-wide object.
+ */
+#ifndef APIWARD_RATELIMIT_INT_H
+#define APIWARD_RATELIMIT_INT_H
+
+#include <stdatomic.h>
+
+#include "ratelimit/ratelimit.h"
+
+/* Entries per bucket: a key may live in any slot of its bucket. */
+#define STORE_WAYS 4
+
+/*
+ * One state. value and aux are the owner's: a theoretical arrival time,
+ * a count, a ban's end. An entry whose expires_ns has passed is free.
+ */
+struct store_entry {
+    uint64_t key;
+    uint64_t value;
+    uint64_t aux;
+    uint64_t expires_ns;
+};
+
+/*
+ * A bucket is a cache-line-sized group of entries behind one spin lock;
+ * critical sections are a handful of loads and stores, never a call
+ * that can block.
+ */
+struct store_bucket {
+    atomic_flag lock;
+    struct store_entry e[STORE_WAYS];
+};
+
+/* A table of buckets; the bucket of a key is its low bits. */
+struct store {
+    struct store_bucket *buckets;
+    size_t mask;                /* buckets - 1, a power of two less one */
+    atomic_uint_fast64_t evictions;
+};
+
+/*
+ * Allocate at least entries slots (rounded up to a power of two of
+ * buckets). AW_OK or AW_NOMEM.
+ */
+int store_init(struct store *s, size_t entries);
+
+/* Release the buckets; accepts a zeroed store. */
+void store_fini(struct store *s);
+
+/*
+ * Lock key's bucket and return its live entry, or NULL when none.
+ * With create, a missing key gets a slot (a free one, else the one
+ * closest to expiring, counted as an eviction when still live), zeroed,
+ * with expires_ns set to now_ns + 1 for the caller to move on. Always
+ * pair with store_unlock(s, key), also after NULL.
+ */
+struct store_entry *store_lock(struct store *s, uint64_t key, uint64_t now_ns,
+                               bool create);
+
+/* Release the bucket locked by store_lock. */
+void store_unlock(struct store *s, uint64_t key);
+
+/* A gauge: requests in flight under one key. */
+struct gauge {
+    atomic_uint_fast64_t key;   /* 0: free */
+    atomic_uint count;
+};
+
+struct ratelimit {
+    uint64_t k0, k1;            /* SipHash key */
+    struct store limits;        /* rates, quotas, detectors, seen ids */
+    struct store bans;          /* bans and offence counts */
+    struct gauge *gauges;       /* open addressing, never evicted */
+    size_t gauge_mask;
+    atomic_uint_fast64_t nbans;
+};
+
+/* Allocate the gauge table of at least n slots; AW_OK or AW_NOMEM. */
+int ratelimit_gauges_init(struct ratelimit *rl, size_t n);
+
+/* SipHash-2-4 of buf[0..len) under (k0, k1). */
+uint64_t ratelimit_siphash(uint64_t k0, uint64_t k1, const void *buf,
+                           size_t len);
+
+#endif

@@ -1,0 +1,489 @@
+/*
+ * Unit tests of src/ratelimit/ with the clock driven by the test: the
+ * SipHash vectors, GCRA admission counts to the request, bursts,
+ * several limits on one request, quota rollover at day and month
+ * boundaries (UTC and an offset), eviction from a full table, escalating
+ * bans, distinct-value detection, gauges, and threads sharing one key.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <pthread.h>
+
+#include <cmocka.h>
+
+#include "ratelimit/ratelimit.h"
+#include "ratelimit/ratelimit_int.h"
+
+#define NS RATELIMIT_NS_PER_S
+#define MS (NS / 1000)
+#define T0 ((uint64_t)1000 * NS)       /* any monotonic start */
+#define JAN_31_2027 ((int64_t)1801353600) /* 2027-01-31T00:00:00Z */
+
+static struct ratelimit *
+make(size_t entries)
+{
+    struct ratelimit_opts o = {entries, 1024, 64};
+    struct ratelimit *rl = NULL;
+
+    assert_int_equal(ratelimit_new(&o, &rl), AW_OK);
+    return rl;
+}
+
+static uint64_t
+key_of(struct ratelimit *rl, const char *s)
+{
+    struct slice p = {s, strlen(s)};
+
+    return ratelimit_key(rl, 1, &p, 1);
+}
+
+/* Requests admitted by rule r for key at now. */
+static bool
+take(struct ratelimit *rl, const struct ratelimit_rule *r, uint64_t key,
+     uint64_t mono, int64_t wall)
+{
+    struct ratelimit_now now = {mono, wall};
+    struct ratelimit_verdict v;
+
+    assert_int_equal(ratelimit_check(rl, r, key, &now, true, &v), AW_OK);
+    return v.allowed;
+}
+
+/* The reference vectors of the SipHash paper, key 00 01 .. 0f. */
+static void
+test_siphash_vectors(void **state)
+{
+    uint64_t k0 = 0x0706050403020100ULL, k1 = 0x0f0e0d0c0b0a0908ULL;
+    unsigned char m[15];
+
+    (void)state;
+    for (unsigned i = 0; i < sizeof(m); i++)
+        m[i] = (unsigned char)i;
+    assert_true(ratelimit_siphash(k0, k1, m, 0) == 0x726fdb47dd0e0e31ULL);
+    assert_true(ratelimit_siphash(k0, k1, m, 15) == 0xa129ca6149be45e5ULL);
+    assert_true(ratelimit_siphash(k0, k1, m, 8) == 0x93f5f5799a932462ULL);
+}
+
+/* Parts are kept apart: ("ab","c") and ("a","bc") are two keys. */
+static void
+test_key_parts(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct slice a[] = {SLICE_LIT("ab"), SLICE_LIT("c")};
+    struct slice b[] = {SLICE_LIT("a"), SLICE_LIT("bc")};
+
+    (void)state;
+    assert_true(ratelimit_key(rl, 1, a, 2) != ratelimit_key(rl, 1, b, 2));
+    assert_true(ratelimit_key(rl, 1, a, 2) != ratelimit_key(rl, 2, a, 2));
+    assert_true(ratelimit_key(rl, 1, a, 2) == ratelimit_key(rl, 1, a, 2));
+    ratelimit_free(rl);
+}
+
+/* 10/s burst 20: 20 at once, then exactly one per 100 ms. */
+static void
+test_gcra_burst_then_rate(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule r;
+    struct ratelimit_verdict v;
+    struct ratelimit_now now = {T0, 0};
+    uint64_t k = key_of(rl, "client");
+    unsigned admitted = 0;
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&r, 10, 1, 20), AW_OK);
+    assert_true(r.interval_ns == 100 * MS);
+    for (int i = 0; i < 25; i++)
+        admitted += take(rl, &r, k, T0, 0);
+    assert_int_equal(admitted, 20);
+    ratelimit_check(rl, &r, k, &now, false, &v);
+    assert_false(v.allowed);
+    assert_true(v.retry_ns == 100 * MS);
+    assert_int_equal(v.remaining, 0);
+    assert_false(take(rl, &r, k, T0 + 100 * MS - 1, 0));
+    assert_true(take(rl, &r, k, T0 + 100 * MS, 0));
+    assert_false(take(rl, &r, k, T0 + 100 * MS, 0));
+
+    /* One request a millisecond for 10 s: one admitted per 100 ms. */
+    admitted = 0;
+    for (uint64_t t = 101; t <= 10100; t++)
+        admitted += take(rl, &r, k, T0 + t * MS, 0);
+    assert_int_equal(admitted, 100);
+    ratelimit_free(rl);
+}
+
+/* A peek never counts; remaining counts down; the state empties. */
+static void
+test_gcra_peek_and_remaining(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule r;
+    struct ratelimit_verdict v;
+    struct ratelimit_now now = {T0, 0};
+    uint64_t k = key_of(rl, "peek");
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&r, 5, 60, 5), AW_OK);
+    for (int i = 0; i < 100; i++)
+        ratelimit_check(rl, &r, k, &now, false, &v);
+    assert_true(v.allowed);
+    assert_int_equal(v.remaining, 4);
+    assert_int_equal(v.limit, 5);
+    for (unsigned i = 0; i < 5; i++) {
+        ratelimit_check(rl, &r, k, &now, true, &v);
+        assert_true(v.allowed);
+        assert_int_equal(v.remaining, 4 - i);
+    }
+    assert_true(v.reset_ns == 60 * NS);
+    assert_false(take(rl, &r, k, T0, 0));
+    /* After a full period the whole burst is back. */
+    for (int i = 0; i < 5; i++)
+        assert_true(take(rl, &r, k, T0 + 60 * NS, 0));
+    assert_false(take(rl, &r, k, T0 + 60 * NS, 0));
+    ratelimit_free(rl);
+}
+
+/* Rounding the interval up never admits more than the rate. */
+static void
+test_gcra_rounding(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule r;
+    uint64_t k = key_of(rl, "thirds");
+    unsigned admitted = 0;
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&r, 3, 1, 1), AW_OK);
+    assert_true(r.interval_ns == 333333334);
+    for (uint64_t t = 0; t < 3000; t++)
+        admitted += take(rl, &r, k, T0 + t * MS, 0);
+    assert_int_equal(admitted, 9);
+    assert_int_equal(ratelimit_rule_rate(&r, 0, 1, 1), AW_INVALID);
+    assert_int_equal(ratelimit_rule_rate(&r, 1, 1, 0), AW_INVALID);
+    assert_int_equal(ratelimit_rule_rate(&r, 1, (uint64_t)1 << 40, 1 << 20),
+                     AW_INVALID);
+    ratelimit_free(rl);
+}
+
+/*
+ * 10/s burst 20 and 30/day together: the day's quota stops the
+ * request that the rate would admit, and a refused request uses up
+ * neither.
+ */
+static void
+test_multi_limit(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule rate, day = {.quota = true, .count = 30,
+                                       .calendar = RATELIMIT_DAY};
+    const struct ratelimit_rule *rules[] = {&rate, &day};
+    uint64_t keys[] = {key_of(rl, "rate"), key_of(rl, "day")};
+    struct ratelimit_verdict v;
+    size_t refused = 99;
+    unsigned admitted = 0;
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&rate, 10, 1, 20), AW_OK);
+    for (int i = 0; i < 25; i++) {
+        struct ratelimit_now now = {T0, JAN_31_2027};
+
+        admitted += ratelimit_check_all(rl, rules, keys, 2, &now, &refused,
+                                        &v);
+    }
+    assert_int_equal(admitted, 20);
+    assert_int_equal(refused, 0);
+    /* Ten more seconds: the rate would admit 100, the quota has 10. */
+    for (uint64_t t = 1; t <= 100; t++) {
+        struct ratelimit_now now = {T0 + t * 100 * MS, JAN_31_2027 + 10};
+
+        admitted += ratelimit_check_all(rl, rules, keys, 2, &now, &refused,
+                                        &v);
+    }
+    assert_int_equal(admitted, 30);
+    assert_int_equal(refused, 1);
+    assert_false(v.allowed);
+    assert_true(v.retry_ns == (uint64_t)(86400 - 10) * NS);
+    /* The refusals did not count against the rate: its burst is back. */
+    for (int i = 0; i < 20; i++)
+        assert_true(take(rl, &rate, keys[0], T0 + 100 * NS, 0));
+    ratelimit_free(rl);
+}
+
+/* A day quota starts again at midnight, UTC or at an offset. */
+static void
+test_quota_day_rollover(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule q = {.quota = true, .count = 3,
+                               .calendar = RATELIMIT_DAY};
+    uint64_t k = key_of(rl, "consumer");
+    int64_t late = JAN_31_2027 + 86400 - 1;   /* 23:59:59 UTC */
+    struct ratelimit_verdict v;
+    struct ratelimit_now now = {T0, late};
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        assert_true(take(rl, &q, k, T0, late));
+    ratelimit_check(rl, &q, k, &now, true, &v);
+    assert_false(v.allowed);
+    assert_true(v.retry_ns == 1 * NS);
+    assert_int_equal(v.remaining, 0);
+    assert_true(take(rl, &q, k, T0 + NS, late + 1));
+
+    /* At +02:00 the day ended two hours earlier, at 22:00 UTC. */
+    q.tz_offset_s = 2 * 3600;
+    k = key_of(rl, "east");
+    for (int i = 0; i < 3; i++)
+        assert_true(take(rl, &q, k, T0, JAN_31_2027 + 22 * 3600 - 1));
+    assert_false(take(rl, &q, k, T0, JAN_31_2027 + 22 * 3600 - 1));
+    assert_true(take(rl, &q, k, T0 + NS, JAN_31_2027 + 22 * 3600));
+    ratelimit_free(rl);
+}
+
+/* Month boundaries: January 31 to February 1, and leap February. */
+static void
+test_quota_month_rollover(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule q = {.quota = true, .count = 2,
+                               .calendar = RATELIMIT_MONTH};
+    uint64_t k = key_of(rl, "monthly"), index, left;
+    int64_t feb1 = JAN_31_2027 + 86400;
+
+    (void)state;
+    ratelimit_calendar(&q, JAN_31_2027, &index, &left);
+    assert_int_equal(index, 2027 * 12);
+    assert_int_equal(left, 86400);
+    ratelimit_calendar(&q, feb1, &index, &left);
+    assert_int_equal(index, 2027 * 12 + 1);
+    assert_int_equal(left, 28 * 86400);
+    /* 2028-02-01T00:00:00Z: a leap February has 29 days. */
+    ratelimit_calendar(&q, (int64_t)1832976000, &index, &left);
+    assert_int_equal(left, 29 * 86400);
+    /* December rolls into January of the next year. */
+    ratelimit_calendar(&q, (int64_t)1830297600 - 1, &index, &left);
+    assert_int_equal(index, 2027 * 12 + 11);
+    assert_int_equal(left, 1);
+
+    assert_true(take(rl, &q, k, T0, JAN_31_2027));
+    assert_true(take(rl, &q, k, T0, JAN_31_2027 + 3600));
+    assert_false(take(rl, &q, k, T0, feb1 - 1));
+    assert_true(take(rl, &q, k, T0 + NS, feb1));
+    ratelimit_free(rl);
+}
+
+/*
+ * A full table evicts the entry closest to expiring, counts it, and
+ * never grows: the evicted key starts again from a full burst.
+ */
+static void
+test_eviction(void **state)
+{
+    struct ratelimit *rl = make(64);
+    struct ratelimit_rule r;
+    struct ratelimit_stats st;
+    char name[32];
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&r, 1, 3600, 1), AW_OK);
+    for (int i = 0; i < 64 * 8; i++) {
+        snprintf(name, sizeof(name), "k%d", i);
+        assert_true(take(rl, &r, key_of(rl, name), T0 + (uint64_t)i, 0));
+    }
+    ratelimit_stats(rl, &st);
+    assert_true(st.evictions >= 64 * 7);
+    /* The first keys were evicted: they are admitted once more. */
+    assert_true(take(rl, &r, key_of(rl, "k0"), T0 + NS, 0));
+    /* The newest key is still there and refused. */
+    snprintf(name, sizeof(name), "k%d", 64 * 8 - 1);
+    assert_false(take(rl, &r, key_of(rl, name), T0 + NS, 0));
+
+    /*
+     * Expired entries are reused without counting an eviction. Four new
+     * keys cannot fill any bucket, wherever they land.
+     */
+    ratelimit_stats(rl, &st);
+    uint64_t before = st.evictions;
+
+    for (int i = 0; i < STORE_WAYS; i++) {
+        snprintf(name, sizeof(name), "late%d", i);
+        take(rl, &r, key_of(rl, name), T0 + 7200 * NS, 0);
+    }
+    ratelimit_stats(rl, &st);
+    assert_true(st.evictions == before);
+    ratelimit_free(rl);
+}
+
+/* Bans: 60 s, then 4 times longer each time, capped at an hour. */
+static void
+test_ban_escalation(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_ban_policy p = {60 * NS, 3600 * NS, 4, 86400 * NS};
+    uint64_t want[] = {60, 240, 960, 3600, 3600};
+    uint64_t k = key_of(rl, "10.0.0.1"), d, left, t = T0;
+    struct ratelimit_now now = {t, 0};
+    unsigned level;
+
+    (void)state;
+    assert_false(ratelimit_banned(rl, k, &now, &left));
+    for (unsigned i = 0; i < ARRAY_LEN(want); i++) {
+        now.mono_ns = t;
+        ratelimit_ban(rl, k, &now, &p, &d, &level);
+        assert_int_equal(level, i);
+        assert_true(d == want[i] * NS);
+        assert_true(ratelimit_banned(rl, k, &now, &left));
+        assert_true(left == want[i] * NS);
+        now.mono_ns = t + d - 1;
+        assert_true(ratelimit_banned(rl, k, &now, &left));
+        now.mono_ns = t + d;
+        assert_false(ratelimit_banned(rl, k, &now, &left));
+        t += d;
+    }
+    /* Past the memory, an offender starts again from the first ban. */
+    now.mono_ns = t + 86400 * NS + 1;
+    ratelimit_ban(rl, k, &now, &p, &d, &level);
+    assert_int_equal(level, 0);
+    assert_true(d == 60 * NS);
+    ratelimit_free(rl);
+}
+
+/* Detectors: the event past the threshold is the offence. */
+static void
+test_event_threshold(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule r;
+    struct ratelimit_now now = {T0, 0};
+    uint64_t k = key_of(rl, "failures");
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&r, 5, 60, 5), AW_OK);
+    for (int i = 0; i < 5; i++)
+        assert_false(ratelimit_event(rl, &r, k, &now));
+    assert_true(ratelimit_event(rl, &r, k, &now));
+    /* Slow failures, one per 12 s, never cross it. */
+    k = key_of(rl, "slow");
+    for (uint64_t i = 0; i < 100; i++) {
+        now.mono_ns = T0 + i * 12 * NS;
+        assert_false(ratelimit_event(rl, &r, k, &now));
+    }
+    ratelimit_free(rl);
+}
+
+static void
+test_first_seen(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_now now = {T0, 0};
+    uint64_t k = key_of(rl, "users/7");
+
+    (void)state;
+    assert_true(ratelimit_first_seen(rl, k, &now, 60 * NS));
+    assert_false(ratelimit_first_seen(rl, k, &now, 60 * NS));
+    now.mono_ns = T0 + 59 * NS;
+    assert_false(ratelimit_first_seen(rl, k, &now, 60 * NS));
+    now.mono_ns = T0 + 60 * NS;
+    assert_true(ratelimit_first_seen(rl, k, &now, 60 * NS));
+    ratelimit_free(rl);
+}
+
+static void
+test_gauges(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    uint64_t k = key_of(rl, "route/orders");
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ratelimit_gauge_enter(rl, k, 3), AW_OK);
+    assert_int_equal(ratelimit_gauge_enter(rl, k, 3), AW_DECLINED);
+    assert_int_equal(ratelimit_gauge_value(rl, k), 3);
+    ratelimit_gauge_leave(rl, k);
+    assert_int_equal(ratelimit_gauge_enter(rl, k, 3), AW_OK);
+    for (int i = 0; i < 3; i++)
+        ratelimit_gauge_leave(rl, k);
+    assert_int_equal(ratelimit_gauge_value(rl, k), 0);
+    /* A full table refuses a new name rather than not counting it. */
+    {
+        char name[16];
+        int full = 0;
+
+        for (int i = 0; i < 200; i++) {
+            snprintf(name, sizeof(name), "g%d", i);
+            full += ratelimit_gauge_enter(rl, key_of(rl, name), 1) ==
+                    AW_NOMEM;
+        }
+        assert_true(full > 0);
+    }
+    ratelimit_free(rl);
+}
+
+struct racer {
+    struct ratelimit *rl;
+    const struct ratelimit_rule *r;
+    uint64_t key;
+    unsigned admitted;
+};
+
+static void *
+race(void *arg)
+{
+    struct racer *x = arg;
+
+    for (int i = 0; i < 20000; i++)
+        x->admitted += take(x->rl, x->r, x->key, T0, 0);
+    return NULL;
+}
+
+/* Threads on one key at one instant admit exactly the burst. */
+static void
+test_threads_share(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_rule r;
+    struct racer x[4];
+    pthread_t th[4];
+    unsigned total = 0;
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&r, 1, 1, 5000), AW_OK);
+    for (int i = 0; i < 4; i++) {
+        x[i] = (struct racer){rl, &r, key_of(rl, "shared"), 0};
+        assert_int_equal(pthread_create(&th[i], NULL, race, &x[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        total += x[i].admitted;
+    }
+    assert_int_equal(total, 5000);
+    ratelimit_free(rl);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_siphash_vectors),
+        cmocka_unit_test(test_key_parts),
+        cmocka_unit_test(test_gcra_burst_then_rate),
+        cmocka_unit_test(test_gcra_peek_and_remaining),
+        cmocka_unit_test(test_gcra_rounding),
+        cmocka_unit_test(test_multi_limit),
+        cmocka_unit_test(test_quota_day_rollover),
+        cmocka_unit_test(test_quota_month_rollover),
+        cmocka_unit_test(test_eviction),
+        cmocka_unit_test(test_ban_escalation),
+        cmocka_unit_test(test_event_threshold),
+        cmocka_unit_test(test_first_seen),
+        cmocka_unit_test(test_gauges),
+        cmocka_unit_test(test_threads_share),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
