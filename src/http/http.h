@@ -358,4 +358,27 @@ int http_normalize_path(struct slice raw, const struct http_norm_opts *o,
                         struct arena *a, struct slice *out,
                         struct http_error *err);
 
+/*
+ * Query strings (the part of the target after '?'), read the way HTML
+ * forms write them: parameters separated by '&', name and value by the
+ * first '=', percent-encodings and '+' for a space.
+ *
+ * http_query_next gives the parameters one by one, raw (still encoded),
+ * in order: start with *pos = 0; it returns false when none is left. A
+ * parameter without '=' has an empty value; empty parameters ("a&&b")
+ * are given too, with an empty name.
+ */
+bool http_query_next(struct slice q, size_t *pos, struct slice *name,
+                     struct slice *value);
+
+/* The 4-bit value of a hex digit, either case, or -1. */
+int http_hex_value(unsigned char c);
+
+/*
+ * Decode a raw query name or value into arena a ('+' is a space, %XX a
+ * byte); the result is NUL-terminated. Returns AW_OK, AW_INVALID for a
+ * '%' not followed by two hex digits, AW_NOMEM.
+ */
+int http_form_decode(struct arena *a, struct slice s, struct slice *out);
+
 #endif

@@ -77,18 +77,6 @@ norm_fail(struct norm *st, const char *reason, const char *detail)
     return AW_INVALID;
 }
 
-static int
-norm_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* RFC 3986 unreserved: the characters an escape must not hide. */
 static bool
 norm_unreserved(unsigned char c)
@@ -351,8 +339,8 @@ norm_escape(struct norm *st)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)st->raw + st->i;
-    int hi = st->n - st->i >= 3 ? norm_hex(p[1]) : -1;
-    int lo = st->n - st->i >= 3 ? norm_hex(p[2]) : -1;
+    int hi = st->n - st->i >= 3 ? http_hex_value(p[1]) : -1;
+    int lo = st->n - st->i >= 3 ? http_hex_value(p[2]) : -1;
     unsigned char v;
     char enc[3];
     int rc;

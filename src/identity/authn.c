@@ -120,49 +120,6 @@ authn_bearer(struct slice v, struct slice *token, struct auth_error *err)
     return AW_OK;
 }
 
-/* Value of a hex digit, or -1. */
-static int
-authn_hex(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode s into a new arena string; AW_INVALID on a bad escape. */
-static int
-authn_unescape(struct slice s, struct arena *a, struct slice *out)
-{
-    char *dst = arena_alloc(a, s.len + 1);
-    size_t n = 0;
-
-    if (dst == NULL)
-        return AW_NOMEM;
-    for (size_t i = 0; i < s.len; i++) {
-        int hi, lo;
-
-        if (s.ptr[i] != '%') {
-            dst[n++] = s.ptr[i];
-            continue;
-        }
-        if (i + 2 >= s.len)
-            return AW_INVALID;
-        hi = authn_hex(s.ptr[i + 1]);
-        lo = authn_hex(s.ptr[i + 2]);
-        if (hi < 0 || lo < 0)
-            return AW_INVALID;
-        dst[n++] = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    dst[n] = '\0';
-    *out = (struct slice){dst, n};
-    return AW_OK;
-}
-
 /*
  * The only query parameter named name, raw (still percent-encoded).
  * found tells a present but empty value from an absent one.
@@ -171,25 +128,19 @@ static int
 authn_find_param(struct slice query, const char *name, struct slice *out,
                  bool *found, struct auth_error *err)
 {
-    size_t nlen = strlen(name), i = 0;
+    struct slice pname, pvalue;
+    size_t pos = 0;
 
     *found = false;
     *out = SLICE_NULL;
-    while (i <= query.len && query.len > 0) {
-        const char *amp = memchr(query.ptr + i, '&', query.len - i);
-        size_t end = amp != NULL ? (size_t)(amp - query.ptr) : query.len;
-        struct slice pair = {query.ptr + i, end - i};
-
-        if (pair.len >= nlen && memcmp(pair.ptr, name, nlen) == 0 &&
-            (pair.len == nlen || pair.ptr[nlen] == '=')) {
-            if (*found)
-                return authn_malformed(err, "the API key parameter is "
-                                            "repeated");
-            *found = true;
-            if (pair.len > nlen)
-                *out = (struct slice){pair.ptr + nlen + 1, pair.len - nlen - 1};
-        }
-        i = end + 1;
+    while (http_query_next(query, &pos, &pname, &pvalue)) {
+        if (!slice_eq(pname, (struct slice){name, strlen(name)}))
+            continue;
+        if (*found)
+            return authn_malformed(err, "the API key parameter is "
+                                        "repeated");
+        *found = true;
+        *out = pvalue;
     }
     return AW_OK;
 }
@@ -219,7 +170,7 @@ authn_api_key(const struct config_route_auth *ra, const struct http_header *h,
         rc = authn_find_param(query, ra->api_key_name, &raw, &found, err);
         if (rc != AW_OK || !found)
             return rc;
-        rc = authn_unescape(raw, a, key);
+        rc = http_form_decode(a, raw, key);
         if (rc == AW_NOMEM)
             return authn_nomem(err);
         if (rc != AW_OK)

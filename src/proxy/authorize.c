@@ -19,50 +19,6 @@
 /* Most bytes of one WWW-Authenticate line of a 403. */
 #define AUTHZ_CHALLENGE_MAX 1024
 
-/* Value of a hex digit, or -1. */
-static int
-hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/*
- * Percent-decode s into the arena ('+' is a space, as in forms).
- * Returns AW_OK, AW_INVALID for a bad escape, AW_NOMEM.
- */
-static int
-query_decode(struct arena *a, struct slice s, struct slice *out)
-{
-    char *d = arena_alloc(a, s.len + 1);
-    size_t n = 0;
-
-    if (d == NULL)
-        return AW_NOMEM;
-    for (size_t i = 0; i < s.len; i++) {
-        int hi, lo;
-
-        if (s.ptr[i] != '%') {
-            d[n++] = s.ptr[i] == '+' ? ' ' : s.ptr[i];
-            continue;
-        }
-        hi = i + 2 < s.len ? hex_value(s.ptr[i + 1]) : -1;
-        lo = i + 2 < s.len ? hex_value(s.ptr[i + 2]) : -1;
-        if (hi < 0 || lo < 0)
-            return AW_INVALID;
-        d[n++] = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    d[n] = '\0';
-    *out = (struct slice){d, n};
-    return AW_OK;
-}
-
 /*
  * Copy the query parameters of the program's slots. A parameter given
  * twice is refused: the gateway and the backend might pick different
@@ -72,23 +28,14 @@ static int
 take_query(struct conn *c, struct request *r, const struct policy_program *p)
 {
     const struct policy_set *s = p->set;
-    struct slice q = r->h.query;
-    size_t i = 0;
+    struct slice name, raw;
+    size_t pos = 0;
 
     r->authz_query = arena_alloc(&c->arena, s->nquery * sizeof(struct slice));
     if (r->authz_query == NULL)
         return AW_NOMEM;
     memset(r->authz_query, 0, s->nquery * sizeof(struct slice));
-    while (i < q.len) {
-        const char *amp = memchr(q.ptr + i, '&', q.len - i);
-        size_t end = amp != NULL ? (size_t)(amp - q.ptr) : q.len;
-        const char *eq = memchr(q.ptr + i, '=', end - i);
-        struct slice name = {q.ptr + i, eq != NULL ? (size_t)(eq - q.ptr) - i
-                                                   : end - i};
-        struct slice raw = eq != NULL ? (struct slice){eq + 1, q.ptr + end -
-                                                               eq - 1}
-                                      : SLICE_LIT("");
-
+    while (http_query_next(r->h.query, &pos, &name, &raw)) {
         for (unsigned k = 0; k < s->nquery; k++) {
             int rc;
 
@@ -96,11 +43,10 @@ take_query(struct conn *c, struct request *r, const struct policy_program *p)
                 continue;
             if (r->authz_query[k].ptr != NULL)
                 return AW_INVALID;
-            rc = query_decode(&c->arena, raw, &r->authz_query[k]);
+            rc = http_form_decode(&c->arena, raw, &r->authz_query[k]);
             if (rc != AW_OK)
                 return rc;
         }
-        i = end + 1;
     }
     return AW_OK;
 }

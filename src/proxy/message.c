@@ -238,8 +238,8 @@ static void
 put_query(struct bld *o, const struct request *r)
 {
     const struct config_route_auth *ra = r->route->auth;
-    struct slice q = r->h.query;
-    size_t nlen, i = 0;
+    struct slice q = r->h.query, name, value;
+    size_t pos = 0;
     bool first = true;
 
     if (q.ptr == NULL)
@@ -250,21 +250,20 @@ put_query(struct bld *o, const struct request *r)
         bld_add(o, q);
         return;
     }
-    nlen = strlen(ra->api_key_name);
-    while (i <= q.len) {
-        const char *amp = memchr(q.ptr + i, '&', q.len - i);
-        size_t end = amp != NULL ? (size_t)(amp - q.ptr) : q.len;
-        struct slice pair = {q.ptr + i, end - i};
+    while (http_query_next(q, &pos, &name, &value)) {
+        /* The parameter as written: name, then '=' and value if any. */
+        struct slice pair = {name.ptr, (size_t)(value.ptr - name.ptr) +
+                                           value.len};
 
-        if (!(pair.len >= nlen &&
-              memcmp(pair.ptr, ra->api_key_name, nlen) == 0 &&
-              (pair.len == nlen || pair.ptr[nlen] == '='))) {
-            bld_add(o, first ? SLICE_LIT("?") : SLICE_LIT("&"));
-            bld_add(o, pair);
-            first = false;
-        }
-        i = end + 1;
+        if (slice_eq(name, (struct slice){ra->api_key_name,
+                                           strlen(ra->api_key_name)}))
+            continue;
+        bld_add(o, first ? SLICE_LIT("?") : SLICE_LIT("&"));
+        bld_add(o, pair);
+        first = false;
     }
+    if (first && q.len == 0)
+        bld_add(o, SLICE_LIT("?"));
 }
 
 /*

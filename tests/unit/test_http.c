@@ -1025,6 +1025,57 @@ test_span_value(void **state)
     }
 }
 
+/* Query parameters as forms write them, and their decoding. */
+static void
+test_query(void **state)
+{
+    static const struct {
+        const char *q;
+        const char *want; /* name=value|name=value|... as given, raw */
+    } cases[] = {
+        {"", ""},
+        {"a=1", "a=1|"},
+        {"a=1&b=2", "a=1|b=2|"},
+        {"a&b=", "a=|b=|"},
+        {"a=1&&b", "a=1|=|b=|"},
+        {"&", "=|=|"},
+        {"a=b=c", "a=b=c|"},
+        {"=x", "=x|"},
+    };
+    struct arena a;
+    struct slice name, value, out;
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char got[128] = "";
+        size_t pos = 0, used = 0;
+        struct slice q = {cases[i].q, strlen(cases[i].q)};
+
+        while (http_query_next(q, &pos, &name, &value))
+            used += (size_t)snprintf(got + used, sizeof(got) - used,
+                                     "%.*s=%.*s|", (int)name.len, name.ptr,
+                                     (int)value.len, value.ptr);
+        assert_string_equal(got, cases[i].want);
+    }
+    assert_false(http_query_next(SLICE_NULL, &(size_t){0}, &name, &value));
+
+    arena_init(&a, 256, 4096);
+    assert_int_equal(http_form_decode(&a, SLICE_LIT("a+b%20c%2b%2F"), &out),
+                     AW_OK);
+    assert_string_equal(out.ptr, "a b c+/");
+    assert_int_equal(http_form_decode(&a, SLICE_LIT("%4"), &out),
+                     AW_INVALID);
+    assert_int_equal(http_form_decode(&a, SLICE_LIT("%zz"), &out),
+                     AW_INVALID);
+    assert_int_equal(http_form_decode(&a, SLICE_LIT("%"), &out), AW_INVALID);
+    assert_int_equal(http_form_decode(&a, SLICE_LIT(""), &out), AW_OK);
+    assert_int_equal(out.len, 0);
+    arena_fini(&a);
+    assert_int_equal(http_hex_value('f'), 15);
+    assert_int_equal(http_hex_value('F'), 15);
+    assert_int_equal(http_hex_value('g'), -1);
+}
+
 static void
 test_helpers(void **state)
 {
@@ -1171,6 +1222,7 @@ main(void)
         cmocka_unit_test(test_response_rejects),
         cmocka_unit_test(test_char_classes),
         cmocka_unit_test(test_span_value),
+        cmocka_unit_test(test_query),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_bytewise_linear),
         cmocka_unit_test(test_speed_report),

@@ -1,0 +1,75 @@
+/*
+ * Query strings as forms write them. Every reader of a query parameter
+ * (API keys, policy rules, the query sent upstream) splits with the same
+ * function, so that none of them can see another parameter than the
+ * others.
+ */
+#include <string.h>
+
+#include "http/http.h"
+
+bool
+http_query_next(struct slice q, size_t *pos, struct slice *name,
+                struct slice *value)
+{
+    size_t i = *pos, end;
+    const char *amp, *eq;
+
+    /* Parameters start at 0 and after each '&'; past the last one,
+       *pos is the length plus one. */
+    if (q.ptr == NULL || q.len == 0 || i > q.len)
+        return false;
+    amp = memchr(q.ptr + i, '&', q.len - i);
+    end = amp != NULL ? (size_t)(amp - q.ptr) : q.len;
+    eq = memchr(q.ptr + i, '=', end - i);
+    if (eq != NULL) {
+        *name = (struct slice){q.ptr + i, (size_t)(eq - q.ptr) - i};
+        *value = (struct slice){eq + 1, end - (size_t)(eq - q.ptr) - 1};
+    } else {
+        *name = (struct slice){q.ptr + i, end - i};
+        *value = (struct slice){q.ptr + end, 0};
+    }
+    *pos = end + 1;
+    return true;
+}
+
+int
+http_hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+http_form_decode(struct arena *a, struct slice s, struct slice *out)
+{
+    char *d = arena_alloc(a, s.len + 1);
+    size_t n = 0;
+
+    if (d == NULL)
+        return AW_NOMEM;
+    for (size_t i = 0; i < s.len; i++) {
+        int hi, lo;
+
+        if (s.ptr[i] != '%') {
+            d[n++] = s.ptr[i] == '+' ? ' ' : s.ptr[i];
+            continue;
+        }
+        if (s.len - i < 3)
+            return AW_INVALID;
+        hi = http_hex_value((unsigned char)s.ptr[i + 1]);
+        lo = http_hex_value((unsigned char)s.ptr[i + 2]);
+        if (hi < 0 || lo < 0)
+            return AW_INVALID;
+        d[n++] = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    d[n] = '\0';
+    *out = (struct slice){d, n};
+    return AW_OK;
+}
