@@ -71,7 +71,7 @@ now_ns(void)
 int
 main(int argc, char **argv)
 {
-    long iters = argc > 1 ? atol(argv[1]) : 2000000;
+    uint64_t iters = 2000000;
     char *text = make_config();
     struct config_errors errs;
     struct config *cfg = NULL;
@@ -89,6 +89,13 @@ main(int argc, char **argv)
     struct policy_decision d;
     const char *cl = "{\"sub\":\"42\",\"tier\":\"gold\",\"risk\":10}";
     double best = 0;
+
+    if (argc > 1 && (slice_to_u64((struct slice){argv[1], strlen(argv[1])},
+                                  UINT64_C(1) << 40, &iters) != AW_OK ||
+                     iters == 0)) {
+        fprintf(stderr, "usage: %s [ITERATIONS]\n", argv[0]);
+        return 2;
+    }
 
     if (text == NULL || config_load_string("bench", text, strlen(text),
                                            CONFIG_LOAD_NO_RESOLVE, &cfg,
@@ -119,7 +126,7 @@ main(int argc, char **argv)
         const struct policy_program *prog = cfg->routes[round * 7].authz;
         double t0 = now_ns(), ns;
 
-        for (long i = 0; i < iters; i++)
+        for (uint64_t i = 0; i < iters; i++)
             policy_eval(prog, &in, &d);
         ns = (now_ns() - t0) / (double)iters;
         if (!d.allow) {
