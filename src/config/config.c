@@ -16,6 +16,7 @@
 #include "identity/identity.h"
 #include "policy/geo.h"
 #include "policy/policy.h"
+#include "tls/tls.h"
 
 #define CONFIG_TREE_FIRST_CHUNK ((size_t)64 << 10)
 #define CONFIG_STRINGS_FIRST_CHUNK ((size_t)16 << 10)
@@ -117,7 +118,6 @@ config_defaults(struct config_loader *ld)
     c->send_timeout_ms = 30000;
     c->keepalive_requests = 10000;
     http_norm_defaults(&c->norm);
-    c->hsts = false;
     c->access_log_buffer = 256 << 10;
     c->log_level = LOG_INFO;
     c->max_token_bytes = 8 << 10;
@@ -165,6 +165,9 @@ config_free(struct config *c)
     apikey_store_free(c->api_keys);
     geo_unref(c->geo_country);
     geo_unref(c->geo_asn);
+    for (size_t i = 0; c->listener_tls != NULL && i < c->nlisteners; i++)
+        if (c->listener_tls[i] != NULL)
+            tls_server_unref(c->listener_tls[i]->server);
     if (c->introspection != NULL && c->introspection->client_secret != NULL)
         explicit_bzero(c->introspection->client_secret,
                        c->introspection->client_secret_len);

@@ -41,6 +41,58 @@ enum config_balance {
     BALANCE_LEAST_CONN,
 };
 
+/* Defined by the tls module; held by reference. */
+struct tls_server;
+
+/* server.listen[].tls.client_certificate */
+enum config_client_cert {
+    CLIENT_CERT_OFF,      /* none asked for (default) */
+    CLIENT_CERT_OPTIONAL, /* asked for; one that is sent must verify */
+    CLIENT_CERT_REQUIRED, /* the handshake fails without a valid one */
+};
+
+/* One certificate chain and its private key (PEM files). */
+struct config_tls_cert {
+    char *cert;                      /* absolute path, leaf first */
+    char *key;                       /* absolute path */
+};
+
+/*
+ * server.listen[].tls: TLS on one listener. Strings live in the
+ * snapshot's arena; server is the compiled form, owned.
+ */
+struct config_tls {
+    struct config_tls_cert *certs;   /* 1 to TLS_MAX_CERTS; the first is
+                                        served when no name matches */
+    size_t ncerts;
+    unsigned min_version;            /* 0x0303 (TLS 1.2, default) or
+                                        0x0304 (TLS 1.3) */
+    char *ciphers;                   /* TLS 1.2 cipher list (OpenSSL
+                                        syntax), ECDHE with AEAD only by
+                                        default */
+    char *ciphersuites;              /* TLS 1.3 suites; OpenSSL's
+                                        default when NULL */
+    char *groups;                    /* key exchange groups, default
+                                        "X25519:P-256:P-384" */
+    bool strict_sni;                 /* refuse a server name no
+                                        certificate covers; default
+                                        false (the first is served) */
+    enum config_client_cert client_cert;
+    char *client_ca;                 /* PEM bundle trusted for client
+                                        certificates; required unless
+                                        client_cert is off */
+    char *crl;                       /* PEM CRLs of those CAs, or NULL */
+    unsigned verify_depth;           /* longest client chain, default 4 */
+    uint64_t handshake_timeout_ms;   /* default 10 s */
+    bool session_tickets;            /* resumption, default true */
+    uint64_t ticket_rotation_ms;     /* ticket key life, default 1 h */
+    uint64_t hsts_max_age_ms;        /* Strict-Transport-Security
+                                        max-age, default 365 days; 0:
+                                        no field */
+    bool hsts_subdomains;            /* includeSubDomains, default false */
+    struct tls_server *server;       /* compiled at load; owned */
+};
+
 /* A named group of backend servers. */
 struct config_upstream {
     char *name;
@@ -305,6 +357,9 @@ struct config {
     unsigned workers;          /* server.workers, 0 = one per core */
     struct config_addr *listeners;
     size_t nlisteners;
+    struct config_tls **listener_tls; /* nlisteners entries, NULL for a
+                                        plain-text listener; the array
+                                        is NULL when none has TLS */
     unsigned max_connections;  /* per worker, default 10000 */
     uint64_t drain_timeout_ms; /* SIGTERM deadline, default 10s */
 
@@ -328,8 +383,6 @@ struct config {
     struct config_header *security_headers; /* default: nosniff, DENY,
                                                no-referrer */
     size_t nsecurity_headers;
-    bool hsts;                     /* add Strict-Transport-Security on TLS;
-                                      false, no key sets it yet */
 
     char *access_log;              /* "stdout", "off" or a file path */
     size_t access_log_buffer;      /* bytes per worker ring, 256k */

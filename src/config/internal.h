@@ -390,6 +390,16 @@ int config_parse_route_limits(struct config_loader *ld,
                               const char *where);
 int config_ratelimit_cross(struct config_loader *ld);
 
+/*
+ * server.listen (src/config/tls.c): 1 to max listeners, each a
+ * "host:port" string or a mapping {address, tls}, into the snapshot's
+ * listeners and listener_tls. TLS settings are compiled here, reading
+ * their files. AW_OK, AW_INVALID (problems recorded) or AW_NOMEM.
+ */
+int config_parse_listeners(struct config_loader *ld,
+                           const struct config_node *v, size_t max,
+                           const char *where);
+
 /* Set every upstream setting but the name and servers to its default. */
 void config_upstream_defaults(struct config_upstream *u);
 

@@ -117,27 +117,17 @@ config_parse_addr_list(struct config_loader *ld, const struct config_node *v,
 }
 
 /*
- * server.listen. The list replaces the default listener; on a partly
- * bad list the good addresses are kept, which matters only in that the
- * load fails anyway.
+ * server.listen (src/config/tls.c). The list replaces the default
+ * listener; on a partly bad list the good addresses are kept, which
+ * matters only in that the load fails anyway.
  */
 static int
 schema_listen(struct config_loader *ld, const struct config_node *v, void *dst,
               const struct config_field *f, const char *where)
 {
-    struct config *c = ld->c;
-    struct config_addr *list = NULL;
-    size_t n = 0;
-    int rc;
-
     (void)dst;
     (void)f;
-    rc = config_parse_addr_list(ld, v, SCHEMA_MAX_LISTENERS, where, &list, &n);
-    if (list != NULL) {
-        c->listeners = list;
-        c->nlisteners = n;
-    }
-    return rc;
+    return config_parse_listeners(ld, v, SCHEMA_MAX_LISTENERS, where);
 }
 
 /* normalization.slashes: merge, keep or reject. */

@@ -73,10 +73,11 @@ peer_to_text(struct conn *c)
  */
 void
 conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
-            socklen_t len)
+            socklen_t len, struct tls_server *tls)
 {
     struct conn *c;
     int one = 1;
+    uint64_t first_ms = w->cfg->idle_timeout_ms;
 
     if (w->nconns >= w->cfg->max_connections || w->draining) {
         close(fd);
@@ -97,7 +98,16 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
     c->writable = true;
     c->phase = PHASE_IDLE;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (tls != NULL) {
+        first_ms = tls_server_handshake_timeout(tls);
+        if (tls_conn_new(tls, fd, &c->tls) != AW_OK) {
+            close(fd);
+            free(c);
+            return;
+        }
+    }
     if (loop_add(&w->loop, &c->io) != AW_OK) {
+        tls_conn_free(c->tls);
         close(fd);
         free(c);
         return;
@@ -107,7 +117,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    loop_timer_set(&w->loop, &c->timer, w->cfg->idle_timeout_ms);
+    loop_timer_set(&w->loop, &c->timer, first_ms);
 }
 
 /*
@@ -176,6 +186,8 @@ conn_close(struct conn *c)
     }
     loop_timer_cancel(&w->loop, &c->timer);
     loop_del(&w->loop, &c->io);
+    tls_conn_free(c->tls);      /* close_notify goes before the FIN */
+    c->tls = NULL;
     close(c->io.fd);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -596,6 +608,64 @@ start_request(struct conn *c)
 }
 
 /*
+ * The TLS handshake failed or timed out before a request was read:
+ * one access log record with the tls.* reason, and the connection
+ * closes. The failure was counted by the tls module.
+ */
+static void
+tls_failed(struct conn *c, const char *reason)
+{
+    struct request *r = &c->req;
+
+    if (r->cfg == NULL)
+        request_begin(c);
+    message_request_id(c->w, r);
+    r->stage = STAGE_TLS;
+    r->reason = reason;
+    message_access_log(c, r);
+    conn_close(c);
+}
+
+/*
+ * client_read over TLS. The handshake completes inside the reads; its
+ * own writes may need the socket writable first (conn_on_event turns
+ * that readiness into a read). readable is cleared only when OpenSSL
+ * found the socket empty: it may hold decrypted bytes of its own.
+ */
+static ssize_t
+client_read_tls(struct conn *c)
+{
+    size_t n = 0;
+    int rc;
+
+    if (buf_room(&c->in) == 0)
+        buf_compact(&c->in);
+    if (buf_room(&c->in) == 0)
+        return 0;
+    rc = tls_conn_read(c->tls, c->in.data + c->in.end, buf_room(&c->in), &n);
+    if (!c->tls_ready && tls_conn_established(c->tls)) {
+        c->tls_ready = true;
+        if (c->phase == PHASE_IDLE)
+            loop_timer_set(&c->w->loop, &c->timer,
+                           c->w->cfg->idle_timeout_ms);
+    }
+    if (rc == AW_OK) {
+        c->in.end += n;
+        return (ssize_t)n;
+    }
+    if (rc == AW_AGAIN) {
+        c->readable = false;
+        return 0;
+    }
+    if (rc == AW_ERROR && !c->tls_ready) {
+        tls_failed(c, tls_conn_reason(c->tls));
+        return -1;
+    }
+    c->eof = true;
+    return 0;
+}
+
+/*
  * Read from the client into c->in. Returns the bytes read, 0 when
  * nothing could be read now, -1 when the connection was closed here.
  */
@@ -607,6 +677,8 @@ client_read(struct conn *c)
 
     if (!c->readable || c->eof)
         return 0;
+    if (c->tls != NULL)
+        return client_read_tls(c);
     if (buf_room(&c->in) == 0)
         buf_compact(&c->in);
     if (buf_room(&c->in) == 0)
@@ -1148,6 +1220,23 @@ arm_send_timer(struct conn *c)
         loop_timer_set(&c->w->loop, &c->timer, c->w->cfg->send_timeout_ms);
 }
 
+/*
+ * Write c->out over TLS, as write(2) would: bytes written, or -1 with
+ * errno EAGAIN (wait for readiness) or EPIPE (the session failed).
+ */
+static ssize_t
+write_tls(struct conn *c)
+{
+    size_t n = 0;
+    int rc = tls_conn_write(c->tls, c->out.data + c->out.start,
+                            buf_len(&c->out), &n);
+
+    if (rc == AW_OK)
+        return (ssize_t)n;
+    errno = rc == AW_AGAIN ? EAGAIN : EPIPE;
+    return -1;
+}
+
 /* Write queued bytes to the client. Returns true on progress. */
 static bool
 flush_out(struct conn *c)
@@ -1156,7 +1245,10 @@ flush_out(struct conn *c)
 
     if (buf_len(&c->out) == 0 || !c->writable)
         return false;
-    n = write(c->io.fd, c->out.data + c->out.start, buf_len(&c->out));
+    if (c->tls != NULL)
+        n = write_tls(c);
+    else
+        n = write(c->io.fd, c->out.data + c->out.start, buf_len(&c->out));
     if (n > 0) {
         if ((size_t)n < buf_len(&c->out))
             c->writable = false;    /* socket full: wait for the edge */
@@ -1202,6 +1294,8 @@ conn_pump(struct conn *c)
         if (c->closed)
             return;
         if (c->phase == PHASE_FLUSH && buf_len(&c->out) == 0) {
+            tls_conn_free(c->tls);  /* close_notify before the FIN */
+            c->tls = NULL;
             shutdown(c->io.fd, SHUT_WR);
             conn_close(c);
             return;
@@ -1227,6 +1321,14 @@ conn_on_event(struct loop_io *io, uint32_t events)
         c->hup = true;
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
         c->writable = true;
+    /* A TLS read may wait for the socket to drain, a write for bytes
+     * to arrive (the handshake's own records). */
+    if (c->tls != NULL) {
+        if ((events & EPOLLOUT) && tls_conn_wants_write(c->tls))
+            c->readable = true;
+        if ((events & EPOLLIN) && tls_conn_wants_read(c->tls))
+            c->writable = true;
+    }
     conn_pump(c);
 }
 
@@ -1242,6 +1344,10 @@ conn_on_timer(struct loop_timer *t)
 
     if (c->closed)
         return;
+    if (c->tls != NULL && !c->tls_ready) {
+        tls_failed(c, tls_conn_timed_out(c->tls));
+        return;
+    }
     if (c->phase == PHASE_AUTH_WAIT) {
         worker_unpark(c->w, c);
         conn_resume_auth(c, true);

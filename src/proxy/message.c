@@ -444,10 +444,12 @@ gateway_owned_response_field(const struct config *cfg, struct slice name)
 }
 
 static void
-put_common_response_fields(struct bld *o, const struct config *cfg,
-                           struct request *r)
+put_common_response_fields(struct bld *o, const struct conn *c,
+                           const struct config *cfg, struct request *r)
 {
     bld_str(o, "Server: apiward\r\n");
+    if (c->tls != NULL)
+        bld_str(o, tls_conn_hsts(c->tls));
     bld_field(o, "X-Request-Id", (struct slice){r->id, strlen(r->id)});
     for (size_t i = 0; i < cfg->nsecurity_headers; i++) {
         const char *v = cfg->security_headers[i].value;
@@ -512,7 +514,7 @@ message_response_head(struct conn *c, struct request *r)
     } else if (r->res_chunked_out) {
         bld_str(&o, "Transfer-Encoding: chunked\r\n");
     }
-    put_common_response_fields(&o, r->cfg, r);
+    put_common_response_fields(&o, c, r->cfg, r);
     if (!keep)
         bld_str(&o, "Connection: close\r\n");
     else if (r->h.version == 10)
@@ -636,7 +638,7 @@ message_problem(struct conn *c, struct request *r, int status,
     if (r->cfg == NULL || !client_keeps_alive(c, r))
         c->close_after = true;
     if (cfg != NULL)
-        put_common_response_fields(&o, cfg, r);
+        put_common_response_fields(&o, c, cfg, r);
     if (c->close_after)
         bld_str(&o, "Connection: close\r\n");
     bld_str(&o, "\r\n");
@@ -693,7 +695,7 @@ message_request_id(struct worker *w, struct request *r)
 
 static const char *const stage_names[] = {
     "parse", "route", "guard", "authenticate", "body", "authorize",
-    "limit", "forward", "respond",
+    "limit", "forward", "respond", "tls",
 };
 
 /* ISO 8601 UTC with milliseconds, cached per second per thread. */

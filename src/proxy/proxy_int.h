@@ -19,6 +19,7 @@
 #include "identity/identity.h"
 #include "loop/loop.h"
 #include "route/route.h"
+#include "tls/tls.h"
 
 #define PROXY_IO_BUF (16 * 1024)   /* least size of an I/O buffer */
 #define PROXY_HEAD_EXTRA 4096      /* I/O buffer room past limits.max_head */
@@ -83,6 +84,7 @@ enum stage {
     STAGE_LIMIT,
     STAGE_FORWARD,
     STAGE_RESPOND,
+    STAGE_TLS,       /* the handshake failed; no request was read */
 };
 
 /* The request in progress on a connection. */
@@ -189,6 +191,8 @@ struct conn {
     bool eof;
     bool closed;
     bool close_after;              /* close once out is flushed */
+    bool tls_ready;                /* the TLS handshake has completed */
+    struct tls_conn *tls;          /* NULL on a plain-text listener */
     struct request req;
 };
 
@@ -196,6 +200,7 @@ struct conn {
 struct listener {
     struct loop_io io;
     struct worker *w;
+    size_t index;                  /* position in config.listeners */
 };
 
 struct worker {
@@ -247,8 +252,10 @@ void worker_park(struct worker *w, struct conn *c);
 void worker_unpark(struct worker *w, struct conn *c);
 
 /* conn.c */
+/* Take over accepted socket fd; tls is the listener's TLS server in
+   the worker's snapshot, NULL for plain text (borrowed). */
 void conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
-                 socklen_t len);
+                 socklen_t len, struct tls_server *tls);
 void conn_pump(struct conn *c);
 void conn_close(struct conn *c);
 void conn_free(struct conn *c);

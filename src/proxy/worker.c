@@ -164,6 +164,23 @@ worker_refresh_config(struct worker *w)
     w->cfg = c;
 }
 
+/*
+ * The TLS server of listener l in the newest snapshot, NULL for plain
+ * text. A connection keeps the server it started with across reloads.
+ */
+static struct tls_server *
+listener_tls(struct listener *l)
+{
+    const struct config *cfg;
+
+    worker_refresh_config(l->w);
+    cfg = l->w->cfg;
+    if (cfg->listener_tls == NULL || l->index >= cfg->nlisteners ||
+        cfg->listener_tls[l->index] == NULL)
+        return NULL;
+    return cfg->listener_tls[l->index]->server;
+}
+
 static void
 on_accept(struct loop_io *io, uint32_t events)
 {
@@ -177,7 +194,8 @@ on_accept(struct loop_io *io, uint32_t events)
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd >= 0) {
-            conn_accept(l->w, fd, (struct sockaddr *)&ss, len);
+            conn_accept(l->w, fd, (struct sockaddr *)&ss, len,
+                        listener_tls(l));
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
@@ -335,6 +353,7 @@ worker_init(struct worker *w, unsigned id, struct config *cfg)
         struct listener *l = &w->listeners[i];
 
         l->w = w;
+        l->index = i;
         l->io.on_event = on_accept;
         l->io.fd = listen_on(&cfg->listeners[i]);
         if (l->io.fd < 0) {
@@ -531,7 +550,9 @@ proxy_serve(struct config *cfg)
         return 1;
     }
     for (size_t i = 0; i < cfg->nlisteners; i++)
-        log_info("listening on %s with %u workers", cfg->listeners[i].text,
+        log_info("listening on %s%s with %u workers", cfg->listeners[i].text,
+                 cfg->listener_tls != NULL && cfg->listener_tls[i] != NULL
+                     ? " (TLS)" : "",
                  nworkers);
     config_unref(cfg);
     wait_for_signals(&set);

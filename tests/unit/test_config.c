@@ -175,7 +175,7 @@ test_defaults(void **state)
     assert_string_equal(c->security_headers[1].value, "DENY");
     assert_string_equal(c->security_headers[2].name, "Referrer-Policy");
     assert_string_equal(c->security_headers[2].value, "no-referrer");
-    assert_false(c->hsts);
+    assert_null(c->listener_tls);
     assert_string_equal(c->access_log, "stdout");
     assert_int_equal(c->access_log_buffer, 256 << 10);
     assert_int_equal(c->log_level, LOG_INFO);

@@ -1,0 +1,376 @@
+"""TLS termination, SNI, client certificates and certificate-bound tokens.
+
+Every certificate is made here with the openssl command: a CA, server
+chains (ECDSA P-256 and RSA) for two sets of names, client certificates
+(SPIFFE URI, DNS name, CN only, expired, revoked, from another CA) and a
+CRL. Clients are Python's ssl module over real loopback sockets.
+"""
+
+import base64
+import hashlib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from harness import LOOPBACK, Reader, Response, build_request, wait_for
+
+CA_CNF = """[ca]
+default_ca = CA_default
+[CA_default]
+dir = {dir}
+database = {dir}/index.txt
+new_certs_dir = {dir}/newcerts
+serial = {dir}/serial
+crlnumber = {dir}/crlnumber
+default_md = sha256
+policy = policy_any
+unique_subject = no
+default_crl_days = 30
+[policy_any]
+commonName = supplied
+"""
+
+
+class Certs:
+    """A small PKI in a directory, driven through `openssl`."""
+
+    def __init__(self, root):
+        self.root = str(root)
+
+    def path(self, name):
+        return os.path.join(self.root, name)
+
+    def run(self, *args):
+        subprocess.run(["openssl"] + list(args), check=True,
+                       capture_output=True, cwd=self.root)
+
+    def key(self, name, kind="ec"):
+        if kind == "ec":
+            self.run("genpkey", "-algorithm", "EC", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-out", name + ".key")
+        else:
+            self.run("genpkey", "-algorithm", "RSA", "-pkeyopt",
+                     "rsa_keygen_bits:%s" % kind, "-out", name + ".key")
+        return self.path(name + ".key")
+
+    def make_ca(self, name):
+        d = self.path(name + ".d")
+        os.makedirs(os.path.join(d, "newcerts"))
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("1000\n")
+        with open(os.path.join(d, "crlnumber"), "w") as f:
+            f.write("1000\n")
+        with open(os.path.join(d, "ca.cnf"), "w") as f:
+            f.write(CA_CNF.format(dir=d))
+        self.key(name)
+        self.run("req", "-x509", "-new", "-key", name + ".key", "-days",
+                 "30", "-subj", "/CN=" + name, "-out", name + ".pem")
+        return self.path(name + ".pem")
+
+    def issue(self, ca, name, cn, san=None, kind="ec", start=None, end=None,
+              days=30, server=False):
+        """A certificate signed by CA ca; returns (cert, key) paths."""
+        self.key(name, kind)
+        self.run("req", "-new", "-key", name + ".key", "-subj", "/CN=" + cn,
+                 "-out", name + ".csr")
+        ext = ["[v3]", "basicConstraints = CA:FALSE",
+               "extendedKeyUsage = %s" % ("serverAuth" if server
+                                          else "clientAuth")]
+        if san:
+            ext.append("subjectAltName = " + san)
+        with open(self.path(name + ".ext"), "w") as f:
+            f.write("\n".join(ext) + "\n")
+        args = ["ca", "-batch", "-config", self.path(ca + ".d/ca.cnf"),
+                "-cert", ca + ".pem", "-keyfile", ca + ".key", "-in",
+                name + ".csr", "-out", name + ".pem", "-extfile",
+                name + ".ext", "-extensions", "v3", "-notext"]
+        if start:
+            args += ["-startdate", start, "-enddate", end]
+        else:
+            args += ["-days", str(days)]
+        self.run(*args)
+        return self.path(name + ".pem"), self.path(name + ".key")
+
+    def revoke(self, ca, name):
+        self.run("ca", "-config", self.path(ca + ".d/ca.cnf"), "-cert",
+                 ca + ".pem", "-keyfile", ca + ".key", "-revoke",
+                 name + ".pem")
+
+    def crl(self, ca):
+        self.run("ca", "-gencrl", "-config", self.path(ca + ".d/ca.cnf"),
+                 "-cert", ca + ".pem", "-keyfile", ca + ".key", "-out",
+                 ca + ".crl")
+        return self.path(ca + ".crl")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    c = Certs(tmp_path_factory.mktemp("pki"))
+    c.make_ca("ca")
+    c.make_ca("otherca")
+    names = "DNS:localhost,DNS:api.test,IP:127.0.0.1"
+    c.issue("ca", "srv_ec", "api.test", names, server=True)
+    c.issue("ca", "srv_rsa", "api.test", names, kind="2048", server=True)
+    c.issue("ca", "srv_other", "other.test", "DNS:other.test,DNS:*.wild.test",
+            server=True)
+    c.issue("ca", "cli_spiffe", "svc-a",
+            "URI:spiffe://example.org/ns/prod/sa/svc-a,DNS:svc-a.test")
+    c.issue("ca", "cli_dns", "ignored-cn", "DNS:svc-b.test")
+    c.issue("ca", "cli_cn", "svc-c")
+    c.issue("ca", "cli_expired", "old", start="20200101000000Z",
+            end="20200201000000Z")
+    c.issue("ca", "cli_revoked", "revoked")
+    c.revoke("ca", "cli_revoked")
+    c.crl("ca")
+    c.issue("otherca", "cli_foreign", "intruder")
+    return c
+
+
+def tls_listen(port, pki, **tls):
+    """A listener entry of server.listen with TLS."""
+    conf = {"certificates": [
+        {"cert": pki.path("srv_ec.pem"), "key": pki.path("srv_ec.key")},
+        {"cert": pki.path("srv_rsa.pem"), "key": pki.path("srv_rsa.key")},
+        {"cert": pki.path("srv_other.pem"), "key": pki.path("srv_other.key")},
+    ]}
+    conf.update(tls)
+    return [{"address": "%s:%d" % (LOOPBACK, port), "tls": conf}]
+
+
+def start_tls(gateways, upstream, pki, routes=None, extra=None, **tls):
+    gw = gateways([upstream.addr], start=False, routes=routes,
+                  **(extra or {}))
+    cfg = gw.config
+    cfg["server"]["listen"] = tls_listen(gw.port, pki, **tls)
+    gw.write_config(cfg)
+    gw.start()
+    return gw
+
+
+def client_ctx(pki, cert=None, version=None, ciphers=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(pki.path("ca.pem"))
+    ctx.set_alpn_protocols(["http/1.1"])
+    if version is not None:
+        ctx.minimum_version = ctx.maximum_version = version
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if cert:
+        ctx.load_cert_chain(pki.path(cert + ".pem"), pki.path(cert + ".key"))
+    return ctx
+
+
+class TLSClient:
+    """One TLS connection that sends requests and reads responses."""
+
+    def __init__(self, port, ctx, name="localhost", session=None):
+        raw = socket.create_connection((LOOPBACK, port), timeout=5)
+        self.sock = ctx.wrap_socket(raw, server_hostname=name,
+                                    session=session)
+        self.reader = Reader(self.sock)
+
+    def get(self, target, headers=None, timeout=5):
+        self.sock.sendall(build_request("GET", target, headers))
+        deadline = time.monotonic() + timeout
+        head = self.reader.read_until(b"\r\n\r\n", deadline)
+        resp = Response(head, b"")
+        n = int(resp.header("content-length") or 0)
+        resp.body = self.reader.read_exact(n, deadline)
+        return resp
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def tls_get(gw, pki, target="/api/x", cert=None, name="localhost",
+            headers=None, **kw):
+    with TLSClient(gw.port, client_ctx(pki, cert, **kw), name) as c:
+        return c.get(target, headers)
+
+
+def refused(gw, ctx, name="localhost"):
+    """True when the handshake (or the first exchange) fails."""
+    try:
+        with TLSClient(gw.port, ctx, name) as c:
+            c.get("/api/x", timeout=3)
+    except (ssl.SSLError, OSError, ConnectionError, EOFError) as e:
+        return e
+    except Exception as e:  # the harness' own ConnectionClosed
+        return e
+    return None
+
+
+def recv_or_reset(s):
+    """What the gateway sends before it closes; a reset counts as a close."""
+    try:
+        return s.recv(100)
+    except ConnectionResetError:
+        return b""
+
+
+def tls_reasons(gw):
+    return [e.get("reason") for e in gw.access_entries()
+            if e.get("stage") == "tls"]
+
+
+def wait_tls_reason(gw, reason):
+    wait_for(lambda: reason in tls_reasons(gw), 5,
+             what="access-log record %s" % reason)
+
+
+def peer_cert(sock):
+    from cryptography import x509
+    return x509.load_der_x509_certificate(sock.getpeercert(binary_form=True))
+
+
+# -- termination -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2,
+                                     ssl.TLSVersion.TLSv1_3])
+def test_keepalive_requests_over_tls(gateways, upstream, pki, version):
+    gw = start_tls(gateways, upstream, pki)
+    with TLSClient(gw.port, client_ctx(pki, version=version)) as c:
+        for i in range(5):
+            r = c.get("/api/k%d" % i)
+            assert r.status == 200
+        assert c.sock.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                                    ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+        assert c.sock.selected_alpn_protocol() == "http/1.1"
+    assert r.header("strict-transport-security") == "max-age=31536000"
+    assert upstream.count() == 5
+    assert upstream.last().target == "/api/k4"
+
+
+def test_plain_listener_has_no_hsts(gw):
+    assert gw.get("/api/x").header("strict-transport-security") is None
+
+
+def test_hsts_settings(gateways, upstream, pki):
+    gw = start_tls(gateways, upstream, pki, hsts_max_age="1d",
+                   hsts_subdomains=True)
+    r = tls_get(gw, pki)
+    assert r.header("strict-transport-security") == \
+        "max-age=86400; includeSubDomains"
+
+
+def test_sni_chooses_certificate_and_key_type(gateways, upstream, pki):
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    gw = start_tls(gateways, upstream, pki)
+    ctx = client_ctx(pki, version=ssl.TLSVersion.TLSv1_2,
+                     ciphers="ECDHE-RSA-AES128-GCM-SHA256")
+    with TLSClient(gw.port, ctx, "api.test") as c:
+        assert isinstance(peer_cert(c.sock).public_key(), rsa.RSAPublicKey)
+        assert c.get("/api/x").status == 200
+    ctx = client_ctx(pki, version=ssl.TLSVersion.TLSv1_2,
+                     ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
+    with TLSClient(gw.port, ctx, "api.test") as c:
+        assert isinstance(peer_cert(c.sock).public_key(),
+                          ec.EllipticCurvePublicKey)
+    for name in ("other.test", "x.wild.test"):
+        with TLSClient(gw.port, client_ctx(pki), name) as c:
+            assert "other.test" in str(peer_cert(c.sock).subject)
+            assert c.get("/api/x").status == 200
+
+
+def test_unknown_sni_default_or_refused(gateways, upstream, pki):
+    gw = start_tls(gateways, upstream, pki)
+    ctx = client_ctx(pki)
+    ctx.check_hostname = False
+    with TLSClient(gw.port, ctx, "nobody.test") as c:
+        assert "api.test" in str(peer_cert(c.sock).subject)
+    strict = start_tls(gateways, upstream, pki, strict_sni=True)
+    assert refused(strict, ctx, "nobody.test") is not None
+    assert refused(strict, ctx, "a.b.wild.test") is not None
+    wait_tls_reason(strict, "tls.unknown_sni")
+    assert tls_get(strict, pki, name="api.test").status == 200
+
+
+def test_handshake_failures_logged_never_fatal(gateways, upstream, pki):
+    gw = start_tls(gateways, upstream, pki, handshake_timeout="300ms",
+                   min_version="1.3")
+    # Plain HTTP on the TLS port.
+    with socket.create_connection((LOOPBACK, gw.port), timeout=3) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        recv_or_reset(s)
+    wait_tls_reason(gw, "tls.http_on_tls")
+    # TLS 1.2 against a TLS 1.3-only listener.
+    assert refused(gw, client_ctx(pki, version=ssl.TLSVersion.TLSv1_2))
+    wait_tls_reason(gw, "tls.protocol_version")
+    # Garbage that looks like a record, then a silent client.
+    with socket.create_connection((LOOPBACK, gw.port), timeout=3) as s:
+        s.sendall(b"\x16\x03\x01\x00\x05hello" + os.urandom(64))
+        recv_or_reset(s)
+    with socket.create_connection((LOOPBACK, gw.port), timeout=3) as s:
+        t0 = time.monotonic()
+        assert s.recv(100) == b""
+        assert time.monotonic() - t0 < 2.5
+    wait_tls_reason(gw, "tls.handshake_timeout")
+    assert "tls.handshake_failed" in tls_reasons(gw)
+    assert gw.alive()
+    assert tls_get(gw, pki).status == 200
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2,
+                                     ssl.TLSVersion.TLSv1_3])
+def test_session_resumption(gateways, upstream, pki, version):
+    gw = start_tls(gateways, upstream, pki)
+    ctx = client_ctx(pki, version=version)
+    with TLSClient(gw.port, ctx) as c:
+        assert c.get("/api/x").status == 200
+        session = c.sock.session
+    with TLSClient(gw.port, ctx, session=session) as c:
+        assert c.get("/api/x").status == 200
+        assert c.sock.session_reused
+
+
+def test_no_tickets_no_resumption(gateways, upstream, pki):
+    gw = start_tls(gateways, upstream, pki, session_tickets=False)
+    ctx = client_ctx(pki, version=ssl.TLSVersion.TLSv1_2)
+    with TLSClient(gw.port, ctx) as c:
+        assert c.get("/api/x").status == 200
+        session = c.sock.session
+    with TLSClient(gw.port, ctx, session=session) as c:
+        assert c.get("/api/x").status == 200
+        assert not c.sock.session_reused
+
+
+def test_bad_tls_settings_refused_at_check(gateways, upstream, pki,
+                                           apiward_bin, tmp_path):
+    gw = gateways([upstream.addr], start=False)
+    cfg = gw.config
+    bad = {
+        "missing_key": {"certificates": [{"cert": pki.path("srv_ec.pem"),
+                                          "key": "/nonexistent.key"}]},
+        "mismatch": {"certificates": [{"cert": pki.path("srv_ec.pem"),
+                                       "key": pki.path("srv_rsa.key")}]},
+        "no_ca": {"certificates": [{"cert": pki.path("srv_ec.pem"),
+                                    "key": pki.path("srv_ec.key")}],
+                  "client_certificate": "required"},
+        "ciphers": {"certificates": [{"cert": pki.path("srv_ec.pem"),
+                                      "key": pki.path("srv_ec.key")}],
+                    "ciphers": "NOPE"},
+    }
+    for name, tls in bad.items():
+        cfg["server"]["listen"] = [{"address": "%s:%d" % (LOOPBACK, gw.port),
+                                    "tls": tls}]
+        gw.write_config(cfg)
+        p = subprocess.run([apiward_bin, "check", "-c", gw.config_path],
+                           capture_output=True, text=True)
+        assert p.returncode != 0, name
+        assert "server.listen[0].tls" in p.stderr, (name, p.stderr)
