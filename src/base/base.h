@@ -69,6 +69,9 @@ bool slice_is(struct slice a, const char *lit);
  */
 int slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
 
+/* The 4-bit value of a hex digit, either case, or -1. */
+int hex_digit_value(unsigned char c);
+
 /* Copy s into dst of size cap, always NUL-terminated, truncating. */
 void slice_copy_cstr(char *dst, size_t cap, struct slice s);
 

@@ -39,6 +39,18 @@ slice_is(struct slice a, const char *lit)
 }
 
 int
+hex_digit_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
 slice_to_u64(struct slice s, uint64_t max, uint64_t *out)
 {
     uint64_t v = 0;

@@ -371,9 +371,6 @@ int http_normalize_path(struct slice raw, const struct http_norm_opts *o,
 bool http_query_next(struct slice q, size_t *pos, struct slice *name,
                      struct slice *value);
 
-/* The 4-bit value of a hex digit, either case, or -1. */
-int http_hex_value(unsigned char c);
-
 /*
  * Decode a raw query name or value into arena a ('+' is a space, %XX a
  * byte); the result is NUL-terminated. Returns AW_OK, AW_INVALID for a

@@ -339,8 +339,8 @@ norm_escape(struct norm *st)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)st->raw + st->i;
-    int hi = st->n - st->i >= 3 ? http_hex_value(p[1]) : -1;
-    int lo = st->n - st->i >= 3 ? http_hex_value(p[2]) : -1;
+    int hi = st->n - st->i >= 3 ? hex_digit_value(p[1]) : -1;
+    int lo = st->n - st->i >= 3 ? hex_digit_value(p[2]) : -1;
     unsigned char v;
     char enc[3];
     int rc;

@@ -34,18 +34,6 @@ http_query_next(struct slice q, size_t *pos, struct slice *name,
 }
 
 int
-http_hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int
 http_form_decode(struct arena *a, struct slice s, struct slice *out)
 {
     char *d = arena_alloc(a, s.len + 1);
@@ -62,8 +50,8 @@ http_form_decode(struct arena *a, struct slice s, struct slice *out)
         }
         if (s.len - i < 3)
             return AW_INVALID;
-        hi = http_hex_value((unsigned char)s.ptr[i + 1]);
-        lo = http_hex_value((unsigned char)s.ptr[i + 2]);
+        hi = hex_digit_value((unsigned char)s.ptr[i + 1]);
+        lo = hex_digit_value((unsigned char)s.ptr[i + 2]);
         if (hi < 0 || lo < 0)
             return AW_INVALID;
         d[n++] = (char)(hi << 4 | lo);

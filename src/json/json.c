@@ -181,18 +181,6 @@ parse_number(struct parser *p)
     return v;
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s; -1 when they are not. */
 static long
 hex4(const char *s)
@@ -200,7 +188,7 @@ hex4(const char *s)
     long v = 0;
 
     for (int i = 0; i < 4; i++) {
-        int h = hex_value(s[i]);
+        int h = hex_digit_value((unsigned char)s[i]);
 
         if (h < 0)
             return -1;

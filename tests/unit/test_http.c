@@ -1071,9 +1071,9 @@ test_query(void **state)
     assert_int_equal(http_form_decode(&a, SLICE_LIT(""), &out), AW_OK);
     assert_int_equal(out.len, 0);
     arena_fini(&a);
-    assert_int_equal(http_hex_value('f'), 15);
-    assert_int_equal(http_hex_value('F'), 15);
-    assert_int_equal(http_hex_value('g'), -1);
+    assert_int_equal(hex_digit_value('f'), 15);
+    assert_int_equal(hex_digit_value('F'), 15);
+    assert_int_equal(hex_digit_value('g'), -1);
 }
 
 static void
