@@ -49,9 +49,11 @@ static int
 auth_method_bit(struct config_loader *ld, const struct config_node *it,
                 const char *where, uint32_t *bit)
 {
-    static const char *const names[] = {"jwt", "api_key", "introspection"};
+    static const char *const names[] = {"jwt", "api_key", "introspection",
+                                        "mtls"};
     static const uint32_t bits[] = {AUTH_METHOD_JWT, AUTH_METHOD_API_KEY,
-                                    AUTH_METHOD_INTROSPECTION};
+                                    AUTH_METHOD_INTROSPECTION,
+                                    AUTH_METHOD_MTLS};
     int i;
     int rc = config_parse_choice(ld, it, AUTH_CHOICE_MAX, names,
                                  ARRAY_LEN(names), where, &i);
@@ -353,6 +355,10 @@ static const struct config_field auth_schema[] = {
     {.key = "authorization",
      .parse = auth_authorization,
      .offset = offsetof(struct config_route_auth, keep_authorization)},
+    {.key = "require_cert_binding",
+     .parse = config_parse_bool,
+     .offset = offsetof(struct config_route_auth, require_cert_binding),
+     .size = sizeof(bool), .max = 1},
     {.key = "forward",
      .parse = config_parse_section,
      .sub = auth_forward_schema},
@@ -467,6 +473,12 @@ auth_methods_settle(struct config_loader *ld, const struct config_node *m,
     if (apikey && !auth_identity_has(ld, "api_keys")) {
         config_error(ld, config_map_get(m, "methods"),
                      "%s.methods: api_key needs identity.api_keys", where);
+        rc = AW_INVALID;
+    }
+    if (ra->require_cert_binding && !jwt && !intro) {
+        config_error(ld, config_map_get(m, "require_cert_binding"),
+                     "%s.require_cert_binding: binds tokens only; the "
+                     "route takes neither jwt nor introspection", where);
         rc = AW_INVALID;
     }
     if (intro && !auth_identity_has(ld, "introspection")) {

@@ -163,6 +163,7 @@ enum {
     AUTH_METHOD_JWT = 1u << 0,
     AUTH_METHOD_API_KEY = 1u << 1,
     AUTH_METHOD_INTROSPECTION = 1u << 2,
+    AUTH_METHOD_MTLS = 1u << 3,      /* a verified client certificate */
 };
 
 /* How the gateway proves itself to an introspection endpoint. */
@@ -223,11 +224,14 @@ struct config_route_auth {
                                         in a header field */
     char *api_key_name;              /* that header or parameter name */
     bool keep_authorization;         /* forward Authorization upstream */
+    bool require_cert_binding;       /* auth.require_cert_binding: a
+                                        token must carry cnf.x5t#S256
+                                        (RFC 8705); default false */
     /* Upstream header names for the principal; NULL: not sent. */
     char *fwd_subject;               /* "sub", or the key's consumer */
     char *fwd_issuer;                /* the issuer's name in this file */
-    char *fwd_method;                /* "jwt", "api_key" or
-                                        "introspection" */
+    char *fwd_method;                /* "jwt", "api_key",
+                                        "introspection" or "mtls" */
     char *fwd_scopes;                /* scopes, space separated */
     char *fwd_roles;                 /* roles, comma separated */
     char *fwd_consumer;              /* the API key's consumer */

@@ -629,11 +629,13 @@ static int
 pol_method_bit(struct config_loader *ld, const struct config_node *it,
                const char *where, uint32_t *bit)
 {
-    static const char *const names[] = {"jwt", "api_key", "introspection"};
+    static const char *const names[] = {"jwt", "api_key", "introspection",
+                                        "mtls"};
     static const enum auth_kind kinds[] = {AUTH_JWT, AUTH_API_KEY,
-                                           AUTH_INTROSPECTION};
+                                           AUTH_INTROSPECTION, AUTH_MTLS};
     int i;
-    int rc = config_parse_choice(ld, it, 16, names, 3, where, &i);
+    int rc = config_parse_choice(ld, it, 16, names, ARRAY_LEN(names), where,
+                                 &i);
 
     if (rc == AW_OK)
         *bit = POLICY_METHOD_BIT(kinds[i]);

@@ -11,10 +11,12 @@
  * fixed sentences, and the principal names the credential by the first
  * 12 hex digits of its SHA-256 only.
  */
+#include <openssl/crypto.h>
 #include <string.h>
 
 #include "identity/identity.h"
 #include "identity/identity_int.h"
+#include "identity/jose_int.h"
 
 /* The state of one token's authentication. */
 struct authn_token {
@@ -214,8 +216,15 @@ identity_extract(const struct config_route_auth *ra,
         return rc;
     if (token.ptr != NULL && key.ptr != NULL)
         return authn_malformed(err, "both a token and an API key");
-    if (token.ptr == NULL && key.ptr == NULL)
+    if (token.ptr == NULL && key.ptr == NULL) {
+        /* Rule 7: without a token or key, the client certificate. */
+        if ((ra->methods & AUTH_METHOD_MTLS) && cred->peer_sha256 != NULL &&
+            cred->peer_identity.len > 0) {
+            cred->kind = AUTH_MTLS;
+            cred->value = cred->peer_identity;
+        }
         return AW_OK;
+    }
     cred->kind = token.ptr != NULL ? AUTH_JWT : AUTH_API_KEY;
     field = token.ptr != NULL ? token : key;
     cred->value.ptr = arena_dup(a, field.ptr, field.len);
@@ -430,6 +439,63 @@ authn_bearer_is_jwt(const struct config_route_auth *ra, struct slice token)
     return authn_jws_shaped(token);
 }
 
+/*
+ * Rule 7: the principal of a verified client certificate. Its subject
+ * is an arena copy; the credential id names the certificate.
+ */
+static int
+authn_mtls(const struct credential *cred, struct arena *a,
+           struct principal *p, struct auth_error *err)
+{
+    char *s = arena_dup(a, cred->peer_identity.ptr, cred->peer_identity.len);
+
+    if (s == NULL)
+        return authn_nomem(err);
+    p->kind = AUTH_MTLS;
+    p->subject = (struct slice){s, cred->peer_identity.len};
+    p->issuer = (struct slice){"", 0};
+    p->consumer = (struct slice){"", 0};
+    p->username = (struct slice){"", 0};
+    p->key_id = (struct slice){"", 0};
+    identity_credential_id(cred->peer_sha256, p->credential_id);
+    return AW_OK;
+}
+
+/*
+ * Rule 8: a token (or introspection answer) bound to a certificate by
+ * cnf.x5t#S256 is good only with that certificate; with the route's
+ * require_cert_binding, an unbound token is refused.
+ */
+static int
+authn_cert_binding(const struct config_route_auth *ra,
+                   const struct credential *cred, const struct principal *p,
+                   struct auth_error *err)
+{
+    const struct json_value *cnf = json_get(p->claims, "cnf");
+    const struct json_value *x5t = cnf != NULL && json_is(cnf, JSON_OBJECT)
+                                       ? json_get(cnf, "x5t#S256")
+                                       : NULL;
+    unsigned char want[32];
+    size_t n = 0;
+    struct slice s;
+
+    if (x5t == NULL)
+        return ra->require_cert_binding
+                   ? identity_refuse(err, "auth.cert_binding_required",
+                                     "the token is not bound to a client "
+                                     "certificate")
+                   : AW_OK;
+    s = json_str(x5t);
+    if (!json_is(x5t, JSON_STRING) || cred->peer_sha256 == NULL ||
+        jose_b64url_decode(s.ptr, s.len, want, sizeof(want), &n) != AW_OK ||
+        n != sizeof(want) ||
+        CRYPTO_memcmp(want, cred->peer_sha256, sizeof(want)) != 0)
+        return identity_refuse(err, "auth.cert_binding_mismatch",
+                               "the token is bound to another client "
+                               "certificate");
+    return AW_OK;
+}
+
 int
 identity_authenticate(const struct config *cfg,
                       const struct config_route_auth *ra,
@@ -453,6 +519,13 @@ identity_authenticate(const struct config *cfg,
     if (cred->kind == AUTH_NONE)
         return identity_fail(err, AW_INVALID, 401, "auth.missing_credentials",
                              "the route requires authentication", NULL);
+    if (cred->kind == AUTH_MTLS)
+        return (ra->methods & AUTH_METHOD_MTLS)
+                   ? authn_mtls(cred, a, p, err)
+                   : identity_fail(err, AW_INVALID, 401,
+                                   "auth.missing_credentials",
+                                   "the route takes no client certificate",
+                                   NULL);
     identity_digest(cred->value, t.key.digest);
     if (cred->kind == AUTH_API_KEY) {
         if (cfg->api_keys == NULL || !(ra->methods & AUTH_METHOD_API_KEY))
@@ -471,5 +544,7 @@ identity_authenticate(const struct config *cfg,
                              "the route takes no token", NULL);
     }
     identity_credential_id(t.key.digest, p->credential_id);
+    if (rc == AW_OK && p->claims != NULL)
+        rc = authn_cert_binding(ra, cred, p, err);
     return rc;
 }

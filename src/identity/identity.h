@@ -731,13 +731,37 @@ int apikey_cmd(int argc, char **argv);
  *                                 no usable key set
  *      auth.verify_error          503: the crypto library failed
  *      auth.no_memory             503: the request's arena is full
+ *      auth.cert_binding_mismatch a token's cnf.x5t#S256 (RFC 8705) is
+ *                                 not the thumbprint of the connection's
+ *                                 client certificate, or there is none
+ *      auth.cert_binding_required the route requires the binding and the
+ *                                 token has no cnf.x5t#S256
  *    and the API key reasons of the API KEYS section.
+ *
+ * 7. Client certificates. On a route whose methods list mtls, a request
+ *    that carries no token and no API key is authenticated by the
+ *    verified client certificate of its TLS connection: kind AUTH_MTLS,
+ *    subject the certificate's identity, credential_id the first 12 hex
+ *    digits of its SHA-256. A token or key, when present, is judged
+ *    instead (and may be bound to the certificate).
+ *
+ * 8. Certificate-bound tokens (RFC 8705). A verified token, or an
+ *    introspection answer, whose "cnf" holds "x5t#S256" is accepted
+ *    only over a connection whose client certificate has that SHA-256
+ *    thumbprint (unpadded base64url). With auth.require_cert_binding a
+ *    token without it is refused.
  */
 
 #include "config/config.h"
 #include "http/http.h"
 
-enum auth_kind { AUTH_NONE, AUTH_JWT, AUTH_API_KEY, AUTH_INTROSPECTION };
+enum auth_kind {
+    AUTH_NONE,
+    AUTH_JWT,
+    AUTH_API_KEY,
+    AUTH_INTROSPECTION,
+    AUTH_MTLS, /* a client certificate verified in the TLS handshake */
+};
 
 /* Who is calling. Slices live in the request arena. */
 struct principal {
@@ -774,10 +798,22 @@ struct auth_error {
                                  WWW-Authenticate error attribute) */
 };
 
-/* The credential the route asks for, copied out of the request. */
+/*
+ * The credential the route asks for, copied out of the request, and
+ * the client certificate of the connection. The caller fills peer_*
+ * before identity_extract, which keeps them.
+ */
 struct credential {
     enum auth_kind kind;      /* AUTH_NONE when none was presented */
-    struct slice value;       /* arena copy: the token or the API key */
+    struct slice value;       /* arena copy: the token or the API key;
+                                 for AUTH_MTLS the certificate identity */
+    struct slice peer_identity;        /* identity of the verified client
+                                          certificate (SPIFFE URI, DNS
+                                          name or CN), printable ASCII;
+                                          empty without one. Borrowed */
+    const unsigned char *peer_sha256;  /* that certificate's SHA-256
+                                          (32 bytes, RFC 8705 x5t#S256);
+                                          NULL without one. Borrowed */
 };
 
 /*

@@ -112,6 +112,7 @@ method_name(enum auth_kind k)
     case AUTH_JWT: return "jwt";
     case AUTH_API_KEY: return "api_key";
     case AUTH_INTROSPECTION: return "introspection";
+    case AUTH_MTLS: return "mtls";
     default: return NULL;
     }
 }

@@ -482,6 +482,23 @@ conn_resume_auth(struct conn *c, bool final)
         conn_pump(c);
 }
 
+/*
+ * The verified client certificate of a TLS connection, for an mtls
+ * route and for tokens bound to it (borrowed from the session, which
+ * outlives the request).
+ */
+static void
+take_peer(struct conn *c, struct request *r)
+{
+    const struct tls_peer *peer;
+
+    if (tls_conn_peer(c->tls, &peer) != AW_OK)
+        return;
+    r->cred.peer_identity = (struct slice){peer->identity,
+                                           strlen(peer->identity)};
+    r->cred.peer_sha256 = peer->sha256;
+}
+
 /* Copy the route's credential out of the head, which is about to go. */
 static bool
 take_credential(struct conn *c, struct request *r)
@@ -491,6 +508,8 @@ take_credential(struct conn *c, struct request *r)
 
     if (ra == NULL)
         return true;
+    if (c->tls != NULL)
+        take_peer(c, r);
     if (identity_extract(ra, r->h.headers, r->h.nheaders, r->h.query,
                          &c->arena, &r->cred, &err) == AW_OK)
         return true;

@@ -372,6 +372,8 @@ auth_kind_name(enum auth_kind k)
 {
     if (k == AUTH_INTROSPECTION)
         return "introspection";
+    if (k == AUTH_MTLS)
+        return "mtls";
     return k == AUTH_JWT ? "jwt" : k == AUTH_API_KEY ? "api_key" : "none";
 }
 

@@ -334,7 +334,7 @@ peer_compute(struct tls_conn *t)
 }
 
 int
-tls_conn_peer(struct tls_conn *t, struct tls_peer *peer)
+tls_conn_peer(struct tls_conn *t, const struct tls_peer **peer)
 {
     if (!t->peer_done) {
         t->peer_rc = SSL_is_init_finished(t->ssl) ? peer_compute(t)
@@ -343,6 +343,6 @@ tls_conn_peer(struct tls_conn *t, struct tls_peer *peer)
         ERR_clear_error();
     }
     if (t->peer_rc == AW_OK)
-        *peer = t->peer;
+        *peer = &t->peer;
     return t->peer_rc;
 }

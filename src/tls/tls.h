@@ -156,12 +156,12 @@ struct tls_peer {
 
 /*
  * The verified client certificate of an established session. Returns
- * AW_OK with *peer filled (strings borrowed from t, valid until
- * tls_conn_free), AW_DECLINED when the client sent no certificate, or
- * AW_INVALID when it holds no usable identity (names too long or not
- * printable). Computed once per session.
+ * AW_OK with *peer set (borrowed from t, valid until tls_conn_free),
+ * AW_DECLINED when the client sent no certificate, or AW_INVALID when
+ * it holds no usable identity (names too long or not printable).
+ * Computed once per session.
  */
-int tls_conn_peer(struct tls_conn *t, struct tls_peer *peer);
+int tls_conn_peer(struct tls_conn *t, const struct tls_peer **peer);
 
 /*
  * Handshake failures since start, by reason: fills up to max pairs

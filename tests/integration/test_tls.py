@@ -176,6 +176,8 @@ class TLSClient:
         self.reader = Reader(self.sock)
 
     def get(self, target, headers=None, timeout=5):
+        if isinstance(headers, dict):
+            headers = list(headers.items())
         self.sock.sendall(build_request("GET", target, headers))
         deadline = time.monotonic() + timeout
         head = self.reader.read_until(b"\r\n\r\n", deadline)
@@ -374,3 +376,158 @@ def test_bad_tls_settings_refused_at_check(gateways, upstream, pki,
                            capture_output=True, text=True)
         assert p.returncode != 0, name
         assert "server.listen[0].tls" in p.stderr, (name, p.stderr)
+
+
+# -- client certificates -----------------------------------------------------
+
+MTLS_ROUTES = [
+    {"name": "mtls", "path": "/mtls", "prefix": True, "upstream": "demo",
+     "auth": {"methods": ["mtls"]},
+     "authz": {"authenticated": True}},
+    {"name": "api", "path": "/api", "prefix": True, "upstream": "demo"},
+]
+
+
+def mtls_gateway(gateways, upstream, pki, mode, routes=None, **tls):
+    return start_tls(gateways, upstream, pki, routes=routes or MTLS_ROUTES,
+                     client_certificate=mode, client_ca=pki.path("ca.pem"),
+                     crl=pki.path("ca.crl"), **tls)
+
+
+@pytest.mark.parametrize("cert,identity", [
+    ("cli_spiffe", "spiffe://example.org/ns/prod/sa/svc-a"),
+    ("cli_dns", "svc-b.test"),
+    ("cli_cn", "svc-c"),
+])
+def test_client_identity_forwarded(gateways, upstream, pki, cert, identity):
+    gw = mtls_gateway(gateways, upstream, pki, "required")
+    r = tls_get(gw, pki, "/mtls/x", cert=cert,
+                headers={"X-Auth-Subject": "forged", "X-Auth-Method": "jwt"})
+    assert r.status == 200
+    got = upstream.last()
+    assert got.headers("x-auth-subject") == [identity]
+    assert got.headers("x-auth-method") == ["mtls"]
+    entries = gw.wait_access_entries(1)
+    e = [x for x in entries if x.get("route") == "mtls"][-1]
+    assert e["user"] == identity and e["auth"] == "mtls"
+    der = open(pki.path(cert + ".pem")).read()
+    from cryptography import x509
+    fp = hashlib.sha256(x509.load_pem_x509_certificate(der.encode())
+                        .public_bytes(_der())).hexdigest()
+    assert e["credential"] == fp[:12]
+
+
+def _der():
+    from cryptography.hazmat.primitives.serialization import Encoding
+    return Encoding.DER
+
+
+@pytest.mark.parametrize("cert,reason", [
+    (None, "tls.no_client_cert"),
+    ("cli_expired", "tls.cert_expired"),
+    ("cli_revoked", "tls.cert_revoked"),
+    ("cli_foreign", "tls.unknown_ca"),
+])
+def test_required_refuses_bad_clients(gateways, upstream, pki, cert, reason):
+    gw = mtls_gateway(gateways, upstream, pki, "required")
+    assert refused(gw, client_ctx(pki, cert)) is not None
+    wait_tls_reason(gw, reason)
+    assert upstream.count() == 0
+    assert tls_get(gw, pki, "/mtls/x", cert="cli_cn").status == 200
+
+
+def test_optional_client_certificate(gateways, upstream, pki):
+    gw = mtls_gateway(gateways, upstream, pki, "optional")
+    # No certificate: the handshake succeeds, the mtls route refuses.
+    r = tls_get(gw, pki, "/mtls/x")
+    assert r.status == 401
+    assert r.json()["type"].endswith("auth.missing_credentials")
+    assert tls_get(gw, pki, "/api/x").status == 200
+    assert tls_get(gw, pki, "/mtls/x", cert="cli_dns").status == 200
+    # A certificate that is sent must still verify.
+    assert refused(gw, client_ctx(pki, "cli_foreign")) is not None
+    wait_tls_reason(gw, "tls.unknown_ca")
+
+
+def test_mtls_route_on_plain_listener_refuses(gateways, upstream):
+    gw = gateways([upstream.addr], routes=MTLS_ROUTES)
+    r = gw.get("/mtls/x")
+    assert r.status == 401
+    assert upstream.count() == 0
+
+
+# -- certificate-bound tokens (RFC 8705) ------------------------------------
+
+ISS = "https://issuer.tls.test"
+AUD = "tls-api"
+
+
+def thumbprint(pki, cert):
+    from cryptography import x509
+    pem = open(pki.path(cert + ".pem"), "rb").read()
+    der = x509.load_pem_x509_certificate(pem).public_bytes(_der())
+    digest = hashlib.sha256(der).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def bound_env(gateways, upstream, pki, tmp_path):
+    from idp import SigningKey, jwks
+    import json
+    key = SigningKey("ES256", "k1")
+    path = str(tmp_path / "jwks.json")
+    with open(path, "w") as f:
+        json.dump(jwks(key), f)
+    routes = [
+        {"name": "tok", "path": "/tok", "prefix": True, "upstream": "demo",
+         "auth": {"methods": ["jwt"]}, "authz": {"authenticated": True}},
+        {"name": "bound", "path": "/bound", "prefix": True,
+         "upstream": "demo",
+         "auth": {"methods": ["jwt", "mtls"], "require_cert_binding": True},
+         "authz": {"authenticated": True}},
+    ]
+    ident = {"issuers": {"t": {"issuer": ISS, "audiences": [AUD],
+                               "keys": {"file": path}}}}
+    gw = mtls_gateway(gateways, upstream, pki, "optional", routes=routes,
+                      extra={"identity": ident})
+    return gw, key
+
+
+def bearer(key, **extra):
+    from idp import claims
+    return {"Authorization": "Bearer " + key.token(claims(ISS, AUD, **extra))}
+
+
+def test_bound_token_accepted_with_its_certificate(bound_env, pki):
+    gw, key = bound_env
+    h = bearer(key, cnf={"x5t#S256": thumbprint(pki, "cli_spiffe")})
+    assert tls_get(gw, pki, "/tok/x", cert="cli_spiffe", headers=h).status \
+        == 200
+    assert tls_get(gw, pki, "/bound/x", cert="cli_spiffe",
+                   headers=h).status == 200
+
+
+def test_bound_token_refused_elsewhere(bound_env, pki):
+    gw, key = bound_env
+    h = bearer(key, cnf={"x5t#S256": thumbprint(pki, "cli_spiffe")})
+    for cert in ("cli_dns", None):
+        r = tls_get(gw, pki, "/tok/x", cert=cert, headers=h)
+        assert r.status == 401
+        assert r.json()["type"].endswith("auth.cert_binding_mismatch")
+    # A malformed thumbprint binds to nothing.
+    r = tls_get(gw, pki, "/tok/x", cert="cli_spiffe",
+                headers=bearer(key, cnf={"x5t#S256": "not-a-thumbprint"}))
+    assert r.status == 401
+
+
+def test_binding_required_by_route(bound_env, pki):
+    gw, key = bound_env
+    plain = bearer(key)
+    assert tls_get(gw, pki, "/tok/x", cert="cli_spiffe",
+                   headers=plain).status == 200
+    r = tls_get(gw, pki, "/bound/x", cert="cli_spiffe", headers=plain)
+    assert r.status == 401
+    assert r.json()["type"].endswith("auth.cert_binding_required")
+    # Without a token the certificate alone is the caller.
+    r = tls_get(gw, pki, "/bound/x", cert="cli_spiffe")
+    assert r.status == 200

@@ -1568,7 +1568,7 @@ static const struct bad_case bad_auth[] = {
      "auth out for a route without authentication"},
     {AUTH_ROUTE("{methods: [jwt, oauth]}"),
      "12:28: routes[0].auth.methods: 'oauth' is not one of: jwt, api_key, "
-     "introspection"},
+     "introspection, mtls"},
     {AUTH_ROUTE("{methods: [api_key]}"),
      "12:22: routes[0].auth.methods: api_key needs identity.api_keys"},
     {AUTH_ROUTE("{methods: [api_key], issuers: [corp]}"),
@@ -1603,7 +1603,8 @@ static const struct bad_case bad_auth[] = {
      "path of claim names"},
     {AUTH_ROUTE("{claim: {a: b}}"),
      "12:13: routes[0].auth: unknown key 'claim' (expected one of: methods, "
-     "issuers, claims, api_key, authorization, forward)"},
+     "issuers, claims, api_key, authorization, require_cert_binding, "
+     "forward)"},
     {AUTH_ROUTE("jwt"),
      "12:12: routes[0].auth: expected a mapping, got a plain scalar"},
     {ID_UPSTREAM "routes:\n  - {name: a, path: /, upstream: demo, auth: {}, authz: {public: true}}\n",

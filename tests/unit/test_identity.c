@@ -221,7 +221,7 @@ attempt_full(struct attempt *t, const struct config *c, const char *route,
              bool final)
 {
     const char *tok = token(name);
-    struct credential cred = {AUTH_JWT, {tok, strlen(tok)}};
+    struct credential cred = {.kind = AUTH_JWT, .value = {tok, strlen(tok)}};
 
     arena_init(&t->arena, 16384, 1 << 20);
     t->rc = identity_authenticate(c, route_auth(c, route), &cred, cache, now,
@@ -422,7 +422,7 @@ test_route_claims(void **state)
 static void
 test_missing_credentials(void **state)
 {
-    struct credential cred = {AUTH_NONE, SLICE_NULL};
+    struct credential cred = {.kind = AUTH_NONE};
     struct attempt t;
 
     (void)state;
@@ -441,7 +441,7 @@ static void
 attempt_key(struct attempt *t, const char *route, const char *name)
 {
     const char *key = token(name);
-    struct credential cred = {AUTH_API_KEY, {key, strlen(key)}};
+    struct credential cred = {.kind = AUTH_API_KEY, .value = {key, strlen(key)}};
 
     arena_init(&t->arena, 4096, 1 << 20);
     t->rc = identity_authenticate(cfg, route_auth(cfg, route), &cred, NULL, NOW,
