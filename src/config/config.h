@@ -429,6 +429,18 @@ struct config {
     size_t events_buffer;          /* events.buffer, bytes per worker
                                       ring, default 64k */
 
+    struct config_addr *admin_listen; /* admin.listen; NULL: no admin
+                                      section, no admin listener. Read
+                                      at start only */
+    char *admin_token_file;        /* admin.token_file: the bearer token
+                                      of the admin API; required with
+                                      the section */
+    uint64_t admin_timeout_ms;     /* admin.timeout: one admin exchange,
+                                      default 5 s */
+    unsigned metrics_max_routes;   /* admin.metrics_routes: route names
+                                      the metrics tell apart, 256; read
+                                      at start */
+
     struct config_policy *policies;/* policies.NAME, file order */
     size_t npolicies;
     struct policy_set *policy;     /* what the routes' programs share

@@ -350,6 +350,16 @@ int config_parse_log_dest(struct config_loader *ld,
 extern const struct config_field config_geo_fields[];
 extern const struct config_field config_events_fields[];
 
+/*
+ * The admin section (src/config/admin.c): defaults, and the section
+ * itself, which reaches into struct config (admin_listen is allocated
+ * when the section is present).
+ */
+void config_admin_defaults(struct config *c);
+int config_parse_admin(struct config_loader *ld, const struct config_node *v,
+                       void *dst, const struct config_field *f,
+                       const char *where);
+
 /* Top-level `policies:`, parsed before the routes that name them. */
 int config_parse_policies(struct config_loader *ld,
                           const struct config_node *v, void *dst,

@@ -500,6 +500,7 @@ static const struct config_field schema_top[] = {
     SPECIAL("identity", config_parse_identity),
     SECTION("geo", config_geo_fields),
     SECTION("events", config_events_fields),
+    SPECIAL("admin", config_parse_admin),
     SPECIAL("rate_limits", config_parse_rate_limits),
     SECTION("abuse", config_abuse_fields),
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},

@@ -743,6 +743,7 @@ message_access_log(struct conn *c, struct request *r)
               : (double)((r->t_up_end ? r->t_up_end : now) - r->t_up_start)
                 / 1000.0;
 
+    proxy_record(c, r);
     if (!accesslog_enabled())
         return;
     format_time(when, sizeof(when));

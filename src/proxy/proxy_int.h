@@ -318,4 +318,7 @@ void message_problem(struct conn *c, struct request *r, int status,
 void message_access_log(struct conn *c, struct request *r);
 void message_request_id(struct worker *w, struct request *r);
 
+/* record.c: metrics and security events of a request as it ends. */
+void proxy_record(struct conn *c, struct request *r);
+
 #endif

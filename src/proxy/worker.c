@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "proxy.h"
 #include "proxy_int.h"
 #include "telemetry/telemetry.h"
@@ -399,9 +400,9 @@ worker_count(const struct config *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
-/* SIGHUP: compile the file again; keep the old snapshot on failure. */
-static void
-reload(void)
+/* The reload itself; the caller holds the reload lock. */
+static int
+reload_locked(void)
 {
     struct config *cur = config_current();
     struct config *next = NULL;
@@ -411,7 +412,7 @@ reload(void)
     if (cur->path == NULL) {
         log_warn("reload: no configuration file to reload");
         config_unref(cur);
-        return;
+        return AW_DECLINED;
     }
     rc = config_load(cur->path, &next, &errs);
     if (rc != AW_OK) {
@@ -420,7 +421,7 @@ reload(void)
         log_error("reload failed; still serving generation %llu",
                   (unsigned long long)cur->generation);
         config_unref(cur);
-        return;
+        return rc;
     }
     if (next->nlisteners != cur->nlisteners ||
         worker_count(next) != nworkers)
@@ -437,6 +438,28 @@ reload(void)
     log_info("configuration reloaded: generation %llu, hash %s",
              (unsigned long long)next->generation, next->hash);
     config_unref(cur);
+    return AW_OK;
+}
+
+/*
+ * SIGHUP or POST /reload: compile the file again; keep the old snapshot
+ * on failure. The signal (main thread) and the admin API (its thread)
+ * may ask at once: one reload runs at a time. Returns AW_OK or the
+ * error of the load.
+ */
+static int
+reload(void)
+{
+    static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+    int rc;
+
+    pthread_mutex_lock(&one_at_a_time);
+    admin_notify("RELOADING=1");
+    rc = reload_locked();
+    admin_reload_event(rc == AW_OK);
+    admin_notify("READY=1");
+    pthread_mutex_unlock(&one_at_a_time);
+    return rc;
 }
 
 /* Wait for every worker until the drain deadline. True when all ended. */
@@ -467,7 +490,7 @@ wait_for_signals(const sigset_t *set)
         int sig = sigwaitinfo(set, NULL);
 
         if (sig == SIGHUP) {
-            reload();
+            (void)reload();
         } else if (sig == SIGUSR1) {
             accesslog_reopen();
             events_reopen();
@@ -501,10 +524,35 @@ start_workers(struct config *cfg)
 static void
 on_keys_changed(void *arg)
 {
+    admin_keys_changed();
     if (!atomic_load(&workers_running))
         return;
     for (unsigned i = 0; i < nworkers; i++)
         loop_wake(&workers[i].loop);
+}
+
+/*
+ * Metrics, then the admin listener (when configured). A configured
+ * admin listener that cannot start stops the start: an operator who
+ * asked for it would otherwise fly blind. AW_OK or an error (logged).
+ */
+static int
+start_ops(const struct config *cfg)
+{
+    static const struct admin_hooks hooks = {.reload = reload};
+    int rc = metrics_start(worker_count(cfg), cfg->metrics_max_routes);
+
+    if (rc != AW_OK) {
+        log_error("metrics: no memory for %u route names",
+                  cfg->metrics_max_routes);
+        return rc;
+    }
+    rc = admin_start(cfg, &hooks);
+    if (rc == AW_DECLINED)
+        return AW_OK;
+    if (rc != AW_OK)
+        metrics_stop();
+    return rc;
 }
 
 int
@@ -543,7 +591,15 @@ proxy_serve(struct config *cfg)
         AW_OK)
         log_warn("key store: not every key set could be fetched; tokens "
                  "of those issuers get 503 until a fetch succeeds");
+    if (start_ops(cfg) != AW_OK) {
+        keystore_stop();
+        events_stop();
+        accesslog_stop();
+        return 1;
+    }
     if (start_workers(cfg) != AW_OK) {
+        admin_stop();
+        metrics_stop();
         keystore_stop();
         events_stop();
         accesslog_stop();
@@ -555,7 +611,10 @@ proxy_serve(struct config *cfg)
                      ? " (TLS)" : "",
                  nworkers);
     config_unref(cfg);
+    admin_notify("READY=1");
     wait_for_signals(&set);
+    admin_notify("STOPPING=1");
+    admin_stop();
     log_info("draining for up to %llu ms", (unsigned long long)drain_ms);
     atomic_store(&proxy_draining, true);
     for (unsigned i = 0; i < nworkers; i++)
@@ -571,6 +630,7 @@ proxy_serve(struct config *cfg)
     for (unsigned i = 0; i < nworkers; i++)
         worker_fini(&workers[i]);
     free(workers);
+    metrics_stop();
     events_stop();
     accesslog_stop();
     config_swap(NULL);

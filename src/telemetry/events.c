@@ -11,7 +11,9 @@
  * gateway's own outcome ("denied", "monitored") goes to apiward.outcome
  * and decides event.outcome and event.type: a denied request failed and
  * was denied, a monitored one (evaluated as a denial, not enforced)
- * succeeded and was allowed.
+ * succeeded and was allowed. Events that are not about a request (a
+ * configuration reload, a key fetch) pass "success" or "failure"
+ * themselves, with event.type "change" (a reload) or "info", and "error".
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -134,15 +136,26 @@ ev_event(struct ev_line *o, const struct security_event *e)
     char sev[64];
     int severity = e->severity < 1 ? 1 : e->severity > 10 ? 10 : e->severity;
 
-    if (e->outcome != NULL && strcmp(e->outcome, "denied") == 0) {
+    if (e->outcome != NULL && strcmp(e->outcome, "success") == 0) {
+        outcome = "success";
+        type = e->category != NULL &&
+               strcmp(e->category, "configuration") == 0 ? "change" : "info";
+    } else if (e->outcome != NULL && strcmp(e->outcome, "failure") == 0) {
+        outcome = "failure";
+        type = "error";
+    } else if (e->outcome != NULL && strcmp(e->outcome, "denied") == 0) {
         outcome = "failure";
         type = "denied";
     } else if (e->outcome != NULL && strcmp(e->outcome, "monitored") == 0) {
         outcome = "success";
         type = "allowed";
     }
-    ev_raw(o, ",\"event\":{\"kind\":\"alert\",\"category\":"
-              "[\"intrusion_detection\"],\"type\":[\"");
+    ev_raw(o, ",\"event\":{\"kind\":");
+    ev_escaped(o, e->kind != NULL ? e->kind : "alert", EVENTS_CUT);
+    ev_raw(o, ",\"category\":[");
+    ev_escaped(o, e->category != NULL ? e->category : "intrusion_detection",
+               EVENTS_CUT);
+    ev_raw(o, "],\"type\":[\"");
     ev_raw(o, type);
     ev_raw(o, "\"]");
     if (e->action != NULL) {

@@ -74,6 +74,10 @@ struct security_event {
     const char *credential_id; /* short hash of the credential */
     const char *rule_id;    /* policy rule that decided, or NULL */
     const char *object_id;  /* the request value compared, or NULL */
+    const char *category;   /* ECS event.category: "authentication",
+                               "configuration", ...; NULL:
+                               "intrusion_detection" */
+    const char *kind;       /* ECS event.kind; NULL: "alert" */
 };                          /* any pointer may be NULL: the field is left
                                out; strings are borrowed for the call */
 
@@ -117,5 +121,89 @@ uint64_t events_dropped(void);
  * the buffer is too small.
  */
 int json_escape_append(struct buf *dst, struct slice s, size_t max);
+
+/*
+ * METRICS
+ *
+ * Counters for the Prometheus text exposition of the admin listener.
+ * Each worker counts into a shard of its own with plain relaxed stores
+ * (it is the shard's only writer); a scrape sums the shards. Nothing on
+ * the request path takes a lock or allocates, except the first request
+ * of a route or backend name never seen before, which enters the name
+ * in a bounded table under a lock.
+ */
+
+/* Route names and backend addresses the tables hold; more share one
+   "_other" series. */
+#define METRICS_MAX_ROUTES_DEFAULT 256
+#define METRICS_MAX_BACKENDS 256
+
+/* What a request ended with, as handed to metrics_observe. */
+struct metrics_request {
+    const char *route;      /* the route's name; NULL: none matched */
+    int status;             /* status sent; 0: none (client went away) */
+    uint64_t latency_us;    /* from the first byte to the end */
+    const char *stage;      /* stage in which it ended ("authenticate") */
+    const char *reason;     /* reason code of a refusal; NULL otherwise */
+};
+
+/* A worker's view of one backend address, as sampled by the worker. */
+struct metrics_backend {
+    const char *address;    /* "127.0.0.1:9000"; borrowed */
+    unsigned active;        /* connections carrying a request */
+    unsigned idle;          /* idle connections in the pool */
+    bool ejected;           /* taken out by passive health checks */
+};
+
+/* A worker's token cache and introspection client, sampled. */
+struct metrics_caches {
+    uint64_t token_hits, token_misses, token_inserts, token_evictions;
+    uint64_t intro_requests, intro_failures, intro_hits, intro_coalesced,
+        intro_busy;
+};
+
+/*
+ * Make nworkers shards, each with room for max_routes route names (at
+ * least 1). Returns AW_OK or AW_NOMEM. Before start and after stop,
+ * every metrics_* call below is a no-op.
+ */
+int metrics_start(unsigned nworkers, unsigned max_routes);
+
+/* Free the shards; no worker may observe any more. */
+void metrics_stop(void);
+
+/* Count one finished request on worker w's shard. */
+void metrics_observe(unsigned w, const struct metrics_request *m);
+
+/* Publish worker w's current view of a backend (a gauge, replaced). */
+void metrics_backend(unsigned w, const struct metrics_backend *b);
+
+/* Publish worker w's cache counters (totals since the worker began). */
+void metrics_caches(unsigned w, const struct metrics_caches *c);
+
+/*
+ * Append the counters and gauges above, and the drop counts of the
+ * access log and the event stream, to out in the Prometheus text
+ * format 0.0.4. Returns AW_OK or AW_TOOBIG (out holds a cut text).
+ */
+int metrics_render(struct buf *out);
+
+/*
+ * Write the "# HELP" and "# TYPE" lines of a family; type is "counter",
+ * "gauge" or "histogram". Returns AW_OK or AW_TOOBIG.
+ */
+int metrics_family(struct buf *out, const char *name, const char *type,
+                   const char *help);
+
+/*
+ * Append s to out as a label value: backslash, double quote and
+ * newline escaped as the text format wants. AW_TOOBIG when it does
+ * not fit (out unchanged past its old end).
+ */
+int metrics_label_append(struct buf *out, const char *s);
+
+/* Index of reason in the table of known reason codes, or the count of
+   known codes when it is unknown (counted as "other"). For tests. */
+unsigned metrics_reason_index(const char *reason);
 
 #endif

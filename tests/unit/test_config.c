@@ -475,7 +475,7 @@ static const struct bad_case bad_values[] = {
     {"bogus: 1\n",
      "1:1: unknown key 'bogus' (expected one of: server, limits, "
      "timeouts, normalization, trusted_proxies, security_headers, "
-     "access_log, log, identity, geo, events, rate_limits, abuse, "
+     "access_log, log, identity, geo, events, admin, rate_limits, abuse, "
      "upstreams, policies, routes)"},
     {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
     {"server:\n  workers: \"4\"\n",
@@ -834,6 +834,39 @@ test_load_string(void **state)
     assert_string_equal(errs.msg[0],
                         "mem:10:19: server.listen: 'localhost:1': host names "
                         "are not resolved here; write an IP address");
+}
+
+/* admin: absent means no listener; present, loopback and a token file. */
+static void
+test_admin_section(void **state)
+{
+    struct config_errors errs;
+    struct config *c = load_ok(MINIMAL);
+
+    (void)state;
+    assert_null(c->admin_listen);
+    assert_int_equal(c->admin_timeout_ms, 5000);
+    assert_int_equal(c->metrics_max_routes, 256);
+    config_unref(c);
+    c = load_ok(MINIMAL "admin: {token_file: /etc/apiward/admin.token}\n");
+    assert_non_null(c->admin_listen);
+    assert_string_equal(c->admin_listen->text, "127.0.0.1:9901");
+    assert_string_equal(c->admin_token_file, "/etc/apiward/admin.token");
+    config_unref(c);
+    c = load_ok(MINIMAL "admin:\n  listen: \"[::1]:9000\"\n"
+                "  token_file: t\n  timeout: 2s\n  metrics_routes: 9\n");
+    assert_string_equal(c->admin_listen->text, "[::1]:9000");
+    assert_int_equal(c->admin_timeout_ms, 2000);
+    assert_int_equal(c->metrics_max_routes, 9);
+    assert_non_null(strstr(c->admin_token_file, test_dir));
+    config_unref(c);
+    load_bad(MINIMAL "admin: {listen: \"127.0.0.1:1\"}\n", &errs);
+    expect_error_part(&errs, "10:", "missing required key 'token_file'");
+    load_bad(MINIMAL "admin: {listen: \"localhost:1\", token_file: /t}\n",
+             &errs);
+    expect_error_part(&errs, "10:", "admin.listen");
+    load_bad(MINIMAL "admin: {token_file: /t, metrics_routes: 0}\n", &errs);
+    expect_error_part(&errs, "10:", "admin.metrics_routes");
 }
 
 static void
@@ -1717,6 +1750,7 @@ main(void)
         cmocka_unit_test(test_errors_dropped),
         cmocka_unit_test(test_unreadable_file),
         cmocka_unit_test(test_load_string),
+        cmocka_unit_test(test_admin_section),
         cmocka_unit_test(test_generation_increases),
         cmocka_unit_test(test_ref_and_swap),
         cmocka_unit_test(test_swap_threads),
