@@ -10,6 +10,7 @@
 #include "identity/identity.h"
 #include "policy/policy.h"
 #include "proxy/proxy.h"
+#include "tls/tls.h"
 
 static const char usage[] =
     "usage: apiward COMMAND [OPTIONS]\n"
@@ -87,6 +88,8 @@ cmd_check(int argc, char **argv)
 
     if (rc != 0)
         return rc;
+    /* Warnings only: an expiring certificate still serves. */
+    tls_audit(cfg, (int64_t)(clock_wall_ms() / 1000), true, stderr);
     printf("%s: ok (%zu routes, %zu upstreams, hash %s)\n", cfg->path,
            cfg->nroutes, cfg->nupstreams, cfg->hash);
     config_unref(cfg);

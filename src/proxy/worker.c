@@ -437,6 +437,7 @@ reload_locked(void)
                           memory_order_release);
     log_info("configuration reloaded: generation %llu, hash %s",
              (unsigned long long)next->generation, next->hash);
+    tls_audit(next, (int64_t)(clock_wall_ms() / 1000), false, NULL);
     config_unref(cur);
     return AW_OK;
 }
@@ -610,6 +611,7 @@ proxy_serve(struct config *cfg)
                  cfg->listener_tls != NULL && cfg->listener_tls[i] != NULL
                      ? " (TLS)" : "",
                  nworkers);
+    tls_audit(cfg, (int64_t)(clock_wall_ms() / 1000), false, NULL);
     config_unref(cfg);
     admin_notify("READY=1");
     wait_for_signals(&set);

@@ -234,7 +234,12 @@ ctx_use(SSL_CTX *ctx, const struct config_tls_cert *c, char *err,
         size_t errlen)
 {
     if (SSL_CTX_use_certificate_chain_file(ctx, c->cert) != 1) {
-        snprintf(err, errlen, "cert %s: not a usable PEM chain", c->cert);
+        int why = ERR_GET_REASON(ERR_peek_last_error());
+
+        snprintf(err, errlen, "cert %s: %s", c->cert,
+                 why == SSL_R_EE_KEY_TOO_SMALL || why == SSL_R_CA_KEY_TOO_SMALL
+                     ? "key too small for OpenSSL's security level"
+                     : "not a usable PEM chain");
         return AW_INVALID;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1) {
@@ -498,6 +503,18 @@ audit_key(const struct tls_cert *c, FILE *out)
         return 1;
     }
     return 0;
+}
+
+unsigned
+tls_audit(const struct config *cfg, int64_t now, bool weak, FILE *out)
+{
+    unsigned lines = 0;
+
+    for (size_t i = 0; cfg->listener_tls != NULL && i < cfg->nlisteners; i++)
+        if (cfg->listener_tls[i] != NULL)
+            lines += tls_server_audit(cfg->listener_tls[i]->server, now,
+                                      weak, out);
+    return lines;
 }
 
 unsigned

@@ -64,6 +64,14 @@ unsigned tls_server_audit(const struct tls_server *s, int64_t now, bool weak,
                           FILE *out);
 
 /*
+ * tls_server_audit for every TLS listener of snapshot cfg; returns the
+ * number of lines written. Called at start and on each reload (to the
+ * log) and by `apiward check` (to stderr, weak keys too).
+ */
+unsigned tls_audit(const struct config *cfg, int64_t now, bool weak,
+                   FILE *out);
+
+/*
  * Seconds from now until certificate i of s expires (negative once
  * expired), with its file path in *path (borrowed from s). Returns
  * AW_OK, or AW_DECLINED past the last certificate. For metrics.

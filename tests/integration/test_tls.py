@@ -531,3 +531,77 @@ def test_binding_required_by_route(bound_env, pki):
     # Without a token the certificate alone is the caller.
     r = tls_get(gw, pki, "/bound/x", cert="cli_spiffe")
     assert r.status == 200
+
+
+# -- lifecycle ----------------------------------------------------------------
+
+
+def test_sighup_rotates_certificate_open_connection_kept(gateways, upstream,
+                                                         pki):
+    pki.issue("ca", "srv_next", "api.test", "DNS:localhost,DNS:api.test",
+              server=True)
+    gw = start_tls(gateways, upstream, pki)
+    ctx = client_ctx(pki)
+    with TLSClient(gw.port, ctx) as old:
+        assert old.get("/api/1").status == 200
+        first = peer_cert(old.sock).serial_number
+        cfg = gw.config
+        cfg["server"]["listen"][0]["tls"]["certificates"] = [
+            {"cert": pki.path("srv_next.pem"),
+             "key": pki.path("srv_next.key")}]
+        gw.reload(cfg)
+
+        def rotated():
+            with TLSClient(gw.port, ctx) as c:
+                return peer_cert(c.sock).serial_number != first
+        wait_for(rotated, 5, what="the new certificate after SIGHUP")
+        # The connection opened before the reload still serves requests.
+        assert old.get("/api/2").status == 200
+        assert peer_cert(old.sock).serial_number == first
+
+
+def test_broken_certificate_reload_keeps_serving(gateways, upstream, pki):
+    gw = start_tls(gateways, upstream, pki)
+    before = gw.stderr()
+    cfg = gw.config
+    cfg["server"]["listen"][0]["tls"]["certificates"] = [
+        {"cert": pki.path("srv_ec.pem"), "key": pki.path("srv_rsa.key")}]
+    gw.reload(cfg)
+    wait_for(lambda: "does not match" in gw.stderr()[len(before):], 5,
+             what="the reload refusal")
+    assert tls_get(gw, pki).status == 200
+
+
+def test_expiry_warnings_in_log_and_check(gateways, upstream, pki,
+                                          apiward_bin):
+    pki.issue("ca", "srv_soon", "api.test", "DNS:localhost", days=5,
+              server=True)
+    pki.issue("ca", "srv_month", "other.test", "DNS:other.test", days=20,
+              server=True)
+    pki.run("ecparam", "-name", "secp224r1", "-genkey", "-noout", "-out",
+            "weak224.key")
+    pki.run("req", "-x509", "-new", "-key", "weak224.key", "-days", "90",
+            "-subj", "/CN=weak.test", "-addext",
+            "subjectAltName=DNS:weak.test", "-out", "weak224.pem")
+    gw = gateways([upstream.addr], start=False)
+    cfg = gw.config
+    cfg["server"]["listen"] = [{"address": "%s:%d" % (LOOPBACK, gw.port),
+                                "tls": {"certificates": [
+        {"cert": pki.path(n + ".pem"), "key": pki.path(n + ".key")}
+        for n in ("srv_soon", "srv_month", "weak224")]}}]
+    gw.write_config(cfg)
+    p = subprocess.run([apiward_bin, "check", "-c", gw.config_path],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "error: certificate %s: expires soon" % pki.path("srv_soon.pem") \
+        in p.stderr
+    assert "warning: certificate %s: expires soon" % \
+        pki.path("srv_month.pem") in p.stderr
+    assert "warning: certificate %s: weak key, bits: 224" % \
+        pki.path("weak224.pem") in p.stderr
+    gw.start()
+    err = gw.stderr()
+    assert "[error] main: certificate %s: expires soon" % \
+        pki.path("srv_soon.pem") in err or \
+        "certificate %s: expires soon" % pki.path("srv_soon.pem") in err
+    assert "weak key" not in err
