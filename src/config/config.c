@@ -126,6 +126,7 @@ config_defaults(struct config_loader *ld)
     c->keys_wait_ms = 5000;
     c->events_buffer = 64 << 10;
     config_admin_defaults(c);
+    c->events_syslog_facility = 16;
     config_ratelimit_defaults(c);
     c->access_log = config_strdup(ld, "stdout", 6);
     c->events_file = config_strdup(ld, "off", 3);

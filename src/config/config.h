@@ -428,6 +428,16 @@ struct config {
                                       file path; default "off" */
     size_t events_buffer;          /* events.buffer, bytes per worker
                                       ring, default 64k */
+    struct config_addr *events_syslog; /* events.syslog.address: a
+                                      syslog receiver; NULL: none. Read
+                                      at start only, as are the three
+                                      below */
+    bool events_syslog_tcp;        /* events.syslog.transport: tcp (octet
+                                      counting) or udp, the default */
+    bool events_syslog_cef;        /* events.syslog.format: cef or json,
+                                      the default */
+    unsigned events_syslog_facility; /* events.syslog.facility, 0 (kern)
+                                      .. 23 (local7); default local0 */
 
     struct config_addr *admin_listen; /* admin.listen; NULL: no admin
                                       section, no admin listener. Read

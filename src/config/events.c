@@ -1,14 +1,115 @@
 /*
  * The events section: where security events go and how much a worker
  * may queue before events are dropped (and counted). A ring holds at
- * least two of the longest lines (EVENTS_LINE_MAX).
+ * least two of the longest lines (EVENTS_LINE_MAX). events.syslog sends
+ * them to a syslog receiver as well, over UDP or TCP, as JSON or CEF.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "config/internal.h"
 
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
+
+/* events.syslog.address: "host:port", an IP literal. */
+static int
+syslog_address(struct config_loader *ld, const struct config_node *v,
+               void *dst, const struct config_field *f, const char *where)
+{
+    char err[160];
+    const char *s;
+    int rc = config_expect_string(ld, v, 128, where, &s);
+
+    (void)dst;
+    (void)f;
+    if (rc != AW_OK)
+        return rc;
+    if (config_addr_parse(s, false, ld->c->events_syslog, err,
+                          sizeof(err)) != AW_OK) {
+        config_error(ld, v, "%s: %s", where, err);
+        return AW_INVALID;
+    }
+    return AW_OK;
+}
+
+/* events.syslog.transport: udp or tcp. */
+static int
+syslog_transport(struct config_loader *ld, const struct config_node *v,
+                 void *dst, const struct config_field *f, const char *where)
+{
+    static const char *const names[] = {"udp", "tcp"};
+    int i;
+    int rc = config_parse_choice(ld, v, 8, names, ARRAY_LEN(names), where,
+                                 &i);
+
+    (void)dst;
+    (void)f;
+    if (rc == AW_OK)
+        ld->c->events_syslog_tcp = i == 1;
+    return rc;
+}
+
+/* events.syslog.format: json or cef. */
+static int
+syslog_format(struct config_loader *ld, const struct config_node *v,
+              void *dst, const struct config_field *f, const char *where)
+{
+    static const char *const names[] = {"json", "cef"};
+    int i;
+    int rc = config_parse_choice(ld, v, 8, names, ARRAY_LEN(names), where,
+                                 &i);
+
+    (void)dst;
+    (void)f;
+    if (rc == AW_OK)
+        ld->c->events_syslog_cef = i == 1;
+    return rc;
+}
+
+/* events.syslog.facility: a name of RFC 5424's table. */
+static int
+syslog_facility(struct config_loader *ld, const struct config_node *v,
+                void *dst, const struct config_field *f, const char *where)
+{
+    static const char *const names[] = {
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+        "uucp", "cron", "authpriv", "ftp", "ntp", "audit", "alert", "clock",
+        "local0", "local1", "local2", "local3", "local4", "local5",
+        "local6", "local7",
+    };
+    int i;
+    int rc = config_parse_choice(ld, v, 16, names, ARRAY_LEN(names), where,
+                                 &i);
+
+    (void)dst;
+    (void)f;
+    if (rc == AW_OK)
+        ld->c->events_syslog_facility = (unsigned)i;
+    return rc;
+}
+
+static const struct config_field syslog_fields[] = {
+    {.key = "address", .parse = syslog_address, .required = true},
+    {.key = "transport", .parse = syslog_transport},
+    {.key = "format", .parse = syslog_format},
+    {.key = "facility", .parse = syslog_facility},
+    {.key = NULL},
+};
+
+static int
+parse_syslog(struct config_loader *ld, const struct config_node *v,
+             void *dst, const struct config_field *f, const char *where)
+{
+    struct config *c = ld->c;
+
+    (void)dst;
+    (void)f;
+    c->events_syslog = config_alloc(ld, sizeof(*c->events_syslog));
+    if (c->events_syslog == NULL)
+        return AW_NOMEM;
+    return config_walk_map(ld, v, syslog_fields, c, where);
+}
 
 const struct config_field config_events_fields[] = {
     {.key = "file", .parse = config_parse_log_dest,
@@ -18,5 +119,6 @@ const struct config_field config_events_fields[] = {
      .offset = offsetof(struct config, events_buffer),
      .size = sizeof(((struct config *)0)->events_buffer), .min = 32 * KIB,
      .max = 64 * MIB},
+    {.key = "syslog", .parse = parse_syslog},
     {.key = NULL},
 };

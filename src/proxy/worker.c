@@ -532,6 +532,26 @@ on_keys_changed(void *arg)
         loop_wake(&workers[i].loop);
 }
 
+/* events.syslog: the security events to a syslog receiver too. */
+static int
+start_event_syslog(const struct config *cfg)
+{
+    const struct config_addr *a = cfg->events_syslog;
+    struct events_syslog o = {
+        .peer = (const struct sockaddr *)&a->ss,
+        .peer_len = a->len,
+        .peer_text = a->text,
+        .tcp = cfg->events_syslog_tcp,
+        .cef = cfg->events_syslog_cef,
+        .facility = cfg->events_syslog_facility,
+    };
+    int rc = events_syslog_start(&o, cfg->events_buffer, worker_count(cfg));
+
+    if (rc != AW_OK)
+        log_error("no memory for the syslog rings of the security events");
+    return rc;
+}
+
 /*
  * Metrics, then the admin listener (when configured). A configured
  * admin listener that cannot start stops the start: an operator who
@@ -583,6 +603,11 @@ proxy_serve(struct config *cfg)
                      worker_count(cfg)) != AW_OK) {
         log_error("cannot open security event file %s: %s", cfg->events_file,
                   strerror(errno));
+        accesslog_stop();
+        return 1;
+    }
+    if (cfg->events_syslog != NULL && start_event_syslog(cfg) != AW_OK) {
+        events_stop();
         accesslog_stop();
         return 1;
     }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "telemetry_int.h"
 
@@ -29,6 +30,15 @@
 #define EVENTS_CUT 128
 
 static struct sink events = SINK_INIT("security events");
+static struct sink events_syslog = SINK_INIT("security events");
+
+/* What every syslog message of this process shares. */
+static struct {
+    bool cef;
+    unsigned facility;
+    char host[256];          /* HOSTNAME: printable, no space, or "-" */
+    char pid[16];            /* PROCID */
+} sys;
 
 /*
  * One lock per ring. A worker is its ring's only producer, except that
@@ -212,32 +222,120 @@ ev_format(struct ev_line *o, const struct security_event *e)
     ev_raw(o, "}\n");
 }
 
+/* RFC 5424 severity of an event's 1..10 severity. */
+static int
+syslog_severity(int severity)
+{
+    return severity >= 9 ? 2 : severity >= 7 ? 3 : severity >= 5 ? 4
+         : severity >= 3 ? 5 : 6;
+}
+
+/* MSGID: the action, printable ASCII without spaces, at most 32. */
+static void
+syslog_msgid(char *dst, const char *action)
+{
+    size_t n = 0;
+
+    for (; action != NULL && action[n] != '\0' && n < 32; n++)
+        dst[n] = action[n] > ' ' && action[n] < 0x7f ? action[n] : '_';
+    if (n == 0)
+        dst[n++] = '-';
+    dst[n] = '\0';
+}
+
+/*
+ * The syslog record of e: "LEN SP <PRI>1 TIMESTAMP HOSTNAME apiward
+ * PROCID MSGID - MSG", MSG the JSON line json[0..json_len) without its
+ * line end, or the CEF message. False when it does not fit.
+ */
+static bool
+syslog_record(struct buf *rec, const struct security_event *e,
+              const char *json, size_t json_len)
+{
+    char msg[EVENTS_LINE_MAX], head[400], msgid[33], when[40];
+    struct buf m = {msg, 0, 0, sizeof(msg)};
+    struct timespec ts;
+    struct tm tm;
+    int n;
+
+    if (sys.cef ? cef_format(&m, e) != AW_OK
+                : buf_append(&m, json, json_len - 1) != AW_OK)
+        return false;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    syslog_msgid(msgid, e->action);
+    n = snprintf(head, sizeof(head), "<%u>1 %.20s.%03dZ %s apiward %s %s - ",
+                 sys.facility * 8 + (unsigned)syslog_severity(e->severity),
+                 when, (int)(ts.tv_nsec / 1000000) % 1000, sys.host, sys.pid,
+                 msgid);
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return false;
+    return buf_printf(rec, "%zu ", (size_t)n + m.end) == AW_OK &&
+           buf_append(rec, head, (size_t)n) == AW_OK &&
+           buf_append(rec, msg, m.end) == AW_OK;
+}
+
 void
 events_emit(unsigned worker, const struct security_event *e)
 {
-    char line[EVENTS_LINE_MAX];
+    char line[EVENTS_LINE_MAX], rec_mem[EVENTS_LINE_MAX + 512];
     struct ev_line o = {{line, 0, 0, sizeof(line)}, false};
+    struct buf rec = {rec_mem, 0, 0, sizeof(rec_mem)};
+    bool to_file = sink_enabled(&events);
+    bool to_syslog = sink_enabled(&events_syslog);
     unsigned r;
 
-    if (!sink_enabled(&events))
+    if (!to_file && !to_syslog)
         return;
     ev_format(&o, e);
     if (o.overflow) {
-        sink_drop(&events);
+        sink_drop(to_file ? &events : &events_syslog);
         return;
     }
-    r = worker < events.nrings ? worker : 0;
+    if (to_syslog && !syslog_record(&rec, e, line, o.b.end)) {
+        sink_drop(&events_syslog);
+        to_syslog = false;
+    }
+    r = worker < events.nrings || worker < events_syslog.nrings ? worker : 0;
     while (atomic_flag_test_and_set_explicit(&events_locks[r],
                                              memory_order_acquire))
         ;
-    sink_write(&events, r, line, o.b.end);
+    if (to_file)
+        sink_write(&events, r, line, o.b.end);
+    if (to_syslog)
+        sink_write(&events_syslog, r, rec.data, rec.end);
     atomic_flag_clear_explicit(&events_locks[r], memory_order_release);
 }
 
 bool
 events_enabled(void)
 {
-    return sink_enabled(&events);
+    return sink_enabled(&events) || sink_enabled(&events_syslog);
+}
+
+/* The ring locks, made by the first stream that starts. */
+static int
+events_locks_init(unsigned nworkers)
+{
+    if (events_locks != NULL)
+        return AW_OK;
+    events_locks = calloc(nworkers, sizeof(*events_locks));
+    if (events_locks == NULL)
+        return AW_NOMEM;
+    for (unsigned i = 0; i < nworkers; i++)
+        atomic_flag_clear(&events_locks[i]);
+    return AW_OK;
+}
+
+/* Free the locks once neither stream is open. */
+static void
+events_locks_fini(void)
+{
+    if (sink_enabled(&events) || sink_enabled(&events_syslog))
+        return;
+    free(events_locks);
+    events_locks = NULL;
 }
 
 int
@@ -249,17 +347,55 @@ events_start(const char *dest, size_t ring_bytes, unsigned nworkers)
         return AW_OK;
     if (nworkers == 0)
         nworkers = 1;
-    events_locks = calloc(nworkers, sizeof(*events_locks));
-    if (events_locks == NULL)
-        return AW_NOMEM;
-    for (unsigned i = 0; i < nworkers; i++)
-        atomic_flag_clear(&events_locks[i]);
-    rc = sink_open(&events, dest, ring_bytes, nworkers);
-    if (rc != AW_OK) {
-        free(events_locks);
-        events_locks = NULL;
-    }
+    rc = events_locks_init(nworkers);
+    if (rc == AW_OK)
+        rc = sink_open(&events, dest, ring_bytes, nworkers);
+    if (rc != AW_OK)
+        events_locks_fini();
     return rc;
+}
+
+/* HOSTNAME of RFC 5424: printable ASCII without spaces, or "-". */
+static void
+syslog_host(char *dst, size_t cap)
+{
+    if (gethostname(dst, cap - 1) != 0 || dst[0] == '\0') {
+        snprintf(dst, cap, "-");
+        return;
+    }
+    dst[cap - 1] = '\0';
+    for (char *p = dst; *p != '\0'; p++)
+        if (*p <= ' ' || *p >= 0x7f)
+            *p = '_';
+}
+
+int
+events_syslog_start(const struct events_syslog *o, size_t ring_bytes,
+                    unsigned nworkers)
+{
+    int rc;
+
+    if (nworkers == 0)
+        nworkers = 1;
+    sys.cef = o->cef;
+    sys.facility = MIN(o->facility, 23u);
+    syslog_host(sys.host, sizeof(sys.host));
+    snprintf(sys.pid, sizeof(sys.pid), "%ld", (long)getpid());
+    rc = events_locks_init(nworkers);
+    if (rc == AW_OK)
+        rc = sink_open_syslog(&events_syslog,
+                              o->tcp ? SINK_SYSLOG_TCP : SINK_SYSLOG_UDP,
+                              o->peer, (socklen_t)o->peer_len, o->peer_text,
+                              ring_bytes, nworkers);
+    if (rc != AW_OK)
+        events_locks_fini();
+    return rc;
+}
+
+uint64_t
+events_syslog_sent(void)
+{
+    return atomic_load(&events_syslog.sent);
 }
 
 void
@@ -272,12 +408,12 @@ void
 events_stop(void)
 {
     sink_close(&events);
-    free(events_locks);
-    events_locks = NULL;
+    sink_close(&events_syslog);
+    events_locks_fini();
 }
 
 uint64_t
 events_dropped(void)
 {
-    return atomic_load(&events.dropped);
+    return atomic_load(&events.dropped) + atomic_load(&events_syslog.dropped);
 }

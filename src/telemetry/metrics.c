@@ -738,6 +738,10 @@ render_drops(struct out *o)
                "Security events dropped: a full ring or an oversized line");
     out_printf(o, "apiward_events_dropped_total %llu\n",
                (unsigned long long)events_dropped());
+    out_family(o, "apiward_events_syslog_sent_total", "counter",
+               "Security events delivered to the syslog receiver");
+    out_printf(o, "apiward_events_syslog_sent_total %llu\n",
+               (unsigned long long)events_syslog_sent());
 }
 
 int

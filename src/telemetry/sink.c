@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,7 +39,7 @@ sink_write(struct sink *s, unsigned r, const char *line, size_t len)
     struct sink_ring *ring;
     size_t head, tail, size, off, first;
 
-    if (s->fd < 0)
+    if (!s->active)
         return;
     if (r >= s->nrings) {
         sink_drop(s);
@@ -130,6 +131,10 @@ sink_reopen_file(struct sink *s)
 static void
 sink_drain(struct sink *s)
 {
+    if (s->kind != SINK_FILE) {
+        syslog_drain(s);
+        return;
+    }
     if (atomic_exchange(&s->reopen, false))
         sink_reopen_file(s);
     for (unsigned i = 0; i < s->nrings; i++)
@@ -265,9 +270,11 @@ sink_open(struct sink *s, const char *dest, size_t ring_bytes,
         return AW_OK;
     atomic_store(&s->dropped, 0);
     atomic_store(&s->reopen, false);
+    s->kind = SINK_FILE;
     rc = sink_open_fd(s, dest);
     if (rc == AW_OK)
         rc = sink_alloc_rings(s, sink_ring_size(ring_bytes), nrings);
+    s->active = rc == AW_OK;
     if (rc == AW_OK)
         rc = sink_attach(s);
     if (rc != AW_OK) {
@@ -278,10 +285,37 @@ sink_open(struct sink *s, const char *dest, size_t ring_bytes,
     return rc;
 }
 
+int
+sink_open_syslog(struct sink *s, enum sink_kind kind,
+                 const struct sockaddr *peer, socklen_t len,
+                 const char *peer_text, size_t ring_bytes, unsigned nrings)
+{
+    int rc;
+
+    atomic_store(&s->dropped, 0);
+    atomic_store(&s->sent, 0);
+    s->kind = kind;
+    s->fd = -1;
+    memcpy(&s->peer, peer, MIN((size_t)len, sizeof(s->peer)));
+    s->peer_len = len;
+    snprintf(s->peer_text, sizeof(s->peer_text), "%s", peer_text);
+    s->retry_at_ms = 0;
+    s->backoff_ms = 0;
+    s->down_logged = false;
+    rc = sink_alloc_rings(s, sink_ring_size(ring_bytes), nrings);
+    s->active = rc == AW_OK;
+    if (rc == AW_OK)
+        rc = sink_attach(s);
+    if (rc != AW_OK)
+        sink_close(s);
+    return rc;
+}
+
 void
 sink_close(struct sink *s)
 {
     sink_detach(s);
+    s->active = false;
     for (unsigned i = 0; s->rings != NULL && i < s->nrings; i++)
         free(s->rings[i].data);
     free(s->rings);

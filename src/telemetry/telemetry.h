@@ -105,6 +105,31 @@ void events_emit(unsigned worker, const struct security_event *e);
 /* The longest event line; longer ones are dropped and counted. */
 #define EVENTS_LINE_MAX 16384
 
+struct sockaddr;
+
+/* Where and how events also go to syslog (events.syslog). */
+struct events_syslog {
+    const struct sockaddr *peer;  /* the receiver; copied */
+    unsigned peer_len;
+    const char *peer_text;        /* "127.0.0.1:514", for diagnostics */
+    bool tcp;                     /* TCP with octet counting; else UDP */
+    bool cef;                     /* CEF messages; else the JSON line */
+    unsigned facility;            /* 0 (kern) .. 23 (local7) */
+};
+
+/*
+ * Send every event, besides the file, to syslog as RFC 5424 messages
+ * (APP-NAME apiward, MSGID the event's action, no structured data),
+ * through rings of ring_bytes per worker drained by the telemetry
+ * thread, which connects (and reconnects with backoff) on its own.
+ * Call after events_start, before any emit. AW_OK or AW_NOMEM.
+ */
+int events_syslog_start(const struct events_syslog *o, size_t ring_bytes,
+                        unsigned nworkers);
+
+/* Events delivered to the syslog receiver since start. */
+uint64_t events_syslog_sent(void);
+
 /* Reopen the file (after rotation); takes effect within one drain. */
 void events_reopen(void);
 

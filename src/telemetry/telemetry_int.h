@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "telemetry.h"
 
@@ -28,19 +29,43 @@ struct sink_ring {
     char pad[64];        /* keep rings on separate cache lines */
 };
 
+/* Where a sink's lines go. */
+enum sink_kind {
+    SINK_FILE,               /* a file or stdout: the ring's bytes as
+                                they are */
+    SINK_SYSLOG_UDP,         /* one datagram per record */
+    SINK_SYSLOG_TCP,         /* records as they are, octet-counted */
+};
+
 /*
  * One stream. Zero-initialise it with fd = -1 (SINK_INIT); sink_open
  * fills it and sink_close empties it again, so a sink is reusable.
+ *
+ * A syslog sink's rings hold records "LEN SP MESSAGE" (RFC 6587 octet
+ * counting), which its drain sends whole. Its socket may be down (fd
+ * -1) while the sink is active: records then wait in the rings, which
+ * bound the memory an outage takes, until a reconnection succeeds.
  */
 struct sink {
     const char *name;        /* for diagnostics: "access log" */
     struct sink_ring *rings;
     unsigned nrings;
-    int fd;                  /* -1 when off */
+    int fd;                  /* -1 when off, or a syslog socket down */
+    bool active;             /* producers may write */
+    enum sink_kind kind;
     char *path;              /* NULL for stdout; owned */
     _Atomic bool reopen;     /* set by sink_reopen, read by the drain */
     _Atomic uint64_t dropped;
     struct sink *next;       /* in the drain thread's list */
+
+    /* Syslog sinks only; touched by the drain thread alone once open. */
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char peer_text[64];
+    uint64_t retry_at_ms;    /* monotonic: no connection before this */
+    uint64_t backoff_ms;     /* the next wait after a failure */
+    bool down_logged;        /* the outage was logged once */
+    _Atomic uint64_t sent;   /* records delivered */
 };
 
 #define SINK_INIT(label) {.name = (label), .fd = -1}
@@ -56,12 +81,36 @@ struct sink {
 int sink_open(struct sink *s, const char *dest, size_t ring_bytes,
               unsigned nrings);
 
-/* True when the sink writes somewhere. */
+/* True when the sink takes lines (its socket may be down). */
 static inline bool
 sink_enabled(const struct sink *s)
 {
-    return s->fd >= 0;
+    return s->active;
 }
+
+/*
+ * Open a syslog sink towards peer over UDP or TCP (kind), with nrings
+ * rings of ring_bytes, and hand it to the drain thread. The first
+ * connection is tried by the drain thread, so an unreachable receiver
+ * delays nothing here. Returns AW_OK or AW_NOMEM.
+ */
+int sink_open_syslog(struct sink *s, enum sink_kind kind,
+                     const struct sockaddr *peer, socklen_t len,
+                     const char *peer_text, size_t ring_bytes,
+                     unsigned nrings);
+
+/*
+ * One pass of the drain thread over a syslog sink (syslog.c): connect
+ * when the backoff allows, then send every whole record. The caller
+ * holds the drain lock.
+ */
+void syslog_drain(struct sink *s);
+
+/*
+ * Append e to out as one CEF 0 message (cef.c), without a line end.
+ * AW_OK or AW_TOOBIG (out holds a cut message).
+ */
+int cef_format(struct buf *out, const struct security_event *e);
 
 /*
  * Queue one whole line on ring r. Lock-free; at most one thread may

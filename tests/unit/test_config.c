@@ -869,6 +869,34 @@ test_admin_section(void **state)
     expect_error_part(&errs, "10:", "admin.metrics_routes");
 }
 
+/* events.syslog: an address, and choices of transport, format, facility. */
+static void
+test_events_syslog(void **state)
+{
+    struct config_errors errs;
+    struct config *c = load_ok(MINIMAL);
+
+    (void)state;
+    assert_null(c->events_syslog);
+    assert_int_equal(c->events_syslog_facility, 16);
+    config_unref(c);
+    c = load_ok(MINIMAL "events:\n  syslog: {address: \"127.0.0.1:514\", "
+                "transport: tcp, format: cef, facility: authpriv}\n");
+    assert_string_equal(c->events_syslog->text, "127.0.0.1:514");
+    assert_true(c->events_syslog_tcp);
+    assert_true(c->events_syslog_cef);
+    assert_int_equal(c->events_syslog_facility, 10);
+    config_unref(c);
+    load_bad(MINIMAL "events:\n  syslog: {transport: tcp}\n", &errs);
+    expect_error_part(&errs, "11:", "missing required key 'address'");
+    load_bad(MINIMAL "events:\n  syslog: {address: \"127.0.0.1:514\", "
+             "transport: tls}\n", &errs);
+    expect_error_part(&errs, "11:", "events.syslog.transport");
+    load_bad(MINIMAL "events:\n  syslog: {address: \"127.0.0.1:514\", "
+             "facility: local9}\n", &errs);
+    expect_error_part(&errs, "11:", "events.syslog.facility");
+}
+
 static void
 test_generation_increases(void **state)
 {
@@ -1751,6 +1779,7 @@ main(void)
         cmocka_unit_test(test_unreadable_file),
         cmocka_unit_test(test_load_string),
         cmocka_unit_test(test_admin_section),
+        cmocka_unit_test(test_events_syslog),
         cmocka_unit_test(test_generation_increases),
         cmocka_unit_test(test_ref_and_swap),
         cmocka_unit_test(test_swap_threads),

@@ -1,0 +1,207 @@
+/*
+ * The syslog sink's drain: records of "LEN SP MESSAGE" taken from the
+ * rings and sent whole, over UDP (one datagram per message, without the
+ * length) or TCP (octet-counting framing, RFC 6587 section 3.4.1, as
+ * the records already are).
+ *
+ * Only the drain thread runs this, so a slow or absent receiver never
+ * reaches a worker: records wait in the rings, and once a ring is full
+ * the workers drop and count. A connection that fails is retried after
+ * a backoff doubling from SYSLOG_BACKOFF_MIN_MS to SYSLOG_BACKOFF_MAX_MS.
+ * A record cut off by a failure in the middle of its send is dropped
+ * and counted (resending its head on a new connection would break the
+ * framing); one not begun is kept for the next connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "telemetry_int.h"
+
+#define SYSLOG_BACKOFF_MIN_MS 100
+#define SYSLOG_BACKOFF_MAX_MS 30000
+#define SYSLOG_CONNECT_MS 1000
+#define SYSLOG_SEND_MS 2000
+#define SYSLOG_RECORD_MAX (EVENTS_LINE_MAX + 1024)
+
+/* Forget the connection and wait before the next attempt. */
+static void
+syslog_down(struct sink *s, const char *why)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->backoff_ms = s->backoff_ms == 0 ? SYSLOG_BACKOFF_MIN_MS
+                    : MIN(s->backoff_ms * 2, (uint64_t)SYSLOG_BACKOFF_MAX_MS);
+    s->retry_at_ms = clock_mono_ms() + s->backoff_ms;
+    if (!s->down_logged)
+        log_warn("%s: syslog receiver %s unreachable (%s); retrying",
+                 s->name, s->peer_text, why);
+    s->down_logged = true;
+}
+
+/* Wait for a non-blocking connect; AW_OK when it succeeded. */
+static int
+syslog_wait_connect(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (poll(&p, 1, SYSLOG_CONNECT_MS) != 1)
+        return AW_IO;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+        return AW_IO;
+    return AW_OK;
+}
+
+/*
+ * Connect (UDP: fix the peer, so that sends need no address and ICMP
+ * errors come back). The socket is left blocking with a send timeout.
+ */
+static int
+syslog_connect(struct sink *s)
+{
+    struct timeval tv = {SYSLOG_SEND_MS / 1000, 0};
+    int type = s->kind == SINK_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    int fd = socket(s->peer.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+
+    if (fd < 0)
+        return AW_IO;
+    if (connect(fd, (struct sockaddr *)&s->peer, s->peer_len) != 0 &&
+        (errno != EINPROGRESS || syslog_wait_connect(fd) != AW_OK)) {
+        close(fd);
+        return AW_IO;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    s->fd = fd;
+    s->backoff_ms = 0;
+    if (s->down_logged)
+        log_info("%s: syslog receiver %s reached again", s->name,
+                 s->peer_text);
+    s->down_logged = false;
+    return AW_OK;
+}
+
+/* Copy n bytes at position pos of the ring into dst. */
+static void
+ring_copy(const struct sink_ring *ring, size_t pos, char *dst, size_t n)
+{
+    size_t off = pos & ring->mask;
+    size_t first = MIN(n, ring->mask + 1 - off);
+
+    memcpy(dst, ring->data + off, first);
+    memcpy(dst + first, ring->data, n - first);
+}
+
+/*
+ * The record at pos: its whole length (prefix included) and where its
+ * message starts. Records are written whole by one producer, so the
+ * prefix is always well formed; 0 when it is not (a bug), which makes
+ * the caller drop the rest of the ring.
+ */
+static size_t
+record_at(const struct sink_ring *ring, size_t pos, size_t avail,
+          char *buf, size_t *msg_off)
+{
+    size_t len = 0, i;
+    char digits[8];
+    size_t nd = MIN(avail, sizeof(digits));
+
+    ring_copy(ring, pos, digits, nd);
+    for (i = 0; i < nd && digits[i] >= '0' && digits[i] <= '9'; i++)
+        len = len * 10 + (size_t)(digits[i] - '0');
+    if (i == 0 || i == nd || digits[i] != ' ' ||
+        i + 1 + len > MIN(avail, (size_t)SYSLOG_RECORD_MAX))
+        return 0;
+    ring_copy(ring, pos, buf, i + 1 + len);
+    *msg_off = i + 1;
+    return i + 1 + len;
+}
+
+/*
+ * Send one record. AW_OK when sent; AW_AGAIN when nothing of it left
+ * (keep it for the next connection); AW_ERROR when it was cut off or
+ * refused as a whole (drop it).
+ */
+static int
+syslog_send(struct sink *s, const char *rec, size_t n, size_t msg_off)
+{
+    const char *p = s->kind == SINK_SYSLOG_UDP ? rec + msg_off : rec;
+    size_t left = s->kind == SINK_SYSLOG_UDP ? n - msg_off : n;
+    bool started = false;
+
+    while (left > 0) {
+        ssize_t w = send(s->fd, p, left, MSG_NOSIGNAL);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int rc = started || s->kind == SINK_SYSLOG_UDP ? AW_ERROR
+                                                            : AW_AGAIN;
+
+            syslog_down(s, strerror(errno));
+            return rc;
+        }
+        started = true;
+        p += w;
+        left -= (size_t)w;
+    }
+    return AW_OK;
+}
+
+/* Send what ring holds, record by record, while the connection lasts. */
+static void
+syslog_drain_ring(struct sink *s, struct sink_ring *ring)
+{
+    static char rec[SYSLOG_RECORD_MAX];
+    size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+
+    while (tail != head && s->fd >= 0) {
+        size_t msg_off = 0;
+        size_t n = record_at(ring, tail, head - tail, rec, &msg_off);
+        int rc;
+
+        if (n == 0) {
+            sink_drop(s);
+            tail = head;
+            break;
+        }
+        rc = syslog_send(s, rec, n, msg_off);
+        if (rc == AW_AGAIN)
+            break;
+        if (rc == AW_OK)
+            atomic_fetch_add_explicit(&s->sent, 1, memory_order_relaxed);
+        else
+            sink_drop(s);
+        tail += n;
+    }
+    atomic_store_explicit(&ring->tail, tail, memory_order_release);
+}
+
+void
+syslog_drain(struct sink *s)
+{
+    if (s->fd < 0) {
+        bool pending = false;
+
+        for (unsigned i = 0; i < s->nrings; i++)
+            pending |= atomic_load(&s->rings[i].head) !=
+                       atomic_load(&s->rings[i].tail);
+        if (!pending || clock_mono_ms() < s->retry_at_ms)
+            return;
+        if (syslog_connect(s) != AW_OK) {
+            syslog_down(s, "connection failed");
+            return;
+        }
+    }
+    for (unsigned i = 0; i < s->nrings && s->fd >= 0; i++)
+        syslog_drain_ring(s, &s->rings[i]);
+}
