@@ -297,6 +297,28 @@ struct config_rate_limit {
     bool pre_auth;                      /* only ip, route and header parts:
                                            checked in the guard stage,
                                            before authentication */
+    struct ratelimit_rule fallback;     /* rule divided by redis.fleet_size:
+                                           what one gateway admits while
+                                           Redis cannot be reached */
+};
+
+/* redis: fleet-wide limits and bans; read at start only. */
+struct config_redis {
+    char *address;                /* "host:port" (an IP literal) or an
+                                     absolute unix socket path; NULL:
+                                     fleet mode off */
+    char *password_file;          /* AUTH password, first line; NULL:
+                                     none */
+    char *key_prefix;             /* before every key, "apiward:" */
+    uint64_t connect_timeout_ms;  /* one connection attempt, 1 s */
+    uint64_t command_timeout_ms;  /* one decision, 100 ms; past it the
+                                     local fallback decides */
+    uint64_t backoff_max_ms;      /* longest wait between reconnection
+                                     attempts, 5 s (from 100 ms, doubled
+                                     each failure) */
+    unsigned fleet_size;          /* gateways sharing the limits, 1 */
+    unsigned max_pending;         /* decisions awaited per worker, 256;
+                                     past it the fallback decides */
 };
 
 /* A detector: more than threshold events within window is an offence. */
@@ -466,6 +488,7 @@ struct config {
                                       default 262144; read at start */
     size_t rl_ban_entries;         /* abuse.max_bans: bans and offence
                                       counts, 65536; read at start */
+    struct config_redis redis;     /* redis.*: fleet mode */
 
     struct arena strings;          /* owns every string above */
 };

@@ -394,6 +394,7 @@ int config_parse_rate_limits(struct config_loader *ld,
                              const struct config_node *v, void *dst,
                              const struct config_field *f, const char *where);
 extern const struct config_field config_abuse_fields[];
+extern const struct config_field config_redis_fields[];
 int config_parse_route_limits(struct config_loader *ld,
                               const struct config_node *v, void *dst,
                               const struct config_field *f,

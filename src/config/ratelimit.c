@@ -35,6 +35,11 @@ config_ratelimit_defaults(struct config *c)
     c->abuse.memory_ms = DAY_MS;
     c->rl_entries = 262144;
     c->rl_ban_entries = 65536;
+    c->redis.connect_timeout_ms = 1000;
+    c->redis.command_timeout_ms = 100;
+    c->redis.backoff_max_ms = 5000;
+    c->redis.fleet_size = 1;
+    c->redis.max_pending = 256;
 }
 
 /* The unit of "N/unit" in seconds; 0 for an unknown unit. */
@@ -450,6 +455,105 @@ const struct config_field config_abuse_fields[] = {
 };
 
 /*
+ * redis.address: "host:port" with an IP literal (no name lookup on a
+ * worker's loop), or an absolute unix socket path.
+ */
+static int
+redis_address(struct config_loader *ld, const struct config_node *v,
+              void *dst, const struct config_field *f, const char *where)
+{
+    struct config_addr a;
+    char err[160];
+    const char *s;
+    int rc = config_expect_string(ld, v, 200, where, &s);
+
+    (void)dst;
+    (void)f;
+    if (rc != AW_OK)
+        return rc;
+    if (s[0] != '/' && config_addr_parse(s, false, &a, err, sizeof(err)) !=
+                           AW_OK) {
+        config_error(ld, v, "%s: %s", where, err);
+        return AW_INVALID;
+    }
+    ld->c->redis.address = config_strdup(ld, s, strlen(s));
+    return ld->c->redis.address != NULL ? AW_OK : AW_NOMEM;
+}
+
+/* redis.key_prefix: 1 to 64 name characters and ':'. */
+static int
+redis_prefix(struct config_loader *ld, const struct config_node *v,
+             void *dst, const struct config_field *f, const char *where)
+{
+    const char *s;
+    int rc = config_expect_string(ld, v, 64, where, &s);
+
+    (void)dst;
+    (void)f;
+    if (rc != AW_OK)
+        return rc;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "0123456789_-.:", *p) == NULL) {
+            config_error(ld, v, "%s: only letters, digits and _-.: please",
+                         where);
+            return AW_INVALID;
+        }
+    }
+    ld->c->redis.key_prefix = config_strdup(ld, s, strlen(s));
+    return ld->c->redis.key_prefix != NULL ? AW_OK : AW_NOMEM;
+}
+
+const struct config_field config_redis_fields[] = {
+    {.key = "address", .parse = redis_address, .required = true},
+    {.key = "password_file", .parse = config_parse_path,
+     .offset = offsetof(struct config, redis.password_file),
+     .size = sizeof(((struct config *)0)->redis.password_file)},
+    {.key = "key_prefix", .parse = redis_prefix},
+    FIELD("connect_timeout", config_parse_duration, struct config,
+          redis.connect_timeout_ms, 10, 60000),
+    FIELD("command_timeout", config_parse_duration, struct config,
+          redis.command_timeout_ms, 1, 10000),
+    FIELD("backoff_max", config_parse_duration, struct config,
+          redis.backoff_max_ms, 100, 300000),
+    FIELD("fleet_size", config_parse_uint, struct config, redis.fleet_size, 1,
+          10000),
+    FIELD("max_pending", config_parse_uint, struct config, redis.max_pending,
+          1, 65536),
+    {.key = NULL},
+};
+
+/*
+ * The rule each limit falls back to while Redis is away: its count
+ * divided by the fleet size (at least 1), so that the fleet together
+ * stays near the shared limit. A quota is divided the same way.
+ */
+static void
+rl_fallback_rules(struct config *c)
+{
+    unsigned n = c->redis.fleet_size;
+
+    if (c->redis.key_prefix == NULL)
+        c->redis.key_prefix = "apiward:";
+    for (size_t i = 0; i < c->nrate_limits; i++) {
+        struct ratelimit_rule *f = &c->rate_limits[i].fallback;
+        const struct ratelimit_rule *r = &c->rate_limits[i].rule;
+
+        *f = *r;
+        if (n <= 1 || r->count == 0)
+            continue;
+        if (r->quota) {
+            f->count = MAX(r->count / n, 1);
+            continue;
+        }
+        /* The same period with a smaller count and burst. */
+        if (ratelimit_rule_rate(f, MAX(r->count / n, 1), r->period_s,
+                                MAX(r->burst / n, 1)) != AW_OK)
+            *f = *r;
+    }
+}
+
+/*
  * A detector needs both its threshold and its window; a ban's cap
  * cannot be below its first length.
  */
@@ -464,6 +568,7 @@ config_ratelimit_cross(struct config_loader *ld)
     const struct config_node *ab = config_map_get(ld->root, "abuse");
     int rc = AW_OK;
 
+    rl_fallback_rules(ld->c);
     /* Both checks fail only when the section was written. */
     if (ab == NULL || ab->type != CONFIG_NODE_MAP)
         return AW_OK;

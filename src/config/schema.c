@@ -503,6 +503,7 @@ static const struct config_field schema_top[] = {
     SPECIAL("admin", config_parse_admin),
     SPECIAL("rate_limits", config_parse_rate_limits),
     SECTION("abuse", config_abuse_fields),
+    SECTION("redis", config_redis_fields),
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},
     SPECIAL("policies", config_parse_policies),
     {.key = "routes", .parse = config_parse_routes, .required = true},

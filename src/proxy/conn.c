@@ -180,6 +180,8 @@ conn_close(struct conn *c)
     c->closed = true;
     if (c->phase == PHASE_AUTH_WAIT)
         worker_unpark(w, c);
+    if (c->phase == PHASE_LIMIT_WAIT)
+        proxy_limit_cancel(c);
     if (c->req.up != NULL) {
         upstream_release(c, c->req.up, false);
         c->req.up = NULL;
@@ -393,8 +395,38 @@ stage_authorize(struct conn *c, struct request *r)
     if (proxy_authorize(c, r) != AW_OK)
         return;
     r->stage = STAGE_LIMIT;
-    if (proxy_limit(c, r) == AW_OK)
+    switch (proxy_limit(c, r)) {
+    case AW_OK:
         stage_forward(c, r);
+        break;
+    case AW_AGAIN:
+        /* Waiting for the shared limits; the timer bounds the wait. */
+        c->phase = PHASE_LIMIT_WAIT;
+        loop_timer_set(&c->w->loop, &c->timer,
+                       r->cfg->redis.command_timeout_ms);
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * The limit stage decided on a request it parked (proxy_limit answered
+ * AW_AGAIN): go on to forward when it admitted the request (ok); else
+ * the refusal is written already (and the phase moved on), and only
+ * the output is left to send.
+ */
+void
+conn_resume_limit(struct conn *c, bool ok)
+{
+    if (c->closed)
+        return;
+    if (c->phase == PHASE_LIMIT_WAIT)
+        c->phase = PHASE_HEAD;
+    if (ok)
+        stage_forward(c, &c->req);
+    if (!c->closed)
+        conn_pump(c);
 }
 
 /*
@@ -1304,6 +1336,7 @@ conn_pump(struct conn *c)
             progress = pump_forward(c);
             break;
         case PHASE_AUTH_WAIT:
+        case PHASE_LIMIT_WAIT:
         case PHASE_FLUSH:
             break;
         }
@@ -1370,6 +1403,10 @@ conn_on_timer(struct loop_timer *t)
     if (c->phase == PHASE_AUTH_WAIT) {
         worker_unpark(c->w, c);
         conn_resume_auth(c, true);
+        return;
+    }
+    if (c->phase == PHASE_LIMIT_WAIT) {
+        proxy_limit_timeout(c);
         return;
     }
     if (c->phase == PHASE_HEAD && buf_len(&c->out) == 0) {

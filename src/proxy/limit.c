@@ -214,23 +214,35 @@ part_material(const struct conn *c, const struct request *r,
 }
 
 /*
- * The key of limit l for this request. The subject is qualified by its
- * issuer, so that two issuers' "alice" are two callers.
+ * The key material of limit l for this request into parts (at most
+ * RATELIMIT_MAX_PARTS), pointing into ip or the request; returns the
+ * count. The subject is qualified by its issuer, so that two issuers'
+ * "alice" are two callers.
  */
+static size_t
+limit_parts(const struct conn *c, const struct request *r,
+            const struct config_rate_limit *l, struct slice *parts,
+            unsigned char (*ip)[16])
+{
+    size_t n = 0;
+
+    parts[n++] = (struct slice){l->name, strlen(l->name)};
+    for (unsigned i = 0; i < l->nparts && n < RATELIMIT_MAX_PARTS; i++) {
+        parts[n++] = part_material(c, r, l, &l->parts[i], ip[i]);
+        if (l->parts[i].kind == RL_KEY_SUBJECT && n < RATELIMIT_MAX_PARTS)
+            parts[n++] = r->principal.issuer;
+    }
+    return n;
+}
+
 static uint64_t
 limit_key(struct ratelimit *rl, const struct conn *c, const struct request *r,
           const struct config_rate_limit *l)
 {
     struct slice parts[RATELIMIT_MAX_PARTS];
     unsigned char ip[CONFIG_RL_MAX_PARTS][16];
-    size_t n = 0;
+    size_t n = limit_parts(c, r, l, parts, ip);
 
-    parts[n++] = (struct slice){l->name, strlen(l->name)};
-    for (unsigned i = 0; i < l->nparts; i++) {
-        parts[n++] = part_material(c, r, l, &l->parts[i], ip[i]);
-        if (l->parts[i].kind == RL_KEY_SUBJECT)
-            parts[n++] = r->principal.issuer;
-    }
     return ratelimit_key(rl, DOMAIN_LIMIT, parts, n);
 }
 
@@ -293,11 +305,13 @@ refuse_unavailable(struct conn *c)
 }
 
 /*
- * Check then count the route's limits of one kind (pre_auth or not).
- * Returns AW_OK, or AW_DECLINED once the request is refused.
+ * Check then count the route's limits of one kind (pre_auth or not),
+ * or all of them with their fallback rules (the fleet's share) when
+ * fallback is set. Returns AW_OK, or AW_DECLINED once the request is
+ * refused.
  */
 static int
-run_limits(struct conn *c, struct request *r, bool pre_auth)
+check_limits(struct conn *c, struct request *r, bool pre_auth, bool fallback)
 {
     const struct config_route *rt = r->route;
     const struct config_rate_limit *lims[LIMIT_MAX_PER_ROUTE];
@@ -309,7 +323,7 @@ run_limits(struct conn *c, struct request *r, bool pre_auth)
     size_t n = 0, refused;
 
     for (size_t i = 0; i < rt->nlimits && n < LIMIT_MAX_PER_ROUTE; i++) {
-        if (rt->limits[i]->pre_auth == pre_auth)
+        if (fallback || rt->limits[i]->pre_auth == pre_auth)
             lims[n++] = rt->limits[i];
     }
     if (n == 0)
@@ -320,13 +334,26 @@ run_limits(struct conn *c, struct request *r, bool pre_auth)
         return AW_DECLINED;
     }
     for (size_t i = 0; i < n; i++) {
-        rules[i] = &lims[i]->rule;
+        rules[i] = fallback ? &lims[i]->fallback : &lims[i]->rule;
         keys[i] = limit_key(rl, c, r, lims[i]);
     }
     if (ratelimit_check_all(rl, rules, keys, n, &now, &refused, &v))
         return AW_OK;
     refuse_limit(c, r, lims[refused], &v);
     return AW_DECLINED;
+}
+
+static int
+run_limits(struct conn *c, struct request *r, bool pre_auth)
+{
+    return check_limits(c, r, pre_auth, false);
+}
+
+/* Fleet mode: limits and bans shared through Redis. */
+static bool
+fleet_on(const struct config *cfg)
+{
+    return cfg->redis.address != NULL;
 }
 
 /* The ban key of the client address (its whole address). */
@@ -369,8 +396,11 @@ proxy_guard(struct conn *c, struct request *r)
 {
     struct ratelimit *rl;
 
+    /* In fleet mode every limit is decided at once in the limit stage. */
     if (!abuse_on(r->cfg))
-        return run_limits(c, r, true) == AW_OK ? AW_OK : AW_DECLINED;
+        return fleet_on(r->cfg) || run_limits(c, r, true) == AW_OK
+                   ? AW_OK
+                   : AW_DECLINED;
     rl = limit_state(r->cfg);
     if (rl == NULL) {
         refuse_unavailable(c);
@@ -378,6 +408,8 @@ proxy_guard(struct conn *c, struct request *r)
     }
     if (check_ban(c, r, rl, ban_key_ip(rl, c)) != AW_OK)
         return AW_DECLINED;
+    if (fleet_on(r->cfg))
+        return AW_OK;
     return run_limits(c, r, true) == AW_OK ? AW_OK : AW_DECLINED;
 }
 
@@ -424,6 +456,236 @@ enter_gauges(struct conn *c, struct request *r, struct ratelimit *rl)
     return AW_OK;
 }
 
+/*
+ * Fleet mode. The route's limits (those known before authentication
+ * too: the guard stage leaves them to this one call) and the bans of
+ * the client address and the principal go to Redis as one decision,
+ * while the request waits in PHASE_LIMIT_WAIT. When Redis is down, slow
+ * or has too many decisions pending, the limits are checked here with
+ * their fallback rules: this gateway's share, the rule divided by
+ * redis.fleet_size.
+ *
+ * Known shortcomings: limits keyed before authentication are decided
+ * here, after it, so that a request costs one round trip; a flood of
+ * them pays for its authentication before it is refused. Offence
+ * counts (the escalation of bans) stay per gateway; only bans are
+ * shared. The fallback starts from this gateway's own local state, so
+ * entering it may admit one more burst per gateway.
+ */
+
+#define FLEET_PASSWORD_MAX 512
+
+/* The first line of redis.password_file into buf; false on failure. */
+static bool
+fleet_password(const char *path, char *buf, size_t cap)
+{
+    FILE *fp = fopen(path, "re");
+    bool ok = fp != NULL && fgets(buf, (int)cap, fp) != NULL;
+
+    if (fp != NULL)
+        fclose(fp);
+    if (ok)
+        buf[strcspn(buf, "\r\n")] = '\0';
+    return ok;
+}
+
+/*
+ * The worker's fleet client, made on first use; NULL when it cannot be
+ * (logged once: requests then take the fallback).
+ */
+static struct ratelimit_fleet *
+fleet_client(struct worker *w, const struct config *cfg, struct ratelimit *rl)
+{
+    const struct config_redis *rc = &cfg->redis;
+    char password[FLEET_PASSWORD_MAX] = "";
+    struct ratelimit_fleet_opts o = {
+        rc->address, NULL, rc->key_prefix, rc->connect_timeout_ms,
+        rc->backoff_max_ms, rc->max_pending};
+
+    if (w->fleet_tried)
+        return w->fleet;
+    w->fleet_tried = true;
+    if (rc->password_file != NULL) {
+        if (!fleet_password(rc->password_file, password, sizeof(password))) {
+            log_error("ratelimit: cannot read redis.password_file %s; "
+                      "limits stay local", rc->password_file);
+            return NULL;
+        }
+        o.password = password;
+    }
+    if (ratelimit_fleet_new(rl, &w->loop, &o, &w->fleet) != AW_OK) {
+        log_error("ratelimit: cannot make the Redis client for %s; "
+                  "limits stay local", rc->address);
+        w->fleet = NULL;
+    }
+    explicit_bzero(password, sizeof(password));
+    return w->fleet;
+}
+
+/* The fleet key of the client address's ban. */
+static void
+fleet_ban_key_ip(const struct conn *c, char *out)
+{
+    unsigned char ip[16];
+    struct slice part = peer_prefix(c, 32, 128, ip);
+
+    ratelimit_fleet_key("ip", &part, 1, out);
+}
+
+/* The fleet key of a principal's ban: issuer and subject. */
+static void
+fleet_ban_key_principal(const struct principal *p, char *out)
+{
+    struct slice parts[] = {p->issuer, p->subject};
+
+    ratelimit_fleet_key("sub", parts, ARRAY_LEN(parts), out);
+}
+
+/*
+ * The items of one decision: every limit of the route in order, then
+ * the bans (address, principal) when bans are on. Returns the count.
+ */
+static size_t
+fleet_items(const struct conn *c, const struct request *r,
+            struct ratelimit_fleet_item *items)
+{
+    const struct config_route *rt = r->route;
+    int64_t wall_s = (int64_t)(clock_wall_ms() / 1000);
+    size_t n = 0;
+
+    for (size_t i = 0; i < rt->nlimits && n < LIMIT_MAX_PER_ROUTE; i++) {
+        const struct config_rate_limit *l = rt->limits[i];
+        struct ratelimit_fleet_item *it = &items[n++];
+        struct slice parts[RATELIMIT_MAX_PARTS];
+        unsigned char ip[CONFIG_RL_MAX_PARTS][16];
+        size_t np = limit_parts(c, r, l, parts, ip);
+
+        it->rule = &l->rule;
+        ratelimit_fleet_key("limit", parts, np, it->key);
+        if (l->rule.quota)
+            ratelimit_calendar(&l->rule, wall_s, &it->quota_index,
+                               &it->quota_left_s);
+    }
+    if (!abuse_on(r->cfg))
+        return n;
+    items[n].rule = NULL;
+    fleet_ban_key_ip(c, items[n++].key);
+    if (r->principal.kind != AUTH_NONE) {
+        items[n].rule = NULL;
+        fleet_ban_key_principal(&r->principal, items[n++].key);
+    }
+    return n;
+}
+
+/* Decide locally with the fallback rules, then the in-flight counts. */
+static int
+fleet_fallback(struct conn *c, struct request *r, struct ratelimit *rl)
+{
+    if (check_limits(c, r, false, true) != AW_OK)
+        return AW_DECLINED;
+    return enter_gauges(c, r, rl);
+}
+
+/* Apply Redis's answer; AW_OK when the request goes on. */
+static int
+fleet_apply(struct conn *c, struct request *r, struct ratelimit *rl,
+            const struct ratelimit_fleet_answer *a)
+{
+    const struct config_rate_limit *l;
+    struct ratelimit_verdict v = {0};
+
+    if (a->rc != AW_OK)
+        return fleet_fallback(c, r, rl);
+    if (a->allowed)
+        return enter_gauges(c, r, rl);
+    if (a->banned) {
+        r->retry_after_s = ceil_s(a->retry_ns);
+        conn_refuse(c, 429, "abuse.banned",
+                    "This client is banned for a while after abusive "
+                    "requests.");
+        return AW_DECLINED;
+    }
+    l = r->route->limits[a->index];
+    v.limit = l->rule.quota ? l->rule.count : l->rule.burst;
+    v.retry_ns = a->retry_ns;
+    refuse_limit(c, r, l, &v);
+    return AW_DECLINED;
+}
+
+/* Redis decided (or could not): apply it and wake the request. */
+static void
+on_fleet_answer(void *arg, const struct ratelimit_fleet_answer *a)
+{
+    struct conn *c = arg;
+    struct request *r = &c->req;
+    struct ratelimit *rl = atomic_load(&limit_rl);
+
+    r->fleet_ticket = NULL;
+    conn_resume_limit(c, fleet_apply(c, r, rl, a) == AW_OK);
+}
+
+/*
+ * The limit stage in fleet mode: AW_AGAIN when the decision went to
+ * Redis (on_fleet_answer follows), else decided here.
+ */
+static int
+fleet_limit(struct conn *c, struct request *r, struct ratelimit *rl)
+{
+    struct ratelimit_fleet_item items[RATELIMIT_FLEET_MAX_ITEMS];
+    struct ratelimit_fleet *f = fleet_client(c->w, r->cfg, rl);
+    size_t n = fleet_items(c, r, items);
+
+    if (n == 0)
+        return enter_gauges(c, r, rl);
+    if (f != NULL && ratelimit_fleet_check(f, items, n, on_fleet_answer, c,
+                                           &r->fleet_ticket) == AW_AGAIN)
+        return AW_AGAIN;
+    return fleet_fallback(c, r, rl);
+}
+
+void
+proxy_limit_timeout(struct conn *c)
+{
+    struct request *r = &c->req;
+    struct ratelimit *rl = atomic_load(&limit_rl);
+    bool ok;
+
+    ratelimit_fleet_cancel(c->w->fleet, r->fleet_ticket, true);
+    r->fleet_ticket = NULL;
+    ok = fleet_fallback(c, r, rl) == AW_OK;
+    conn_resume_limit(c, ok);
+}
+
+void
+proxy_limit_cancel(struct conn *c)
+{
+    ratelimit_fleet_cancel(c->w->fleet, c->req.fleet_ticket, false);
+    c->req.fleet_ticket = NULL;
+}
+
+void
+proxy_limit_worker_fini(struct worker *w)
+{
+    ratelimit_fleet_free(w->fleet);
+    w->fleet = NULL;
+}
+
+/* Share a ban just given with the other gateways. */
+static void
+fleet_write_ban(struct conn *c, const struct request *r, bool by_principal,
+                uint64_t duration_ns)
+{
+    char key[RATELIMIT_FLEET_KEY_HEX + 1];
+
+    if (!fleet_on(r->cfg) || c->w->fleet == NULL)
+        return;
+    if (by_principal)
+        fleet_ban_key_principal(&r->principal, key);
+    else
+        fleet_ban_key_ip(c, key);
+    ratelimit_fleet_ban(c->w->fleet, key, duration_ns);
+}
+
 int
 proxy_limit(struct conn *c, struct request *r)
 {
@@ -441,6 +703,8 @@ proxy_limit(struct conn *c, struct request *r)
     if (abuse_on(r->cfg) && r->principal.kind != AUTH_NONE &&
         check_ban(c, r, rl, ban_key_principal(rl, &r->principal)) != AW_OK)
         return AW_DECLINED;
+    if (fleet_on(r->cfg))
+        return fleet_limit(c, r, rl);
     if (run_limits(c, r, false) != AW_OK)
         return AW_DECLINED;
     return enter_gauges(c, r, rl);
@@ -487,6 +751,7 @@ ban(struct conn *c, struct request *r, struct ratelimit *rl, uint64_t key,
     unsigned level;
 
     ratelimit_ban(rl, key, &now, &p, &d, &level);
+    fleet_write_ban(c, r, by_principal, d);
     slice_copy_cstr(subject, sizeof(subject), r->principal.subject);
     slice_copy_cstr(issuer, sizeof(issuer), r->principal.issuer);
     slice_copy_cstr(method, sizeof(method), r->method);

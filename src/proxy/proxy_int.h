@@ -68,6 +68,7 @@ enum conn_phase {
     PHASE_IDLE,      /* waiting for the first byte of a request */
     PHASE_HEAD,      /* reading a request head */
     PHASE_AUTH_WAIT, /* parked until the keys it needs are fetched */
+    PHASE_LIMIT_WAIT,/* parked until the shared limits decide */
     PHASE_BODY,      /* reading a body whole before authorize */
     PHASE_FORWARD,   /* request being forwarded, response awaited */
     PHASE_FLUSH,     /* gateway-made answer being written, then close */
@@ -122,6 +123,8 @@ struct request {
                                       limit stage (route, upstream);
                                       0: none. proxy_limit_release
                                       leaves them */
+    void *fleet_ticket;            /* the shared-limit decision awaited
+                                      in PHASE_LIMIT_WAIT, or NULL */
     struct slice problem_fields;   /* more "Name: value\r\n" lines for a
                                       gateway-made answer (in the arena),
                                       e.g. RateLimit fields; may be
@@ -212,6 +215,9 @@ struct worker {
     size_t nlisteners;
     struct conn *conns;            /* every open client connection */
     struct conn *parked;           /* requests waiting for keys */
+    struct ratelimit_fleet *fleet; /* shared limits' client, made on
+                                      first use in fleet mode; NULL */
+    bool fleet_tried;              /* fleet was made or failed once */
     struct identity_cache *idcache;/* verified tokens of this worker */
     struct introspector *intro;    /* introspection requests and answers */
     unsigned nconns;
@@ -262,6 +268,7 @@ void conn_free(struct conn *c);
 void conn_drain(struct conn *c);
 void conn_upstream_failed(struct conn *c, enum upstream_failure why);
 void conn_resume_auth(struct conn *c, bool final);
+void conn_resume_limit(struct conn *c, bool ok);
 /* Answer the request with a problem document and record it. */
 void conn_refuse(struct conn *c, int status, const char *reason,
                  const char *detail);
@@ -289,6 +296,20 @@ int proxy_authorize(struct conn *c, struct request *r);
 int proxy_guard(struct conn *c, struct request *r);
 int proxy_limit(struct conn *c, struct request *r);
 void proxy_observe(struct conn *c, struct request *r);
+
+/*
+ * Fleet mode (redis section): proxy_limit may also return AW_AGAIN,
+ * the decision sent to Redis; the caller parks the request in
+ * PHASE_LIMIT_WAIT with its timer set to redis.command_timeout, and
+ * proxy_limit calls conn_resume_limit once decided. When the timer
+ * fires first, proxy_limit_timeout decides locally (the fallback share)
+ * and resumes; proxy_limit_cancel forgets the decision of a connection
+ * that closes. proxy_limit_worker_fini closes the worker's Redis client
+ * (after its connections are closed).
+ */
+void proxy_limit_timeout(struct conn *c);
+void proxy_limit_cancel(struct conn *c);
+void proxy_limit_worker_fini(struct worker *w);
 
 /*
  * Leave the in-flight gauges r entered; safe to call more than once.

@@ -381,6 +381,7 @@ worker_fini(struct worker *w)
         free(be);
     }
     introspect_free(w->intro);
+    proxy_limit_worker_fini(w);
     loop_fini(&w->loop);
     pool_fini(&w->io_pool);
     pool_fini(&w->small_pool);

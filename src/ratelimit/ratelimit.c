@@ -245,4 +245,7 @@ ratelimit_stats(const struct ratelimit *rl, struct ratelimit_stats *s)
     s->evictions = atomic_load(&rl->limits.evictions);
     s->ban_evictions = atomic_load(&rl->bans.evictions);
     s->bans = atomic_load(&rl->nbans);
+    s->fleet_outages = atomic_load(&rl->fleet_outages);
+    s->fleet_fallbacks = atomic_load(&rl->fleet_fallbacks);
+    s->fleet_decisions = atomic_load(&rl->fleet_decisions);
 }

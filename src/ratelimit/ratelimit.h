@@ -216,8 +216,127 @@ struct ratelimit_stats {
     uint64_t evictions;     /* live limit states pushed out */
     uint64_t ban_evictions; /* live bans or offence counts pushed out */
     uint64_t bans;          /* bans given */
+    uint64_t fleet_outages; /* times the fleet lost Redis (every worker
+                               connection down or failing) */
+    uint64_t fleet_fallbacks; /* fleet decisions made locally instead:
+                               Redis down, slow or refusing */
+    uint64_t fleet_decisions; /* decisions Redis answered */
 };
 
 void ratelimit_stats(const struct ratelimit *rl, struct ratelimit_stats *s);
+
+/*
+ * Fleet mode: limits and bans shared by several gateways through one
+ * Redis server. Each worker has its own struct ratelimit_fleet, one
+ * hiredis connection driven by the worker's loop (not thread-safe: use
+ * it from that loop's thread only).
+ *
+ * A decision is one call of a Lua script (EVALSHA): it reads the
+ * server's clock (TIME), checks the request's bans, then every rate
+ * and quota, and counts the request against all of them only when all
+ * admit it, atomically. The clock is the server's so that gateways
+ * whose clocks disagree still share one timeline: a gateway running
+ * ahead would otherwise see every shared state as older than it is
+ * and admit more.
+ *
+ * Keys in Redis are the prefix, a kind and the hex of the first 16
+ * bytes of a SHA-256 of the key material (ratelimit_fleet_key): the
+ * same on every gateway, fixed in length, and with no client text in
+ * Redis.
+ */
+#define RATELIMIT_FLEET_KEY_HEX 32
+#define RATELIMIT_FLEET_MAX_ITEMS 24   /* limits and bans of one call */
+
+struct loop;
+struct ratelimit_fleet;
+
+struct ratelimit_fleet_opts {
+    const char *address;      /* "host:port" or a unix path; borrowed */
+    const char *password;     /* NULL: no AUTH; copied */
+    const char *prefix;       /* key prefix; copied, at most 64 bytes */
+    uint64_t connect_timeout_ms;
+    uint64_t backoff_max_ms;  /* reconnection waits grow to this */
+    unsigned max_pending;     /* decisions in flight, at least 1 */
+};
+
+/*
+ * The fleet key of key material: hex digits of SHA-256 over each part
+ * with its length, after kind. out has RATELIMIT_FLEET_KEY_HEX + 1
+ * bytes; it is NUL-terminated.
+ */
+void ratelimit_fleet_key(const char *kind, const struct slice *parts,
+                         size_t n, char *out);
+
+/* One thing a decision checks. */
+struct ratelimit_fleet_item {
+    const struct ratelimit_rule *rule; /* NULL: a ban key */
+    char key[RATELIMIT_FLEET_KEY_HEX + 1]; /* from ratelimit_fleet_key */
+    uint64_t quota_index;     /* a quota: its period, from
+                                 ratelimit_calendar */
+    uint64_t quota_left_s;    /* a quota: seconds to the period's end */
+};
+
+/* What Redis decided, or that it did not. */
+struct ratelimit_fleet_answer {
+    int rc;                   /* AW_OK: decided; AW_IO: no answer (down,
+                                 timed out, error): decide locally */
+    bool allowed;
+    bool banned;              /* refused by a ban item */
+    size_t index;             /* refused: the item that refused */
+    uint64_t retry_ns;        /* refused: until the next admission or the
+                                 ban's end */
+};
+
+/*
+ * Called once per decision that ratelimit_fleet_check accepted, never
+ * from inside that call, unless it was cancelled first.
+ */
+typedef void (*ratelimit_fleet_cb)(void *arg,
+                                   const struct ratelimit_fleet_answer *a);
+
+/*
+ * Make the fleet client of one worker and start connecting. rl receives
+ * the fleet counters. AW_OK with *out set, AW_INVALID for a bad address,
+ * AW_NOMEM.
+ */
+int ratelimit_fleet_new(struct ratelimit *rl, struct loop *l,
+                        const struct ratelimit_fleet_opts *o,
+                        struct ratelimit_fleet **out);
+
+/*
+ * Close the connection and free; callbacks of pending decisions run
+ * first with rc AW_IO. Accepts NULL.
+ */
+void ratelimit_fleet_free(struct ratelimit_fleet *f);
+
+/*
+ * Ask Redis to decide on items[0..n), n <= RATELIMIT_FLEET_MAX_ITEMS.
+ * AW_AGAIN: sent; cb(arg, answer) follows, and *ticket names the
+ * decision for ratelimit_fleet_cancel. AW_DECLINED: Redis is not usable
+ * now or too many decisions are pending (decide locally; counted as a
+ * fallback).
+ */
+int ratelimit_fleet_check(struct ratelimit_fleet *f,
+                          const struct ratelimit_fleet_item *items, size_t n,
+                          ratelimit_fleet_cb cb, void *arg, void **ticket);
+
+/*
+ * Forget the decision of ticket: its callback will not run. When
+ * timed_out, the caller gave up waiting: the connection is taken as
+ * failing, closed and opened again, and the outage is counted.
+ */
+void ratelimit_fleet_cancel(struct ratelimit_fleet *f, void *ticket,
+                            bool timed_out);
+
+/*
+ * Write a ban of key (a fleet key) lasting ttl_ns for every gateway;
+ * fire and forget (a ban that cannot be written stays local). A longer
+ * ban already there is kept.
+ */
+void ratelimit_fleet_ban(struct ratelimit_fleet *f, const char *key,
+                         uint64_t ttl_ns);
+
+/* True while the connection is up and the script loaded. */
+bool ratelimit_fleet_ready(const struct ratelimit_fleet *f);
 
 #endif

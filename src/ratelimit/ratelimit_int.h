@@ -75,6 +75,10 @@ struct ratelimit {
     struct gauge *gauges;       /* open addressing, never evicted */
     size_t gauge_mask;
     atomic_uint_fast64_t nbans;
+    atomic_uint_fast64_t fleet_outages;
+    atomic_uint_fast64_t fleet_fallbacks;
+    atomic_uint_fast64_t fleet_decisions;
+    atomic_uint fleet_down;     /* worker connections down now */
 };
 
 /* Allocate the gauge table of at least n slots; AW_OK or AW_NOMEM. */
@@ -83,5 +87,45 @@ int ratelimit_gauges_init(struct ratelimit *rl, size_t n);
 /* SipHash-2-4 of buf[0..len) under (k0, k1). */
 uint64_t ratelimit_siphash(uint64_t k0, uint64_t k1, const void *buf,
                            size_t len);
+
+/*
+ * One decision's command for Redis: EVALSHA, the script's digest, the
+ * key count, the keys (bans first), the ban count, then three values
+ * per limit. Every argument points into buf.
+ */
+#define FLEET_ARGV_MAX (5 + 4 * RATELIMIT_FLEET_MAX_ITEMS)
+#define FLEET_BUF_MAX 6144
+
+struct fleet_cmd {
+    size_t argc;
+    const char *argv[FLEET_ARGV_MAX];
+    size_t argvlen[FLEET_ARGV_MAX];
+    size_t nbans;               /* ban items, first in the key list */
+    char buf[FLEET_BUF_MAX];
+};
+
+/* The Lua text of the decision script (script.c). */
+extern const char fleet_script[];
+
+/*
+ * Build the EVALSHA command for items[0..n) under prefix, the ban items
+ * moved first (their order among themselves kept, and the limits'
+ * too); map[k] is the index in items of the k-th key. sha is the
+ * script's digest (40 hex digits). AW_OK, or AW_INVALID when n is 0 or
+ * too large, or the prefix too long.
+ */
+int fleet_cmd_build(struct fleet_cmd *cmd, const char *sha,
+                    const char *prefix, const struct ratelimit_fleet_item *items,
+                    size_t n, uint8_t *map);
+
+/*
+ * Read the script's answer {status, key, micros} into a: status 1
+ * admitted, 0 refused by a limit, 2 refused by a ban; key is 1-based
+ * in the command's key order (map turns it into an item index).
+ * AW_OK, or AW_INVALID for any other shape (a is then an AW_IO answer).
+ */
+struct redisReply;
+int fleet_reply_read(const struct redisReply *reply, const uint8_t *map,
+                     size_t n, struct ratelimit_fleet_answer *a);
 
 #endif

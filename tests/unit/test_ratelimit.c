@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 
 #include "ratelimit/ratelimit.h"
 #include "ratelimit/ratelimit_int.h"
@@ -465,6 +466,114 @@ test_threads_share(void **state)
     ratelimit_free(rl);
 }
 
+/* The fleet key: fixed length, hex, stable, and part boundaries count. */
+static void
+test_fleet_key(void **state)
+{
+    struct slice ab[] = {SLICE_LIT("ab"), SLICE_LIT("c")};
+    struct slice a_bc[] = {SLICE_LIT("a"), SLICE_LIT("bc")};
+    char k1[RATELIMIT_FLEET_KEY_HEX + 1], k2[RATELIMIT_FLEET_KEY_HEX + 1];
+    char k3[RATELIMIT_FLEET_KEY_HEX + 1];
+
+    (void)state;
+    ratelimit_fleet_key("limit", ab, 2, k1);
+    ratelimit_fleet_key("limit", ab, 2, k2);
+    ratelimit_fleet_key("limit", a_bc, 2, k3);
+    assert_int_equal(strlen(k1), RATELIMIT_FLEET_KEY_HEX);
+    assert_int_equal(strspn(k1, "0123456789abcdef"), RATELIMIT_FLEET_KEY_HEX);
+    assert_string_equal(k1, k2);
+    assert_string_not_equal(k1, k3);
+    ratelimit_fleet_key("ip", ab, 2, k3);
+    assert_string_not_equal(k1, k3);
+}
+
+/* Bans go first in the key list; a limit's values follow its kind. */
+static void
+test_fleet_cmd(void **state)
+{
+    static struct fleet_cmd cmd;
+    struct ratelimit_rule rate, quota = {.quota = true, .count = 7};
+    struct ratelimit_fleet_item it[3] = {0};
+    uint8_t map[RATELIMIT_FLEET_MAX_ITEMS];
+
+    (void)state;
+    assert_int_equal(ratelimit_rule_rate(&rate, 3, 1, 2), AW_OK);
+    it[0].rule = &rate;
+    memcpy(it[0].key, "aa", 3);
+    it[1].rule = NULL;
+    memcpy(it[1].key, "bb", 3);
+    it[2].rule = &quota;
+    memcpy(it[2].key, "cc", 3);
+    it[2].quota_index = 20000;
+    it[2].quota_left_s = 60;
+    assert_int_equal(fleet_cmd_build(&cmd, "SHA", "p:", it, 3, map), AW_OK);
+    assert_int_equal(cmd.argc, 3 + 3 + 1 + 6);
+    assert_string_equal(cmd.argv[0], "EVALSHA");
+    assert_string_equal(cmd.argv[2], "3");
+    assert_string_equal(cmd.argv[3], "p:ban:bb");
+    assert_string_equal(cmd.argv[4], "p:rate:aa");
+    assert_string_equal(cmd.argv[5], "p:quota:cc:20000");
+    assert_string_equal(cmd.argv[6], "1");
+    /* 1/3 s rounded up to the microsecond, burst 2. */
+    assert_string_equal(cmd.argv[7], "r");
+    assert_string_equal(cmd.argv[8], "333334");
+    assert_string_equal(cmd.argv[9], "2");
+    assert_string_equal(cmd.argv[10], "q");
+    assert_string_equal(cmd.argv[11], "7");
+    assert_string_equal(cmd.argv[12], "60000");
+    assert_int_equal(map[0], 1);
+    assert_int_equal(map[1], 0);
+    assert_int_equal(map[2], 2);
+    assert_int_equal(fleet_cmd_build(&cmd, "SHA", "p:", it, 0, map),
+                     AW_INVALID);
+    assert_int_equal(fleet_cmd_build(&cmd, "SHA", "p:", it,
+                                     RATELIMIT_FLEET_MAX_ITEMS + 1, map),
+                     AW_INVALID);
+}
+
+/* A reply {status, key, micros} of three integers; anything else. */
+static void
+test_fleet_reply(void **state)
+{
+    redisReply e[3] = {{.type = REDIS_REPLY_INTEGER},
+                       {.type = REDIS_REPLY_INTEGER},
+                       {.type = REDIS_REPLY_INTEGER}};
+    redisReply *ep[3] = {&e[0], &e[1], &e[2]};
+    redisReply arr = {.type = REDIS_REPLY_ARRAY, .elements = 3,
+                      .element = ep};
+    redisReply err = {.type = REDIS_REPLY_ERROR, .str = "NOSCRIPT", .len = 8};
+    uint8_t map[3] = {1, 0, 2};
+    struct ratelimit_fleet_answer a;
+
+    (void)state;
+    e[0].integer = 1;
+    assert_int_equal(fleet_reply_read(&arr, map, 3, &a), AW_OK);
+    assert_true(a.allowed);
+    e[0].integer = 0;
+    e[1].integer = 2;
+    e[2].integer = 1500;
+    assert_int_equal(fleet_reply_read(&arr, map, 3, &a), AW_OK);
+    assert_false(a.allowed);
+    assert_false(a.banned);
+    assert_int_equal(a.index, 0);
+    assert_int_equal(a.retry_ns, 1500000);
+    e[0].integer = 2;
+    e[1].integer = 1;
+    assert_int_equal(fleet_reply_read(&arr, map, 3, &a), AW_OK);
+    assert_true(a.banned);
+    assert_int_equal(a.index, 1);
+    e[1].integer = 4;           /* no such key */
+    assert_int_equal(fleet_reply_read(&arr, map, 3, &a), AW_INVALID);
+    assert_int_equal(a.rc, AW_IO);
+    e[1].integer = 1;
+    e[0].integer = 5;           /* no such status */
+    assert_int_equal(fleet_reply_read(&arr, map, 3, &a), AW_INVALID);
+    assert_int_equal(fleet_reply_read(&err, map, 3, &a), AW_INVALID);
+    assert_int_equal(fleet_reply_read(NULL, map, 3, &a), AW_INVALID);
+    arr.elements = 2;
+    assert_int_equal(fleet_reply_read(&arr, map, 3, &a), AW_INVALID);
+}
+
 int
 main(void)
 {
@@ -483,6 +592,9 @@ main(void)
         cmocka_unit_test(test_first_seen),
         cmocka_unit_test(test_gauges),
         cmocka_unit_test(test_threads_share),
+        cmocka_unit_test(test_fleet_key),
+        cmocka_unit_test(test_fleet_cmd),
+        cmocka_unit_test(test_fleet_reply),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

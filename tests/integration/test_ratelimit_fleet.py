@@ -1,0 +1,183 @@
+"""Limits and bans shared by several gateways through a real Redis.
+
+Each test starts its own redis-server on a free loopback port (no
+persistence) and gateways whose redis section points at it. Clients
+send as fast as they can for a few seconds; what counts is how many
+requests the upstream was let through, against what the shared limit
+allows over the same time.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness import RawClient, assert_problem, free_port, wait_for
+
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS is None, reason="needs redis-server")
+
+RATE = 100
+BURST = 5
+
+
+class Redis:
+    """One redis-server process on a fixed port; stop and start again."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.workdir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.ping, 5, what="redis-server answering PING")
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
+
+@pytest.fixture
+def redis(tmp_path):
+    r = Redis(str(tmp_path))
+    r.start()
+    yield r
+    r.stop()
+
+
+def fleet_gateway(gateways, upstream, redis, name, fleet_size=2, **extra):
+    routes = [
+        {"name": "shared", "path": "/shared", "upstream": "demo",
+         "limits": ["fleet_wide"]},
+        {"name": "open", "path": "/open", "upstream": "demo"},
+    ]
+    rate_limits = {"fleet_wide": {"key": ["route"], "rate": "%d/s" % RATE,
+                                  "burst": BURST}}
+    return gateways([upstream.addr], routes=routes, rate_limits=rate_limits,
+                    name=name,
+                    redis={"address": "127.0.0.1:%d" % redis.port,
+                           "fleet_size": fleet_size,
+                           "command_timeout": "200ms",
+                           "backoff_max": "500ms"},
+                    **extra)
+
+
+def hammer(gws, seconds, per_gateway=3):
+    """Send GET /shared on keep-alive connections to each gateway until
+    seconds have passed; returns (elapsed seconds, statuses)."""
+    statuses = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def run(gw):
+        mine = []
+        cli = RawClient(gw.port)
+        try:
+            while time.monotonic() < stop_at:
+                cli.request("GET", "/shared")
+                r = cli.read_response()
+                mine.append(r.status)
+                if r.wants_close():
+                    cli.close()
+                    cli = RawClient(gw.port)
+        finally:
+            cli.close()
+        with lock:
+            statuses.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(gw,))
+               for gw in gws for _ in range(per_gateway)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - start, statuses
+
+
+def wait_log(gw, text, timeout=10):
+    wait_for(lambda: text in gw.stderr(), timeout, what=repr(text))
+
+
+def test_two_gateways_share_one_limit(gateways, upstream, redis):
+    a = fleet_gateway(gateways, upstream, redis, "fleet_a")
+    b = fleet_gateway(gateways, upstream, redis, "fleet_b")
+    # Each worker connects on its first request; let them all be ready.
+    hammer([a, b], 1.0)
+    time.sleep(1.5)        # the shared state is full again
+    elapsed, got = hammer([a, b], 10.0)
+    admitted = got.count(200)
+    print("shared limit: %d admitted of %d in %.2f s (%.1f/s)"
+          % (admitted, len(got), elapsed, admitted / elapsed))
+    assert set(got) <= {200, 429}
+    expected = RATE * elapsed
+    assert abs(admitted - expected) <= 0.02 * expected + BURST, \
+        (admitted, elapsed)
+    assert "fall back" not in a.stderr() + b.stderr()
+
+
+def test_redis_outage_falls_back_and_recovers(gateways, upstream, redis):
+    gw = fleet_gateway(gateways, upstream, redis, "fleet_one")
+    hammer([gw], 1.0)
+    time.sleep(1.5)
+    # Shared: this gateway alone may use the whole limit.
+    elapsed, got = hammer([gw], 3.0)
+    assert set(got) <= {200, 429}
+    assert got.count(200) >= 0.9 * RATE * elapsed
+
+    redis.kill()
+    elapsed, got = hammer([gw], 3.0)
+    assert set(got) <= {200, 429}, "only refusals by the limit"
+    # The fallback is this gateway's share: half the limit (fleet of 2),
+    # from a state that starts full.
+    share = RATE / 2
+    assert got.count(200) <= share * elapsed + BURST + 0.02 * share * elapsed
+    assert got.count(200) >= 0.8 * share * elapsed
+    assert gw.stderr().count("fall back to this gateway's share") == 1
+
+    redis.start()
+    wait_log(gw, "answers again")
+    time.sleep(1.0)
+    hammer([gw], 0.5)      # every worker is back on its connection
+    time.sleep(1.5)
+    elapsed, got = hammer([gw], 3.0)
+    assert set(got) <= {200, 429}
+    assert got.count(200) >= 0.9 * RATE * elapsed
+    assert gw.alive()
+
+
+def test_a_ban_on_one_gateway_holds_on_the_other(gateways, upstream, redis):
+    abuse = {"client_errors": {"threshold": 5, "window": "1m"},
+             "ban": {"duration": "1m", "max": "10m", "factor": 2}}
+    a = fleet_gateway(gateways, upstream, redis, "ban_a", abuse=abuse)
+    b = fleet_gateway(gateways, upstream, redis, "ban_b", abuse=abuse)
+    # A worker connects on its first request: reach them all, then wait.
+    for gw in (a, b):
+        assert all(gw.get("/open").status == 200 for _ in range(8))
+    time.sleep(1.0)
+    got = [a.get("/nothing/%d" % i).status for i in range(6)]
+    assert got == [404] * 6
+    assert_problem(a.get("/open"), 429, "abuse.banned")
+    # b never saw a 4xx from this client: the ban comes from Redis.
+    r = b.get("/open")
+    assert_problem(r, 429, "abuse.banned")
+    assert 0 < int(r.header("Retry-After")) <= 60
