@@ -170,6 +170,9 @@ config_free(struct config *c)
     for (size_t i = 0; c->listener_tls != NULL && i < c->nlisteners; i++)
         if (c->listener_tls[i] != NULL)
             tls_server_unref(c->listener_tls[i]->server);
+    for (size_t i = 0; i < c->nupstreams; i++)
+        if (c->upstreams[i].tls != NULL)
+            tls_client_unref(c->upstreams[i].tls->client);
     if (c->introspection != NULL && c->introspection->client_secret != NULL)
         explicit_bzero(c->introspection->client_secret,
                        c->introspection->client_secret_len);

@@ -93,6 +93,23 @@ struct config_tls {
     struct tls_server *server;       /* compiled at load; owned */
 };
 
+/* Defined by the tls module; held by reference. */
+struct tls_client;
+
+/*
+ * upstreams.NAME.tls: TLS to the servers of an upstream. Strings live
+ * in the snapshot's arena; client is the compiled form, owned.
+ */
+struct config_upstream_tls {
+    char *ca;                        /* PEM bundle that verifies the
+                                        servers; required */
+    char *server_name;               /* SNI, and the DNS name the server
+                                        certificate must carry; required */
+    char *cert;                      /* client certificate chain, or NULL */
+    char *key;                       /* its key; with cert only */
+    struct tls_client *client;       /* compiled at load; owned */
+};
+
 /* A named group of backend servers. */
 struct config_upstream {
     char *name;
@@ -114,6 +131,7 @@ struct config_upstream {
                                         default true */
     unsigned max_in_flight;          /* requests forwarded to it at once,
                                         over all workers; 0: no bound */
+    struct config_upstream_tls *tls; /* NULL: plain text */
 };
 
 /* Where an issuer's keys come from. */

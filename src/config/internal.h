@@ -411,6 +411,12 @@ int config_parse_listeners(struct config_loader *ld,
                            const struct config_node *v, size_t max,
                            const char *where);
 
+/* upstreams.NAME.tls (src/config/tls.c), into the member at dst. */
+int config_parse_upstream_tls(struct config_loader *ld,
+                              const struct config_node *v, void *dst,
+                              const struct config_field *f,
+                              const char *where);
+
 /* Set every upstream setting but the name and servers to its default. */
 void config_upstream_defaults(struct config_upstream *u);
 

@@ -128,6 +128,8 @@ static const struct config_field routes_upstream_schema[] = {
           retry_idempotent, 0, 1),
     FIELD("max_in_flight", config_parse_uint, struct config_upstream,
           max_in_flight, 0, 1000000),
+    {.key = "tls", .parse = config_parse_upstream_tls,
+     .offset = offsetof(struct config_upstream, tls)},
     {.key = NULL},
 };
 

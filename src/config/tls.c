@@ -315,3 +315,48 @@ config_parse_listeners(struct config_loader *ld, const struct config_node *v,
     c->listener_tls = any_tls ? tls : NULL;
     return rc;
 }
+
+/* The keys of upstreams.NAME.tls; docs/configuration.md. */
+static const struct config_field upstream_tls_fields[] = {
+    {.key = "ca", .parse = config_parse_path, .required = true,
+     .offset = offsetof(struct config_upstream_tls, ca)},
+    {.key = "server_name", .parse = tls_list, .required = true,
+     .offset = offsetof(struct config_upstream_tls, server_name)},
+    {.key = "cert", .parse = config_parse_path,
+     .offset = offsetof(struct config_upstream_tls, cert)},
+    {.key = "key", .parse = config_parse_path,
+     .offset = offsetof(struct config_upstream_tls, key)},
+    {.key = NULL},
+};
+
+/*
+ * upstreams.NAME.tls into a new struct config_upstream_tls at dst,
+ * compiled into a client context (the CA and the client certificate
+ * are read now).
+ */
+int
+config_parse_upstream_tls(struct config_loader *ld,
+                          const struct config_node *v, void *dst,
+                          const struct config_field *f, const char *where)
+{
+    struct config_upstream_tls *t = config_alloc(ld, sizeof(*t));
+    char err[256];
+    int rc;
+
+    (void)f;
+    if (t == NULL)
+        return AW_NOMEM;
+    rc = config_walk_map(ld, v, upstream_tls_fields, t, where);
+    if (rc == AW_OK && (t->cert == NULL) != (t->key == NULL)) {
+        config_error(ld, v, "%s: cert and key go together", where);
+        rc = AW_INVALID;
+    }
+    if (rc != AW_OK)
+        return rc;
+    rc = tls_client_new(t, where, err, sizeof(err), &t->client);
+    if (rc == AW_INVALID)
+        config_error(ld, v, "%s", err);
+    if (rc == AW_OK)
+        *(struct config_upstream_tls **)dst = t;
+    return rc;
+}

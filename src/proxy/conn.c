@@ -1218,7 +1218,10 @@ pump_forward(struct conn *c)
         if (rc == AW_OK)
             progress = true;
         else if (rc != AW_AGAIN) {
-            conn_upstream_failed(c, UPSTREAM_RESET);
+            /* A failed TLS handshake is a failed connect: retried on
+             * another server, and counted against this one. */
+            conn_upstream_failed(c, rc == AW_INVALID ? UPSTREAM_CONNECT
+                                                     : UPSTREAM_RESET);
             return true;
         }
         upconn_arm(u, r);

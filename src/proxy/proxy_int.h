@@ -41,6 +41,8 @@ struct backend {
     unsigned active;          /* connections carrying a request */
     unsigned fails;           /* consecutive failures */
     uint64_t ejected_until;   /* monotonic ms; 0 when healthy */
+    struct tls_session_slot tls_session; /* last TLS session, resumed
+                                            by the next connection */
 };
 
 /* A connection to a backend, idle in a pool or serving one request. */
@@ -61,6 +63,8 @@ struct upconn {
     bool closed;              /* waiting in the graveyard */
     bool reused;              /* served a request before this one */
     bool got_bytes;           /* some response byte arrived */
+    struct tls_conn *tls;     /* NULL to a plain-text upstream */
+    const struct tls_client *tls_owner; /* context tls was made with */
 };
 
 /* Phase of a client connection. */

@@ -19,6 +19,7 @@
 
 static void upconn_on_event(struct loop_io *io, uint32_t events);
 static void upconn_on_timer(struct loop_timer *t);
+static int upconn_tls_failed(struct upconn *u);
 
 static bool
 backend_usable(const struct backend *be, uint64_t now)
@@ -73,9 +74,13 @@ pool_take(struct backend *be)
     return u;
 }
 
-/* Start a non-blocking connect; NULL when the socket call fails. */
+/*
+ * Start a non-blocking connect, with a TLS session on top for an
+ * upstream with tls; NULL when the socket call fails.
+ */
 static struct upconn *
-upconn_new(struct worker *w, struct backend *be)
+upconn_new(struct worker *w, struct backend *be,
+           const struct config_upstream *us)
 {
     struct upconn *u = calloc(1, sizeof(*u));
     int one = 1, fd, rc;
@@ -100,11 +105,18 @@ upconn_new(struct worker *w, struct backend *be)
         goto fail;
     u->connecting = rc < 0;
     u->writable = rc == 0;
+    if (us->tls != NULL) {
+        u->tls_owner = us->tls->client;
+        if (tls_conn_new_client(us->tls->client, fd, &be->tls_session,
+                                &u->tls) != AW_OK)
+            goto fail;
+    }
     if (loop_add(&w->loop, &u->io) != AW_OK)
         goto fail;
     return u;
 
 fail:
+    tls_conn_free(u->tls);
     if (fd >= 0)
         close(fd);
     worker_buf_put(w, &u->out);
@@ -132,8 +144,15 @@ upstream_attach(struct conn *c, struct request *r, struct backend *avoid)
         if (be == NULL)
             return AW_DECLINED;
         u = pool_take(be);
+        /* A pooled connection made for other TLS settings (a reload
+         * changed them) is not reused. */
+        if (u != NULL &&
+            u->tls_owner != (us->tls != NULL ? us->tls->client : NULL)) {
+            upconn_close(u);
+            u = NULL;
+        }
         if (u == NULL)
-            u = upconn_new(w, be);
+            u = upconn_new(w, be, us);
         if (u == NULL) {
             upstream_mark(w, be, false, us);
             avoid = be;
@@ -242,6 +261,8 @@ upconn_close(struct upconn *u)
         pool_unlink(u);
     loop_timer_cancel(&w->loop, &u->timer);
     loop_del(&w->loop, &u->io);
+    tls_conn_free(u->tls);
+    u->tls = NULL;
     close(u->io.fd);
     u->next_idle = w->dead_ups;
     w->dead_ups = u;
@@ -253,6 +274,31 @@ upconn_free(struct upconn *u)
     worker_buf_put(u->w, &u->in);
     worker_buf_put(u->w, &u->out);
     free(u);
+}
+
+/* upconn_read over TLS, into room bytes of u->in. */
+static int
+upconn_read_tls(struct upconn *u, size_t room)
+{
+    size_t n = 0;
+    bool was_up = tls_conn_established(u->tls);
+    int rc = tls_conn_read(u->tls, u->in.data + u->in.end, room, &n);
+
+    if (rc == AW_OK) {
+        u->in.end += n;
+        u->got_bytes = true;
+        return AW_OK;
+    }
+    if (rc == AW_AGAIN) {
+        u->readable = false;
+        return AW_AGAIN;
+    }
+    u->eof = true;
+    /* With TLS 1.3 a server refuses the client certificate after the
+     * client saw the handshake end: the alert is the first record. */
+    if (rc == AW_ERROR && (!was_up || !u->got_bytes))
+        upconn_tls_failed(u);
+    return rc == AW_DONE ? AW_DONE : AW_IO;
 }
 
 /*
@@ -270,6 +316,8 @@ upconn_read(struct upconn *u)
     room = buf_room(&u->in);
     if (room == 0)
         return AW_AGAIN;
+    if (u->tls != NULL)
+        return upconn_read_tls(u, room);
     n = read(u->io.fd, u->in.data + u->in.end, room);
     if (n > 0) {
         u->in.end += (size_t)n;
@@ -287,12 +335,59 @@ upconn_read(struct upconn *u)
     return n == 0 ? AW_DONE : AW_IO;
 }
 
-/* Send queued request bytes. AW_OK on progress, AW_AGAIN, or AW_IO. */
+/*
+ * A failed TLS handshake with a backend: the reason goes to the
+ * diagnostic log, at most once a second per worker.
+ */
+static int
+upconn_tls_failed(struct upconn *u)
+{
+    static _Thread_local uint64_t last_warn;
+
+    if (u->w->loop.now - last_warn > 1000) {
+        log_warn("upstream %s: TLS handshake failed: %s", u->be->text,
+                 tls_conn_reason(u->tls));
+        last_warn = u->w->loop.now;
+    }
+    return AW_INVALID;
+}
+
+/*
+ * Send queued request bytes over TLS; the handshake completes first.
+ * AW_INVALID when the handshake failed (the server could not be
+ * verified, or refused ours).
+ */
+static int
+upconn_write_tls(struct upconn *u)
+{
+    size_t n = 0;
+    bool was_up = tls_conn_established(u->tls);
+    int rc = tls_conn_write(u->tls, u->out.data + u->out.start,
+                            buf_len(&u->out), &n);
+
+    if (rc == AW_OK) {
+        u->out.start += n;
+        if (buf_len(&u->out) == 0)
+            u->out.start = u->out.end = 0;
+        return AW_OK;
+    }
+    if (rc == AW_AGAIN) {
+        u->writable = false;
+        return AW_AGAIN;
+    }
+    return was_up ? AW_IO : upconn_tls_failed(u);
+}
+
+/* Send queued request bytes. AW_OK on progress, AW_AGAIN, AW_IO, or
+   AW_INVALID when a TLS handshake failed. */
 int
 upconn_write(struct upconn *u)
 {
-    ssize_t n = write(u->io.fd, u->out.data + u->out.start,
-                      buf_len(&u->out));
+    ssize_t n;
+
+    if (u->tls != NULL)
+        return upconn_write_tls(u);
+    n = write(u->io.fd, u->out.data + u->out.start, buf_len(&u->out));
 
     if (n > 0) {
         /* A short write filled the socket: wait for the next edge. */
@@ -322,6 +417,22 @@ connect_succeeded(struct upconn *u)
     return err == 0;
 }
 
+/*
+ * An idle TLS connection became readable: let the session take what
+ * came. True when that was only protocol records (tickets) and the
+ * connection can stay in the pool.
+ */
+static bool
+idle_tls_quiet(struct upconn *u)
+{
+    char scratch[64];
+    size_t n = 0;
+
+    return u->tls != NULL &&
+           tls_conn_read(u->tls, scratch, sizeof(scratch), &n) == AW_AGAIN &&
+           !tls_conn_wants_write(u->tls);
+}
+
 static void
 upconn_on_event(struct loop_io *io, uint32_t events)
 {
@@ -331,10 +442,18 @@ upconn_on_event(struct loop_io *io, uint32_t events)
         return;
     if (u->client == NULL) {
         /* An idle pooled connection has nothing to say: any event means
-         * the server closed it or broke the protocol. */
-        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+         * the server closed it or broke the protocol, except TLS
+         * records without data (a TLS 1.3 ticket after the answer). */
+        if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+            !idle_tls_quiet(u))
             upconn_close(u);
         return;
+    }
+    if (u->tls != NULL) {
+        if ((events & EPOLLOUT) && tls_conn_wants_write(u->tls))
+            u->readable = true;
+        if ((events & EPOLLIN) && tls_conn_wants_read(u->tls))
+            u->writable = true;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         u->readable = true;

@@ -378,6 +378,7 @@ worker_fini(struct worker *w)
     free(w->listeners);
     while ((be = w->backends) != NULL) {
         w->backends = be->next;
+        tls_session_slot_clear(&be->tls_session);
         free(be);
     }
     introspect_free(w->intro);

@@ -82,6 +82,7 @@ tls_conn_free(struct tls_conn *t)
     SSL_free(t->ssl);
     ERR_clear_error();
     tls_server_unref(t->srv);
+    tls_client_unref(t->client);
     free(t);
 }
 
@@ -147,14 +148,16 @@ conn_fail(struct tls_conn *t, int e)
     unsigned long err = ERR_peek_error();
 
     t->failed = true;
-    if (!handshake)
+    if (!handshake && t->client != NULL && e == SSL_ERROR_SSL)
+        t->reason = ssl_reason(t, err);
+    else if (!handshake)
         t->reason = TLS_R_PROTOCOL_ERROR;
     else if (e == SSL_ERROR_SSL)
         t->reason = ssl_reason(t, err);
     else
         t->reason = t->sni_refused ? TLS_R_UNKNOWN_SNI
                                    : TLS_R_HANDSHAKE_ABORTED;
-    if (handshake)
+    if (handshake && t->srv != NULL)
         tls_count_failure(t->reason);
     ERR_clear_error();
     return AW_ERROR;

@@ -171,6 +171,49 @@ struct tls_peer {
  */
 int tls_conn_peer(struct tls_conn *t, const struct tls_peer **peer);
 
+/* ---- upstream side ---------------------------------------------------- */
+
+/*
+ * The client context of one upstream (upstreams.NAME.tls): the CA that
+ * verifies its servers, the name they must carry, an optional client
+ * certificate. Immutable and reference-counted like tls_server.
+ */
+struct tls_client;
+
+/*
+ * The session a worker keeps per backend address for resumption,
+ * touched only by that worker. owner says which client context made
+ * it: a session is never offered through another context (a reload
+ * may change the CA or the name).
+ */
+struct tls_session_slot {
+    const struct tls_client *owner;
+    void *session;                 /* SSL_SESSION, owned */
+};
+
+/* Free the slot's session; the slot stays usable. */
+void tls_session_slot_clear(struct tls_session_slot *slot);
+
+/* Build the client context of t; returns as tls_server_new. */
+int tls_client_new(const struct config_upstream_tls *t, const char *where,
+                   char *err, size_t errlen, struct tls_client **out);
+struct tls_client *tls_client_ref(struct tls_client *c);
+void tls_client_unref(struct tls_client *c);
+
+/*
+ * Start a client session on the connecting socket fd, offering the
+ * session kept in slot (borrowed; it must outlive the session, and
+ * receives the server's new tickets). Returns AW_OK with *out set, or
+ * AW_NOMEM. Reads and writes go through tls_conn_read and
+ * tls_conn_write, which complete the handshake first; a failed
+ * handshake is AW_ERROR with tls_conn_reason set.
+ */
+int tls_conn_new_client(struct tls_client *c, int fd,
+                        struct tls_session_slot *slot, struct tls_conn **out);
+
+/* True when the session resumed an earlier one. */
+bool tls_conn_resumed(const struct tls_conn *t);
+
 /*
  * Handshake failures since start, by reason: fills up to max pairs
  * (reason, count) and returns how many there are. Any thread.

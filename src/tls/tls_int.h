@@ -63,7 +63,9 @@ enum tls_reason {
 /* The per-connection session. */
 struct tls_conn {
     SSL *ssl;
-    struct tls_server *srv;     /* one reference */
+    struct tls_server *srv;     /* one reference; NULL upstream */
+    struct tls_client *client;  /* one reference; NULL for clients */
+    struct tls_session_slot *slot; /* upstream: where tickets go */
     enum tls_reason reason;
     bool failed;
     bool sni_refused;           /* set by the servername callback */

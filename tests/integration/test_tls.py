@@ -605,3 +605,96 @@ def test_expiry_warnings_in_log_and_check(gateways, upstream, pki,
         pki.path("srv_soon.pem") in err or \
         "certificate %s: expires soon" % pki.path("srv_soon.pem") in err
     assert "weak key" not in err
+
+
+# -- upstream TLS -------------------------------------------------------------
+
+from harness import Upstream  # noqa: E402
+
+
+class TLSUpstream(Upstream):
+    """The harness' origin server behind TLS, with optional client
+    certificates; records what each handshake showed."""
+
+    def __init__(self, pki, cert="srv_ec", require_client=False, **kw):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(pki.path(cert + ".pem"),
+                                 pki.path(cert + ".key"))
+        if require_client:
+            self.ctx.verify_mode = ssl.CERT_REQUIRED
+            self.ctx.load_verify_locations(pki.path("ca.pem"))
+        self.handshakes = []
+        super().__init__(**kw)
+
+    def _serve(self, sock, peer, conn_id):
+        try:
+            sock.settimeout(5)
+            tls = self.ctx.wrap_socket(sock, server_side=True)
+            tls.settimeout(None)
+        except (ssl.SSLError, OSError) as e:
+            self.handshakes.append({"error": repr(e)})
+            sock.close()
+            return
+        cert = tls.getpeercert()
+        self.handshakes.append({"resumed": tls.session_reused,
+                                "client": cert.get("subjectAltName")
+                                if cert else None})
+        super()._serve(tls, peer, conn_id)
+
+
+def tls_upstream_gateway(gateways, up, pki, **tls):
+    conf = {"ca": pki.path("ca.pem"), "server_name": "api.test"}
+    conf.update(tls)
+    # One worker: pools and kept sessions are per worker.
+    return gateways([up.addr], upstream={"tls": conf},
+                    server={"workers": 1})
+
+
+def test_upstream_tls_with_client_certificate(gateways, pki):
+    up = TLSUpstream(pki, require_client=True, name="tlsup")
+    try:
+        gw = tls_upstream_gateway(gateways, up, pki,
+                                  cert=pki.path("cli_spiffe.pem"),
+                                  key=pki.path("cli_spiffe.key"))
+        for i in range(3):
+            assert gw.get("/api/u%d" % i).status == 200
+        assert up.last().target == "/api/u2"
+        sans = up.handshakes[0]["client"]
+        assert ("URI", "spiffe://example.org/ns/prod/sa/svc-a") in sans
+        # Keep-alive: one handshake served every request.
+        assert len(up.handshakes) == 1
+    finally:
+        up.stop()
+
+
+def test_upstream_tls_sessions_resumed(gateways, pki):
+    up = TLSUpstream(pki, name="tlsup")
+    try:
+        conf = {"ca": pki.path("ca.pem"), "server_name": "api.test"}
+        gw = gateways([up.addr], upstream={"tls": conf, "keepalive": 0},
+                      server={"workers": 1})
+        for i in range(3):
+            assert gw.get("/api/r%d" % i).status == 200
+        wait_for(lambda: len(up.handshakes) >= 3, 3, what="3 handshakes")
+        assert not up.handshakes[0]["resumed"]
+        assert any(h["resumed"] for h in up.handshakes[1:]), up.handshakes
+    finally:
+        up.stop()
+
+
+@pytest.mark.parametrize("case", ["wrong_name", "wrong_ca", "no_client"])
+def test_upstream_tls_refusals(gateways, pki, case):
+    up = TLSUpstream(pki, require_client=(case == "no_client"),
+                     name="tlsup")
+    try:
+        tls = {"wrong_name": {"server_name": "evil.test"},
+               "wrong_ca": {"ca": pki.path("otherca.pem")},
+               "no_client": {}}[case]
+        gw = tls_upstream_gateway(gateways, up, pki, **tls)
+        r = gw.get("/api/x")
+        assert r.status == 502
+        assert up.count() == 0
+        wait_for(lambda: "TLS handshake failed" in gw.stderr(), 3,
+                 what="the handshake failure in the log")
+    finally:
+        up.stop()
