@@ -10,6 +10,7 @@
 #include "admin_int.h"
 #include "identity/identity.h"
 #include "telemetry/telemetry.h"
+#include "tls/tls.h"
 
 /* Key sources whose failure count is remembered between fetches. */
 #define KEYS_TRACKED 128
@@ -65,6 +66,39 @@ key_metrics(struct buf *out, const struct config *c)
     return rc;
 }
 
+/* Seconds until each certificate of each TLS listener expires. */
+static int
+cert_metrics(struct buf *out, const struct config *c)
+{
+    int64_t now = (int64_t)(clock_wall_ms() / 1000);
+    int rc = metrics_family(out, "apiward_tls_certificate_expiry_seconds",
+                            "gauge", "Seconds until a listener's "
+                            "certificate expires (negative: expired)");
+
+    for (size_t l = 0; rc == AW_OK && c->listener_tls != NULL &&
+                       l < c->nlisteners; l++) {
+        const struct config_tls *t = c->listener_tls[l];
+        const char *path;
+        int64_t secs;
+
+        for (size_t i = 0; rc == AW_OK && t != NULL &&
+                           tls_server_expiry(t->server, i, now, &path,
+                                             &secs) == AW_OK; i++) {
+            rc = buf_printf(out, "apiward_tls_certificate_expiry_seconds"
+                                 "{listener=\"");
+            if (rc == AW_OK)
+                rc = metrics_label_append(out, c->listeners[l].text);
+            if (rc == AW_OK)
+                rc = buf_printf(out, "\",certificate=\"");
+            if (rc == AW_OK)
+                rc = metrics_label_append(out, path);
+            if (rc == AW_OK)
+                rc = buf_printf(out, "\"} %lld\n", (long long)secs);
+        }
+    }
+    return rc;
+}
+
 int
 admin_metrics_extra(struct buf *out)
 {
@@ -74,6 +108,8 @@ admin_metrics_extra(struct buf *out)
     if (c == NULL)
         return AW_OK;
     rc = key_metrics(out, c);
+    if (rc == AW_OK)
+        rc = cert_metrics(out, c);
 
     if (rc == AW_OK)
         rc = metrics_family(out, "apiward_ready", "gauge",

@@ -113,7 +113,9 @@ class Env:
         return [e for e in self.events() if pred(e)]
 
 
-def start_env(gateways, upstream, signer, tmp_path, **extra):
+def start_env(gateways, upstream, signer, tmp_path, tls=None, **extra):
+    """A gateway with the admin listener; tls: the listener's tls
+    section, when it should serve TLS."""
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps(jwks(signer)))
     token_file = tmp_path / "admin.token"
@@ -127,9 +129,25 @@ def start_env(gateways, upstream, signer, tmp_path, **extra):
                   events={"file": str(events)},
                   admin={"listen": "127.0.0.1:%d" % admin_port,
                          "token_file": str(token_file), "timeout": "2s"},
-                  **extra)
+                  start=tls is None, **extra)
+    if tls is not None:
+        cfg = gw.config
+        cfg["server"]["listen"] = [{"address": "127.0.0.1:%d" % gw.port,
+                                    "tls": tls}]
+        gw.write_config(cfg)
+        gw.start()
     wait_for(lambda: port_open(admin_port), 5, what="the admin listener")
     return Env(gw, upstream, admin_port, str(events))
+
+
+def read_all(s):
+    """Everything the admin listener sends before it closes."""
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return got.decode()
+        got += chunk
 
 
 def port_open(port):
@@ -197,7 +215,7 @@ def test_unknown_endpoint_wrong_method_bad_request(env):
     with socket.create_connection(("127.0.0.1", env.admin_port)) as s:
         s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
                   b"Transfer-Encoding: chunked\r\n\r\n")
-        answer = s.recv(65536).decode()
+        answer = read_all(s)
     assert answer.startswith("HTTP/1.1 400")
     assert "urn:apiward:problem:http.ambiguous_length" in answer
 
@@ -207,7 +225,7 @@ def test_slow_client_is_cut_off(env):
         s.sendall(b"GET /health HTTP/1.1\r\n")
         s.settimeout(5)
         t0 = time.monotonic()
-        answer = s.recv(65536).decode()
+        answer = read_all(s)
         assert time.monotonic() - t0 < 4.5
     assert answer.startswith("HTTP/1.1 408")
     # The listener serves the next client.
@@ -480,3 +498,18 @@ def test_systemd_notifications(gateways, upstream, signer, tmp_path,
     env.gw.stop()
     assert sock.recv(4096) == b"STOPPING=1"
     sock.close()
+
+
+def test_certificate_expiry_metric(gateways, upstream, signer, tmp_path):
+    cert, key = str(tmp_path / "srv.pem"), str(tmp_path / "srv.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "10",
+                    "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    env = start_env(gateways, upstream, signer, tmp_path,
+                    tls={"certificates": [{"cert": cert, "key": key}]})
+    fams = parse_metrics(env.metrics())
+    left = value(fams, "apiward_tls_certificate_expiry_seconds",
+                 certificate=cert,
+                 listener="127.0.0.1:%d" % env.gw.port)
+    assert 9 * 86400 < left <= 10 * 86400
