@@ -25,6 +25,7 @@
 #define RL_WHERE_MAX 160
 #define RL_MAX_COUNT ((uint64_t)1 << 40)
 #define RL_MAX_TZ_S (14 * 3600)
+#define RL_UNIX_PATH_MAX 108       /* sun_path, with its NUL */
 
 void
 config_ratelimit_defaults(struct config *c)
@@ -471,6 +472,11 @@ redis_address(struct config_loader *ld, const struct config_node *v,
     (void)f;
     if (rc != AW_OK)
         return rc;
+    if (s[0] == '/' && strlen(s) >= RL_UNIX_PATH_MAX) {
+        config_error(ld, v, "%s: a unix socket path is at most %d bytes",
+                     where, RL_UNIX_PATH_MAX - 1);
+        return AW_INVALID;
+    }
     if (s[0] != '/' && config_addr_parse(s, false, &a, err, sizeof(err)) !=
                            AW_OK) {
         config_error(ld, v, "%s: %s", where, err);

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "json/json.h"
+#include "proxy.h"
 #include "proxy_int.h"
 #include "ratelimit/ratelimit.h"
 #include "telemetry/telemetry.h"
@@ -708,6 +709,18 @@ proxy_limit(struct conn *c, struct request *r)
     if (run_limits(c, r, false) != AW_OK)
         return AW_DECLINED;
     return enter_gauges(c, r, rl);
+}
+
+void
+proxy_ratelimit_stats(struct ratelimit_stats *s)
+{
+    struct ratelimit *rl = atomic_load(&limit_rl);
+
+    if (rl == NULL) {
+        memset(s, 0, sizeof(*s));
+        return;
+    }
+    ratelimit_stats(rl, s);
 }
 
 void

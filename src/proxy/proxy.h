@@ -16,4 +16,14 @@
  */
 int proxy_serve(struct config *cfg);
 
+struct ratelimit_stats;
+
+/*
+ * The rate limit counters of the process (evictions, bans, and the
+ * fleet's outages, local fallbacks and Redis decisions) into s; all
+ * zero before the first request that needed the limit tables. Safe
+ * from any thread.
+ */
+void proxy_ratelimit_stats(struct ratelimit_stats *s);
+
 #endif

@@ -8,6 +8,7 @@ allows over the same time.
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -27,24 +28,41 @@ BURST = 5
 class Redis:
     """One redis-server process on a fixed port; stop and start again."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, password=None):
         self.port = free_port()
         self.workdir = workdir
+        self.password = password
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args = [REDIS, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.workdir]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         wait_for(self.ping, 5, what="redis-server answering PING")
+
+    def command(self, *words):
+        """One command (after AUTH when a password is set); the raw reply."""
+        def resp(ws):
+            out = b"*%d\r\n" % len(ws)
+            for w in ws:
+                w = w.encode() if isinstance(w, str) else w
+                out += b"$%d\r\n%s\r\n" % (len(w), w)
+            return out
+        with socket.create_connection(("127.0.0.1", self.port), 1) as s:
+            if self.password:
+                s.sendall(resp(["AUTH", self.password]))
+                assert s.recv(64).startswith(b"+OK")
+            s.sendall(resp(list(words)))
+            time.sleep(0.05)
+            return s.recv(65536)
 
     def ping(self):
         try:
-            with socket.create_connection(("127.0.0.1", self.port), 0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
+            return self.command("PING").startswith(b"+PONG")
+        except (OSError, AssertionError):
             return False
 
     def kill(self):
@@ -64,7 +82,8 @@ def redis(tmp_path):
     r.stop()
 
 
-def fleet_gateway(gateways, upstream, redis, name, fleet_size=2, **extra):
+def fleet_gateway(gateways, upstream, redis, name, fleet_size=2,
+                  redis_extra=None, **extra):
     routes = [
         {"name": "shared", "path": "/shared", "upstream": "demo",
          "limits": ["fleet_wide"]},
@@ -74,10 +93,11 @@ def fleet_gateway(gateways, upstream, redis, name, fleet_size=2, **extra):
                                   "burst": BURST}}
     return gateways([upstream.addr], routes=routes, rate_limits=rate_limits,
                     name=name,
-                    redis={"address": "127.0.0.1:%d" % redis.port,
-                           "fleet_size": fleet_size,
-                           "command_timeout": "200ms",
-                           "backoff_max": "500ms"},
+                    redis=dict({"address": "127.0.0.1:%d" % redis.port,
+                                "fleet_size": fleet_size,
+                                "command_timeout": "200ms",
+                                "backoff_max": "500ms"},
+                               **(redis_extra or {})),
                     **extra)
 
 
@@ -181,3 +201,67 @@ def test_a_ban_on_one_gateway_holds_on_the_other(gateways, upstream, redis):
     r = b.get("/open")
     assert_problem(r, 429, "abuse.banned")
     assert 0 < int(r.header("Retry-After")) <= 60
+
+
+def test_password_from_a_file(gateways, upstream, tmp_path):
+    r = Redis(str(tmp_path), password="s3cret-fleet")
+    r.start()
+    try:
+        pw = tmp_path / "redis-password"
+        pw.write_text("s3cret-fleet\n")
+        os.chmod(str(pw), 0o600)
+        gw = fleet_gateway(gateways, upstream, r, "with_password",
+                           redis_extra={"password_file": str(pw)})
+        hammer([gw], 0.5)
+        time.sleep(1.0)
+        elapsed, got = hammer([gw], 2.0)
+        assert got.count(200) >= 0.9 * RATE * elapsed
+        assert b"apiward:rate:" in r.command("KEYS", "*")
+        assert "s3cret" not in gw.stderr()
+    finally:
+        r.stop()
+
+
+def test_wrong_password_falls_back(gateways, upstream, tmp_path):
+    r = Redis(str(tmp_path), password="right")
+    r.start()
+    try:
+        pw = tmp_path / "redis-password"
+        pw.write_text("wrong\n")
+        gw = fleet_gateway(gateways, upstream, r, "bad_password",
+                           redis_extra={"password_file": str(pw)})
+        elapsed, got = hammer([gw], 2.0)
+        assert set(got) <= {200, 429}
+        assert got.count(200) <= RATE / 2 * elapsed + BURST + 5
+        wait_log(gw, "refused the password")
+        assert "wrong" not in gw.stderr()
+    finally:
+        r.stop()
+
+
+def test_script_flushed_is_loaded_again(gateways, upstream, redis):
+    gw = fleet_gateway(gateways, upstream, redis, "flushed")
+    hammer([gw], 0.5)
+    time.sleep(1.0)
+    assert redis.command("SCRIPT", "FLUSH").startswith(b"+OK")
+    time.sleep(0.2)
+    elapsed, got = hammer([gw], 2.0)
+    # Shared, not the fallback's half: NOSCRIPT was answered by EVAL.
+    assert got.count(200) >= 0.9 * RATE * elapsed
+    assert "fall back" not in gw.stderr()
+
+
+def test_a_stalled_redis_times_out_to_the_fallback(gateways, upstream,
+                                                  redis):
+    gw = fleet_gateway(gateways, upstream, redis, "stalled")
+    hammer([gw], 0.5)
+    time.sleep(1.0)
+    os.kill(redis.proc.pid, signal.SIGSTOP)
+    try:
+        elapsed, got = hammer([gw], 2.0)
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+    assert set(got) <= {200, 429}, "only refusals by the limit"
+    assert got.count(200) <= RATE / 2 * elapsed + BURST + 5
+    assert "did not answer a decision in time" in gw.stderr()
+    wait_log(gw, "answers again")

@@ -476,7 +476,7 @@ static const struct bad_case bad_values[] = {
      "1:1: unknown key 'bogus' (expected one of: server, limits, "
      "timeouts, normalization, trusted_proxies, security_headers, "
      "access_log, log, identity, geo, events, admin, rate_limits, abuse, "
-     "upstreams, policies, routes)"},
+     "redis, upstreams, policies, routes)"},
     {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
     {"server:\n  workers: \"4\"\n",
      "2:12: server.workers: expected a whole number, got a quoted string"},
