@@ -4,6 +4,9 @@
  * several limits on one request, quota rollover at day and month
  * boundaries (UTC and an offset), eviction from a full table, escalating
  * bans, distinct-value detection, gauges, and threads sharing one key.
+ * The fleet part checks the Redis command and reply ends on their own,
+ * then the client on a loop against a real redis-server (skipped when
+ * it is not installed): the script's counts, bans, NOSCRIPT, an outage.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,10 +16,18 @@
 #include <string.h>
 
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "loop/loop.h"
 #include "ratelimit/ratelimit.h"
 #include "ratelimit/ratelimit_int.h"
 
@@ -574,6 +585,294 @@ test_fleet_reply(void **state)
     assert_int_equal(fleet_reply_read(&arr, map, 3, &a), AW_INVALID);
 }
 
+/*
+ * The fleet client against a real redis-server on a free loopback port:
+ * the adapter on a loop, the script's arithmetic (the same counts as
+ * the local GCRA), bans, NOSCRIPT and an outage.
+ */
+struct redis_proc {
+    pid_t pid;
+    int port;
+};
+
+static int
+free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Start redis-server; false when it is not installed or did not start. */
+static bool
+redis_start(struct redis_proc *r)
+{
+    char port[16];
+
+    r->port = free_port();
+    snprintf(port, sizeof(port), "%d", r->port);
+    r->pid = fork();
+    if (r->pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+
+        dup2(null, 1);
+        dup2(null, 2);
+        execlp("redis-server", "redis-server", "--port", port, "--bind",
+               "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--loglevel", "warning", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 250; i++) {
+        redisContext *c = redisConnect("127.0.0.1", r->port);
+        bool up = c != NULL && c->err == 0;
+
+        redisFree(c);
+        if (up)
+            return true;
+        if (waitpid(r->pid, NULL, WNOHANG) == r->pid)
+            return false;
+        usleep(20000);
+    }
+    return false;
+}
+
+static void
+redis_stop(struct redis_proc *r)
+{
+    kill(r->pid, SIGKILL);
+    waitpid(r->pid, NULL, 0);
+}
+
+/* One command on a blocking connection of the test's own. */
+static void
+redis_command(const struct redis_proc *r, const char *cmd)
+{
+    redisContext *c = redisConnect("127.0.0.1", r->port);
+    redisReply *reply;
+
+    assert_non_null(c);
+    reply = redisCommand(c, cmd);
+    assert_non_null(reply);
+    freeReplyObject(reply);
+    redisFree(c);
+}
+
+struct fleet_run {
+    struct loop loop;
+    struct loop_timer poll;
+    struct ratelimit *rl;
+    struct ratelimit_fleet *f;
+    uint64_t deadline;
+    bool answered;
+    struct ratelimit_fleet_answer a;
+};
+
+/* Every tick: stop once ready (when waiting for that) or past the end. */
+static void
+on_poll(struct loop_timer *t)
+{
+    struct fleet_run *fr =
+        (struct fleet_run *)((char *)t - offsetof(struct fleet_run, poll));
+
+    if (fr->loop.now >= fr->deadline || ratelimit_fleet_ready(fr->f)) {
+        loop_stop(&fr->loop);
+        return;
+    }
+    loop_timer_set(&fr->loop, t, LOOP_TICK_MS);
+}
+
+static void
+run_loop(struct fleet_run *fr, uint64_t ms)
+{
+    fr->loop.stop = false;
+    fr->loop.now = clock_mono_ms();
+    fr->deadline = fr->loop.now + ms;
+    loop_timer_set(&fr->loop, &fr->poll, LOOP_TICK_MS);
+    assert_int_equal(loop_run(&fr->loop), AW_OK);
+    loop_timer_cancel(&fr->loop, &fr->poll);
+}
+
+static void
+on_answer(void *arg, const struct ratelimit_fleet_answer *a)
+{
+    struct fleet_run *fr = arg;
+
+    fr->answered = true;
+    fr->a = *a;
+    loop_stop(&fr->loop);
+}
+
+/* One decision, waited for; AW_DECLINED when the client refused it. */
+static int
+decide(struct fleet_run *fr, const struct ratelimit_fleet_item *items,
+       size_t n)
+{
+    void *ticket = NULL;
+    int rc = ratelimit_fleet_check(fr->f, items, n, on_answer, fr, &ticket);
+
+    if (rc != AW_AGAIN)
+        return rc;
+    fr->answered = false;
+    fr->loop.stop = false;
+    while (!fr->answered) {
+        fr->loop.stop = false;
+        assert_int_equal(loop_run(&fr->loop), AW_OK);
+    }
+    return AW_OK;
+}
+
+static void
+fleet_setup(struct fleet_run *fr, const struct redis_proc *r)
+{
+    char addr[32];
+    struct ratelimit_fleet_opts o = {addr, NULL, "t:", 2000, 200, 8};
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", r->port);
+    memset(fr, 0, sizeof(*fr));
+    assert_int_equal(loop_init(&fr->loop, NULL, NULL), AW_OK);
+    fr->poll.on_expire = on_poll;
+    fr->rl = make(1024);
+    assert_int_equal(ratelimit_fleet_new(fr->rl, &fr->loop, &o, &fr->f),
+                     AW_OK);
+    run_loop(fr, 5000);
+    assert_true(ratelimit_fleet_ready(fr->f));
+}
+
+static void
+fleet_teardown(struct fleet_run *fr)
+{
+    ratelimit_fleet_free(fr->f);
+    loop_fini(&fr->loop);
+    ratelimit_free(fr->rl);
+}
+
+static void
+item(struct ratelimit_fleet_item *it, const struct ratelimit_rule *r,
+     const char *name)
+{
+    struct slice p = {name, strlen(name)};
+
+    memset(it, 0, sizeof(*it));
+    it->rule = r;
+    ratelimit_fleet_key(r != NULL ? "limit" : "ip", &p, 1, it->key);
+    it->quota_index = 7;
+    it->quota_left_s = 3600;
+}
+
+/* 1/min with a burst of 3: three admitted, then one in 20 s. */
+static void
+fleet_rate(struct fleet_run *fr)
+{
+    struct ratelimit_rule rate;
+    struct ratelimit_fleet_item it;
+
+    assert_int_equal(ratelimit_rule_rate(&rate, 3, 60, 3), AW_OK);
+    item(&it, &rate, "rate");
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(decide(fr, &it, 1), AW_OK);
+        assert_int_equal(fr->a.rc, AW_OK);
+        assert_true(fr->a.allowed);
+    }
+    assert_int_equal(decide(fr, &it, 1), AW_OK);
+    assert_int_equal(fr->a.rc, AW_OK);
+    assert_false(fr->a.allowed);
+    assert_int_equal(fr->a.index, 0);
+    assert_true(fr->a.retry_ns > 19 * NS && fr->a.retry_ns <= 20 * NS);
+}
+
+/*
+ * A rate and a quota together: the quota refuses the third request,
+ * which the rate then did not count (three more fit in its burst of 5).
+ */
+static void
+fleet_all_or_nothing(struct fleet_run *fr)
+{
+    struct ratelimit_rule rate, quota = {.quota = true, .count = 2};
+    struct ratelimit_fleet_item it[2];
+
+    assert_int_equal(ratelimit_rule_rate(&rate, 5, 3600, 5), AW_OK);
+    item(&it[0], &rate, "both-rate");
+    item(&it[1], &quota, "both-quota");
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(decide(fr, it, 2), AW_OK);
+        assert_true(fr->a.allowed);
+    }
+    assert_int_equal(decide(fr, it, 2), AW_OK);
+    assert_false(fr->a.allowed);
+    assert_int_equal(fr->a.index, 1);
+    assert_true(fr->a.retry_ns > 3500 * NS && fr->a.retry_ns <= 3600 * NS);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(decide(fr, it, 1), AW_OK);
+        assert_true(fr->a.allowed);
+    }
+    assert_int_equal(decide(fr, it, 1), AW_OK);
+    assert_false(fr->a.allowed);
+}
+
+/* A ban written is seen by the next decision, before any limit. */
+static void
+fleet_ban(struct fleet_run *fr)
+{
+    struct ratelimit_rule rate;
+    struct ratelimit_fleet_item it[2];
+
+    assert_int_equal(ratelimit_rule_rate(&rate, 100, 1, 100), AW_OK);
+    item(&it[0], &rate, "ban-rate");
+    item(&it[1], NULL, "10.0.0.1");
+    assert_int_equal(decide(fr, it, 2), AW_OK);
+    assert_true(fr->a.allowed);
+    ratelimit_fleet_ban(fr->f, it[1].key, 60 * NS);
+    ratelimit_fleet_ban(fr->f, it[1].key, 5 * NS);  /* shorter: kept 60 */
+    assert_int_equal(decide(fr, it, 2), AW_OK);
+    assert_false(fr->a.allowed);
+    assert_true(fr->a.banned);
+    assert_int_equal(fr->a.index, 1);
+    assert_true(fr->a.retry_ns > 55 * NS && fr->a.retry_ns <= 60 * NS);
+}
+
+static void
+test_fleet_redis(void **state)
+{
+    struct redis_proc r;
+    struct fleet_run fr;
+    struct ratelimit_stats st;
+    struct ratelimit_rule rate;
+    struct ratelimit_fleet_item it;
+
+    (void)state;
+    if (!redis_start(&r))
+        skip();
+    fleet_setup(&fr, &r);
+    fleet_rate(&fr);
+    fleet_all_or_nothing(&fr);
+    fleet_ban(&fr);
+
+    /* A flushed script is sent again as EVAL, and decides. */
+    redis_command(&r, "SCRIPT FLUSH");
+    assert_int_equal(ratelimit_rule_rate(&rate, 10, 1, 10), AW_OK);
+    item(&it, &rate, "flushed");
+    assert_int_equal(decide(&fr, &it, 1), AW_OK);
+    assert_int_equal(fr.a.rc, AW_OK);
+    assert_true(fr.a.allowed);
+
+    /* Redis gone: no answer, one outage, then refused at once. */
+    redis_stop(&r);
+    assert_int_equal(decide(&fr, &it, 1), AW_OK);
+    assert_int_equal(fr.a.rc, AW_IO);
+    assert_int_equal(decide(&fr, &it, 1), AW_DECLINED);
+    ratelimit_stats(fr.rl, &st);
+    assert_int_equal(st.fleet_outages, 1);
+    assert_int_equal(st.fleet_fallbacks, 2);
+    assert_int_equal(st.fleet_decisions, 14);
+    fleet_teardown(&fr);
+}
+
 int
 main(void)
 {
@@ -595,6 +894,7 @@ main(void)
         cmocka_unit_test(test_fleet_key),
         cmocka_unit_test(test_fleet_cmd),
         cmocka_unit_test(test_fleet_reply),
+        cmocka_unit_test(test_fleet_redis),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
