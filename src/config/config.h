@@ -320,7 +320,11 @@ struct config_rate_limit {
                                            Redis cannot be reached */
 };
 
-/* redis: fleet-wide limits and bans; read at start only. */
+/*
+ * redis: fleet-wide limits and bans. A worker reads the connection's
+ * settings once, when it first needs Redis; fleet_size (through the
+ * fallback rules) and command_timeout follow each snapshot.
+ */
 struct config_redis {
     char *address;                /* "host:port" (an IP literal) or an
                                      absolute unix socket path; NULL:
