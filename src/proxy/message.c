@@ -504,6 +504,10 @@ message_response_head(struct conn *c, struct request *r)
         if (gateway_owned_response_field(r->cfg, h->name) &&
             !(head_or_304 && slice_is(h->name, "content-length")))
             continue;
+        /* Over TLS the listener's HSTS policy is the only one sent. */
+        if (c->tls != NULL && tls_conn_hsts(c->tls)[0] != '\0' &&
+            slice_is(h->name, "strict-transport-security"))
+            continue;
         bld_add(&o, h->name);
         bld_add(&o, SLICE_LIT(": "));
         bld_add(&o, h->value);

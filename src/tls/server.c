@@ -498,7 +498,8 @@ audit_key(const struct tls_cert *c, FILE *out)
     int bits = k != NULL ? EVP_PKEY_get_bits(k) : 0;
     int id = k != NULL ? EVP_PKEY_get_base_id(k) : 0;
 
-    if ((id == EVP_PKEY_RSA && bits < 2048) || (id == EVP_PKEY_EC && bits < 256)) {
+    if ((id == EVP_PKEY_RSA && bits < 2048) ||
+        (id == EVP_PKEY_EC && bits < 256)) {
         audit_line(out, false, c->path, "weak key, bits: ", bits);
         return 1;
     }

@@ -698,3 +698,18 @@ def test_upstream_tls_refusals(gateways, pki, case):
                  what="the handshake failure in the log")
     finally:
         up.stop()
+
+
+def test_backend_hsts_replaced_on_tls(gateways, upstreams, pki):
+    from harness import http_response
+
+    def handler(req, ctx):
+        return http_response(200, b"ok", headers=[
+            ("Strict-Transport-Security", "max-age=1")])
+    up = upstreams(handler, name="hsts")
+    gw = start_tls(gateways, up, pki)
+    r = tls_get(gw, pki)
+    assert r.headers("strict-transport-security") == ["max-age=31536000"]
+    off = start_tls(gateways, up, pki, hsts_max_age="0s")
+    r = tls_get(off, pki)
+    assert r.headers("strict-transport-security") == ["max-age=1"]
