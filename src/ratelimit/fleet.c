@@ -51,6 +51,7 @@ struct ratelimit_fleet {
     bool ready;                 /* script loaded on ac */
     bool down;                  /* counted in rl->fleet_down */
     bool closing;               /* ratelimit_fleet_free in progress */
+    bool told_error;            /* an error reply was logged on ac */
     uint64_t backoff_ms;
     char sha[41];               /* the script's digest */
     char host[FLEET_ADDRESS_MAX];
@@ -285,6 +286,7 @@ fleet_attach(struct ratelimit_fleet *f, redisAsyncContext *ac)
     ac->ev.delWrite = ev_del_write;
     ac->ev.cleanup = ev_cleanup;
     f->io.fd = ac->c.fd;
+    f->told_error = false;
     f->want = 0;
     f->watching = false;
     redisAsyncSetConnectCallback(ac, on_connect);
@@ -472,6 +474,21 @@ retry_noscript(struct ratelimit_fleet *f, struct fleet_slot *s,
     return slot_send(f, s) == AW_OK;
 }
 
+/*
+ * An error reply to a decision (a key of another type under the
+ * prefix, a script that Redis refuses): the decision is made locally.
+ * Logged once per connection, since every decision may meet it.
+ */
+static void
+tell_error(struct ratelimit_fleet *f, const redisReply *r)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ERROR || f->told_error)
+        return;
+    f->told_error = true;
+    log_warn("ratelimit: Redis answered a decision with an error, decided "
+             "locally (logged once per connection): %.120s", r->str);
+}
+
 /* A decision's reply, or NULL when the connection went away first. */
 static void
 on_decided(redisAsyncContext *ac, void *reply, void *priv)
@@ -485,10 +502,13 @@ on_decided(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (retry_noscript(f, s, reply))
         return;
-    if (fleet_reply_read(reply, s->map, s->n, &a) == AW_OK)
+    if (fleet_reply_read(reply, s->map, s->n, &a) == AW_OK) {
         atomic_fetch_add(&f->rl->fleet_decisions, 1);
-    else if (cb != NULL)
-        atomic_fetch_add(&f->rl->fleet_fallbacks, 1);
+    } else {
+        tell_error(f, reply);
+        if (cb != NULL)
+            atomic_fetch_add(&f->rl->fleet_fallbacks, 1);
+    }
     /* Free the slot first: the callback may start a new decision. */
     slot_put(f, s);
     if (cb != NULL)

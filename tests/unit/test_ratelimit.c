@@ -861,6 +861,17 @@ test_fleet_redis(void **state)
     assert_int_equal(fr.a.rc, AW_OK);
     assert_true(fr.a.allowed);
 
+    /* A key of another type under the prefix: an error, decided here. */
+    {
+        char cmd[128];
+
+        item(&it, &rate, "wrongtype");
+        snprintf(cmd, sizeof(cmd), "LPUSH t:rate:%s x", it.key);
+        redis_command(&r, cmd);
+        assert_int_equal(decide(&fr, &it, 1), AW_OK);
+        assert_int_equal(fr.a.rc, AW_IO);
+    }
+
     /* Redis gone: no answer, one outage, then refused at once. */
     redis_stop(&r);
     assert_int_equal(decide(&fr, &it, 1), AW_OK);
@@ -868,7 +879,7 @@ test_fleet_redis(void **state)
     assert_int_equal(decide(&fr, &it, 1), AW_DECLINED);
     ratelimit_stats(fr.rl, &st);
     assert_int_equal(st.fleet_outages, 1);
-    assert_int_equal(st.fleet_fallbacks, 2);
+    assert_int_equal(st.fleet_fallbacks, 3);
     assert_int_equal(st.fleet_decisions, 14);
     fleet_teardown(&fr);
 }
