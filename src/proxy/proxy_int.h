@@ -26,6 +26,8 @@
 #define PROXY_SMALL_BLOCK 4096     /* first arena chunk of a request */
 #define PROXY_POOL_KEEP 256        /* free blocks a worker keeps */
 #define PROXY_REQUEST_ID_LEN 64
+#define PROXY_TLS_WATCH_MS 5000    /* certificate files checked */
+#define PROXY_TLS_AUDIT_MS (24 * 3600 * 1000) /* expiry re-audited */
 
 struct worker;
 struct conn;
@@ -229,6 +231,10 @@ struct worker {
     unsigned rr;                   /* round-robin cursor */
     uint64_t rng;                  /* request-id generator state */
     bool draining;
+    struct loop_timer tls_timer;   /* worker 0: certificate files and
+                                      expiry, every PROXY_TLS_WATCH_MS */
+    uint64_t tls_audited_ms;       /* last expiry audit, monotonic */
+    uint64_t tls_signalled;        /* file signature last reloaded for */
     struct pool io_pool;           /* connection I/O buffers */
     struct pool small_pool;        /* first arena chunks */
     struct http_header *scratch;   /* header array for the head being

@@ -324,6 +324,35 @@ worker_main(void *arg)
     return NULL;
 }
 
+/*
+ * Worker 0's certificate watch. When a file of a TLS listener changed
+ * since the snapshot was loaded, the process reloads as on SIGHUP (a
+ * signal to itself, which the main thread takes): new connections get
+ * the new certificates, open ones keep theirs. One signal per new state
+ * of the files, so a broken file is reported once, not every period.
+ * Once a day the expiry warnings are written again.
+ */
+static void
+on_tls_timer(struct loop_timer *t)
+{
+    struct worker *w = (struct worker *)((char *)t -
+                                         offsetof(struct worker, tls_timer));
+    uint64_t now;
+
+    worker_refresh_config(w);
+    now = tls_files_signature(w->cfg, false);
+    if (now != tls_files_signature(w->cfg, true) && now != w->tls_signalled) {
+        log_info("certificate files changed; reloading");
+        w->tls_signalled = now;
+        kill(getpid(), SIGHUP);
+    }
+    if (w->loop.now - w->tls_audited_ms >= PROXY_TLS_AUDIT_MS) {
+        w->tls_audited_ms = w->loop.now;
+        tls_audit(w->cfg, (int64_t)(clock_wall_ms() / 1000), false, NULL);
+    }
+    loop_timer_set(&w->loop, &w->tls_timer, PROXY_TLS_WATCH_MS);
+}
+
 /* Prepare worker w: loop and listeners. Returns AW_OK or AW_IO. */
 static int
 worker_init(struct worker *w, unsigned id, struct config *cfg)
@@ -339,6 +368,11 @@ worker_init(struct worker *w, unsigned id, struct config *cfg)
         return AW_NOMEM;
     if (loop_init(&w->loop, on_wake, w) != AW_OK)
         return AW_IO;
+    if (id == 0) {
+        w->tls_timer.on_expire = on_tls_timer;
+        w->tls_audited_ms = w->loop.now;
+        loop_timer_set(&w->loop, &w->tls_timer, PROXY_TLS_WATCH_MS);
+    }
     w->loop.on_batch = on_batch;
     if (introspect_new(&w->loop,
                        cfg->introspection != NULL

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "tls/tls_int.h"
@@ -342,6 +343,54 @@ server_hsts(struct tls_server *s, const struct config_tls *t)
              t->hsts_subdomains ? "; includeSubDomains" : "");
 }
 
+/* Mix the identity and state of the file at path into h (FNV-1a). */
+static uint64_t
+sig_file(uint64_t h, const char *path)
+{
+    struct stat st;
+    uint64_t parts[4] = {0, 0, 0, 0};
+
+    if (path == NULL)
+        return h;
+    if (stat(path, &st) == 0) {
+        parts[0] = (uint64_t)st.st_ino;
+        parts[1] = (uint64_t)st.st_size;
+        parts[2] = (uint64_t)st.st_mtim.tv_sec;
+        parts[3] = (uint64_t)st.st_mtim.tv_nsec;
+    }
+    for (size_t i = 0; i < sizeof(parts); i++) {
+        h ^= ((const unsigned char *)parts)[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* The signature of the files of one listener's settings. */
+static uint64_t
+sig_listener(const struct config_tls *t)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < t->ncerts; i++)
+        h = sig_file(sig_file(h, t->certs[i].cert), t->certs[i].key);
+    return sig_file(sig_file(h, t->client_ca), t->crl);
+}
+
+uint64_t
+tls_files_signature(const struct config *cfg, bool at_load)
+{
+    uint64_t h = 0;
+
+    for (size_t i = 0; cfg->listener_tls != NULL && i < cfg->nlisteners;
+         i++) {
+        const struct config_tls *t = cfg->listener_tls[i];
+
+        if (t != NULL)
+            h = h * 31 + (at_load ? t->server->files_sig : sig_listener(t));
+    }
+    return h;
+}
+
 int
 tls_server_new(const struct config_tls *t, const char *where, char *err,
                size_t errlen, struct tls_server **out)
@@ -356,6 +405,9 @@ tls_server_new(const struct config_tls *t, const char *where, char *err,
     s->strict_sni = t->strict_sni;
     s->handshake_timeout_ms = t->handshake_timeout_ms;
     s->ticket_rotation_ms = t->ticket_rotation_ms;
+    /* Taken before the files are read: a change while they are read
+     * is seen by the next check. */
+    s->files_sig = sig_listener(t);
     server_hsts(s, t);
     for (size_t i = 0; i < t->ncerts && i < TLS_MAX_CERTS && rc == AW_OK; i++)
         rc = server_add_cert(s, &t->certs[i], t, why, sizeof(why));

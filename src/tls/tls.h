@@ -72,6 +72,15 @@ unsigned tls_audit(const struct config *cfg, int64_t now, bool weak,
                    FILE *out);
 
 /*
+ * A signature of the files of every TLS listener of cfg (certificates,
+ * keys, client CA, CRL): their inode, size and modification time, as
+ * they were when cfg was loaded (at_load) or as they are now (a few
+ * stat calls). A file that cannot be read counts as changed. The two
+ * differ once a file was replaced or rewritten; 0 without TLS.
+ */
+uint64_t tls_files_signature(const struct config *cfg, bool at_load);
+
+/*
  * Seconds from now until certificate i of s expires (negative once
  * expired), with its file path in *path (borrowed from s). Returns
  * AW_OK, or AW_DECLINED past the last certificate. For metrics.

@@ -40,6 +40,7 @@ struct tls_server {
     uint64_t handshake_timeout_ms;
     uint64_t ticket_rotation_ms;
     char hsts[96];           /* field line, or "" */
+    uint64_t files_sig;      /* tls_files_signature part, at load */
 };
 
 /* Reasons of failed sessions, in the order of the failure counters. */

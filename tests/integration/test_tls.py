@@ -713,3 +713,37 @@ def test_backend_hsts_replaced_on_tls(gateways, upstreams, pki):
     off = start_tls(gateways, up, pki, hsts_max_age="0s")
     r = tls_get(off, pki)
     assert r.headers("strict-transport-security") == ["max-age=1"]
+
+
+def test_certificate_file_change_reloads_without_signal(gateways, upstream,
+                                                        pki):
+    pki.issue("ca", "srv_live", "api.test", "DNS:localhost,DNS:api.test",
+              server=True)
+    pki.issue("ca", "srv_live2", "api.test", "DNS:localhost,DNS:api.test",
+              server=True)
+    live = [pki.path("live.pem"), pki.path("live.key")]
+    shutil.copy(pki.path("srv_live.pem"), live[0])
+    shutil.copy(pki.path("srv_live.key"), live[1])
+    gw = gateways([upstream.addr], start=False)
+    cfg = gw.config
+    cfg["server"]["listen"] = [{"address": "%s:%d" % (LOOPBACK, gw.port),
+                                "tls": {"certificates": [
+                                    {"cert": live[0], "key": live[1]}]}}]
+    gw.write_config(cfg)
+    gw.start()
+    ctx = client_ctx(pki)
+    with TLSClient(gw.port, ctx) as old:
+        assert old.get("/api/1").status == 200
+        first = peer_cert(old.sock).serial_number
+        # Replace both files the way a certificate agent does.
+        for src, dst in (("srv_live2.key", live[1]), ("srv_live2.pem",
+                                                      live[0])):
+            shutil.copy(pki.path(src), dst + ".new")
+            os.replace(dst + ".new", dst)
+
+        def rotated():
+            with TLSClient(gw.port, ctx) as c:
+                return peer_cert(c.sock).serial_number != first
+        wait_for(rotated, 15, what="the new certificate without SIGHUP")
+        assert old.get("/api/2").status == 200
+    assert "certificate files changed; reloading" in gw.stderr()
