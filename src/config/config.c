@@ -127,6 +127,10 @@ config_defaults(struct config_loader *ld)
     c->events_buffer = 64 << 10;
     config_admin_defaults(c);
     c->events_syslog_facility = 16;
+    c->detect_addresses = 5;
+    c->detect_expired = 10;
+    c->detect_window_ms = 600000;
+    c->detect_entries = 16384;
     config_ratelimit_defaults(c);
     c->access_log = config_strdup(ld, "stdout", 6);
     c->events_file = config_strdup(ld, "off", 3);

@@ -482,6 +482,18 @@ struct config {
                                       the default */
     unsigned events_syslog_facility; /* events.syslog.facility, 0 (kern)
                                       .. 23 (local7); default local0 */
+    unsigned detect_addresses;     /* events.token_addresses: distinct
+                                      client addresses of one token
+                                      within token_window that raise a
+                                      token.many_addresses event; 5;
+                                      0: off. Read at start, as are the
+                                      three below */
+    unsigned detect_expired;       /* events.expired_replays: refusals
+                                      of one expired token within the
+                                      window that raise an event; 10 */
+    uint64_t detect_window_ms;     /* events.token_window, 10 min */
+    size_t detect_entries;         /* events.token_entries: tokens
+                                      followed at once, 16384 */
 
     struct config_addr *admin_listen; /* admin.listen; NULL: no admin
                                       section, no admin listener. Read

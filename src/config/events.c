@@ -3,11 +3,14 @@
  * may queue before events are dropped (and counted). A ring holds at
  * least two of the longest lines (EVENTS_LINE_MAX). events.syslog sends
  * them to a syslog receiver as well, over UDP or TCP, as JSON or CEF.
+ * The token_* and expired_replays keys tune the detectors of
+ * suspicious token use.
  */
 #include <stddef.h>
 #include <string.h>
 
 #include "config/internal.h"
+#include "telemetry/telemetry.h"
 
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
@@ -120,5 +123,21 @@ const struct config_field config_events_fields[] = {
      .size = sizeof(((struct config *)0)->events_buffer), .min = 32 * KIB,
      .max = 64 * MIB},
     {.key = "syslog", .parse = parse_syslog},
+    {.key = "token_addresses", .parse = config_parse_uint,
+     .offset = offsetof(struct config, detect_addresses),
+     .size = sizeof(((struct config *)0)->detect_addresses), .min = 0,
+     .max = DETECT_MAX_ADDRESSES},
+    {.key = "expired_replays", .parse = config_parse_uint,
+     .offset = offsetof(struct config, detect_expired),
+     .size = sizeof(((struct config *)0)->detect_expired), .min = 0,
+     .max = 1000000},
+    {.key = "token_window", .parse = config_parse_duration,
+     .offset = offsetof(struct config, detect_window_ms),
+     .size = sizeof(((struct config *)0)->detect_window_ms), .min = 1000,
+     .max = 24 * 3600 * 1000},
+    {.key = "token_entries", .parse = config_parse_uint,
+     .offset = offsetof(struct config, detect_entries),
+     .size = sizeof(((struct config *)0)->detect_entries), .min = 1024,
+     .max = 1 << 24},
     {.key = NULL},
 };

@@ -158,6 +158,90 @@ record_event(struct conn *c, struct request *r, const char *action,
     events_emit(c->w->id, &e);
 }
 
+/* The 48-bit number of a 12-hex-digit credential id; 0 for none. */
+static uint64_t
+credential_number(const char *id)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 12; i++) {
+        char ch = id[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0'
+              : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+
+        if (d < 0)
+            return 0;
+        v = v << 4 | (uint64_t)d;
+    }
+    return v;
+}
+
+/* FNV-1a of the client's address text, folded to 32 bits. */
+static uint32_t
+address_hash(const char *text)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (; *text != '\0'; text++)
+        h = (h ^ (unsigned char)*text) * 0x100000001b3ULL;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The alert of a detector, about the request that crossed its bar. */
+static void
+record_suspicion(struct conn *c, struct request *r, const char *action,
+                 const char *cred, int severity)
+{
+    char method[16], path[513], subject[129], issuer[65];
+    struct security_event e = {0};
+
+    slice_copy_cstr(method, sizeof(method), r->method);
+    slice_copy_cstr(path, sizeof(path), r->path);
+    slice_copy_cstr(subject, sizeof(subject), r->principal.subject);
+    slice_copy_cstr(issuer, sizeof(issuer), r->principal.issuer);
+    e.action = action;
+    e.reason = action;
+    e.category = "authentication";
+    e.severity = severity;
+    e.request_id = r->id;
+    e.method = method;
+    e.path = path;
+    e.route = r->route != NULL ? r->route->name : NULL;
+    e.client_ip = c->peer_text;
+    e.subject = r->principal.kind != AUTH_NONE ? subject : NULL;
+    e.issuer = issuer[0] != '\0' ? issuer : NULL;
+    e.credential_id = cred;
+    events_emit(c->w->id, &e);
+}
+
+/*
+ * Feed the detectors of suspicious token use: every request with a
+ * verified principal, let through or refused later (one credential from
+ * many addresses), and every refusal of an expired token (replays).
+ */
+static void
+record_detect(struct conn *c, struct request *r)
+{
+    char cred[13];
+    uint64_t n;
+    unsigned count;
+
+    if (r->principal.kind != AUTH_NONE) {
+        n = credential_number(r->principal.credential_id);
+        if (n != 0 && detect_token_address(n, address_hash(c->peer_text),
+                                           c->w->loop.now, &count))
+            record_suspicion(c, r, "token.many_addresses",
+                             r->principal.credential_id, 7);
+        return;
+    }
+    if (r->reason == NULL || strcmp(r->reason, "auth.token_expired") != 0)
+        return;
+    credential_hash(r, cred);
+    n = credential_number(cred);
+    if (n != 0 && detect_expired_replay(n, c->w->loop.now, &count))
+        record_suspicion(c, r, "token.expired_replay", cred, 5);
+}
+
 /* Emit the event a refusal calls for, if any. */
 static void
 record_refusal(struct conn *c, struct request *r)
@@ -189,6 +273,9 @@ proxy_record(struct conn *c, struct request *r)
         last_sample = c->w->loop.now;
         record_sample(c->w, r);
     }
-    if (r->reason != NULL && events_enabled())
+    if (!events_enabled())
+        return;
+    if (r->reason != NULL)
         record_refusal(c, r);
+    record_detect(c, r);
 }

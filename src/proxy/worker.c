@@ -589,7 +589,8 @@ start_event_syslog(const struct config *cfg)
 }
 
 /*
- * Metrics, then the admin listener (when configured). A configured
+ * Metrics, the detectors of suspicious token use (when events are on),
+ * then the admin listener (when configured). A configured
  * admin listener that cannot start stops the start: an operator who
  * asked for it would otherwise fly blind. AW_OK or an error (logged).
  */
@@ -597,18 +598,28 @@ static int
 start_ops(const struct config *cfg)
 {
     static const struct admin_hooks hooks = {.reload = reload};
+    const struct detect_opts d = {
+        .share_addresses = cfg->detect_addresses,
+        .expired_replays = cfg->detect_expired,
+        .window_ms = cfg->detect_window_ms,
+        .entries = cfg->detect_entries,
+    };
     int rc = metrics_start(worker_count(cfg), cfg->metrics_max_routes);
 
+    if (rc == AW_OK && events_enabled())
+        rc = detect_start(&d);
     if (rc != AW_OK) {
-        log_error("metrics: no memory for %u route names",
-                  cfg->metrics_max_routes);
+        log_error("no memory for metrics or token detectors");
+        metrics_stop();
         return rc;
     }
     rc = admin_start(cfg, &hooks);
     if (rc == AW_DECLINED)
         return AW_OK;
-    if (rc != AW_OK)
+    if (rc != AW_OK) {
+        detect_stop();
         metrics_stop();
+    }
     return rc;
 }
 
@@ -661,6 +672,7 @@ proxy_serve(struct config *cfg)
     }
     if (start_workers(cfg) != AW_OK) {
         admin_stop();
+        detect_stop();
         metrics_stop();
         keystore_stop();
         events_stop();
@@ -693,6 +705,7 @@ proxy_serve(struct config *cfg)
     for (unsigned i = 0; i < nworkers; i++)
         worker_fini(&workers[i]);
     free(workers);
+    detect_stop();
     metrics_stop();
     events_stop();
     accesslog_stop();

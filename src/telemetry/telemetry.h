@@ -148,6 +148,48 @@ uint64_t events_dropped(void);
 int json_escape_append(struct buf *dst, struct slice s, size_t max);
 
 /*
+ * SUSPICIOUS TOKEN USE
+ *
+ * Detectors over the requests of every worker (detect.c). A credential
+ * is given as a number made from its short hash (48 bits), an address
+ * as a 32-bit hash. Each detector raises one alert per credential and
+ * window, when the window's count reaches its threshold. Safe from any
+ * worker at once; a few short locks, no allocation.
+ */
+
+/* Most distinct addresses a credential is followed on. */
+#define DETECT_MAX_ADDRESSES 16
+
+struct detect_opts {
+    unsigned share_addresses; /* distinct client addresses of one
+                                 credential within a window that raise
+                                 an alert (at most DETECT_MAX_ADDRESSES);
+                                 0: off */
+    unsigned expired_replays; /* refusals of one expired token within a
+                                 window that raise an alert; 0: off */
+    uint64_t window_ms;       /* the window, from a credential's first
+                                 sight */
+    size_t entries;           /* credentials followed at once */
+};
+
+/* Start the detectors (o is copied). AW_OK or AW_NOMEM. */
+int detect_start(const struct detect_opts *o);
+
+/* Stop them; no worker may call in. Harmless when not started. */
+void detect_stop(void);
+
+/*
+ * An authenticated request of credential cred from address addr at
+ * monotonic ms now. True when it makes the alert of this window;
+ * *count is then the distinct addresses seen.
+ */
+bool detect_token_address(uint64_t cred, uint32_t addr, uint64_t now,
+                          unsigned *count);
+
+/* A refusal of cred as expired; true when it makes the alert. */
+bool detect_expired_replay(uint64_t cred, uint64_t now, unsigned *count);
+
+/*
  * METRICS
  *
  * Counters for the Prometheus text exposition of the admin listener.

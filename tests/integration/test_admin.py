@@ -113,20 +113,22 @@ class Env:
         return [e for e in self.events() if pred(e)]
 
 
-def start_env(gateways, upstream, signer, tmp_path, tls=None, **extra):
+def start_env(gateways, upstream, signer, tmp_path, tls=None, events=None,
+              **extra):
     """A gateway with the admin listener; tls: the listener's tls
-    section, when it should serve TLS."""
+    section, when it should serve TLS; events: more keys of the events
+    section."""
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps(jwks(signer)))
     token_file = tmp_path / "admin.token"
     write_token(str(token_file))
-    events = tmp_path / "events.log"
+    events_more, events = events, tmp_path / "events.log"
     admin_port = free_port()
     gw = gateways([upstream.addr], routes=routes(),
                   identity={"issuers": {"idp": {
                       "issuer": ISS, "audiences": [AUD],
                       "keys": {"file": str(keys)}}}},
-                  events={"file": str(events)},
+                  events=dict(events_more or {}, file=str(events)),
                   admin={"listen": "127.0.0.1:%d" % admin_port,
                          "token_file": str(token_file), "timeout": "2s"},
                   start=tls is None, **extra)
@@ -513,3 +515,47 @@ def test_certificate_expiry_metric(gateways, upstream, signer, tmp_path):
                  certificate=cert,
                  listener="127.0.0.1:%d" % env.gw.port)
     assert 9 * 86400 < left <= 10 * 86400
+
+
+def get_from(gw, source, target, headers):
+    """One GET from the loopback address source (127.0.0.x)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", gw.port))
+        head = "GET %s HTTP/1.1\r\nHost: api\r\nConnection: close\r\n" % target
+        head += "".join("%s: %s\r\n" % h for h in headers) + "\r\n"
+        s.sendall(head.encode())
+        return read_all(s).split(" ", 2)[1]
+
+
+def test_suspicious_token_use(gateways, upstream, signer, tmp_path):
+    env = start_env(gateways, upstream, signer, tmp_path,
+                    events={"token_addresses": 3, "expired_replays": 3,
+                            "token_window": "1m"})
+    shared = signer.token(claims(ISS, AUD, sub="carol"))
+    auth = [("Authorization", "Bearer " + shared)]
+    for src in ("127.0.0.2", "127.0.0.3", "127.0.0.2"):
+        assert get_from(env.gw, src, "/jwt/a", auth) == "200"
+    assert not [e for e in env.events()
+                if e["event"].get("action") == "token.many_addresses"]
+    assert get_from(env.gw, "127.0.0.4", "/jwt/a", auth) == "200"
+    ev = env.wait_events(lambda e: e["event"].get("action") ==
+                         "token.many_addresses", "a sharing alert")
+    assert len(ev) == 1
+    assert ev[0]["user"]["name"] == "carol"
+    assert ev[0]["source"]["ip"] == "127.0.0.4"
+    want = hashlib.sha256(shared.encode()).hexdigest()[:12]
+    assert ev[0]["apiward"]["credential_id"] == want
+    now = int(time.time())
+    old = signer.token(claims(ISS, AUD, iat=now - 7200, exp=now - 3600))
+    for _ in range(3):
+        assert env.gw.get("/jwt/a", [("Authorization", "Bearer " + old)]) \
+            .status == 401
+    ev = env.wait_events(lambda e: e["event"].get("action") ==
+                         "token.expired_replay", "a replay alert")
+    assert len(ev) == 1
+    assert ev[0]["apiward"]["credential_id"] == \
+        hashlib.sha256(old.encode()).hexdigest()[:12]
+    for text in (json.dumps(env.events()), env.gw.stderr()):
+        assert shared not in text and old not in text

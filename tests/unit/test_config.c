@@ -897,6 +897,30 @@ test_events_syslog(void **state)
     expect_error_part(&errs, "11:", "events.syslog.facility");
 }
 
+/* The detectors of suspicious token use: defaults and bounds. */
+static void
+test_events_detectors(void **state)
+{
+    struct config_errors errs;
+    struct config *c = load_ok(MINIMAL);
+
+    (void)state;
+    assert_int_equal(c->detect_addresses, 5);
+    assert_int_equal(c->detect_expired, 10);
+    assert_int_equal(c->detect_window_ms, 600000);
+    assert_int_equal(c->detect_entries, 16384);
+    config_unref(c);
+    c = load_ok(MINIMAL "events: {token_addresses: 0, expired_replays: 3, "
+                "token_window: 30s, token_entries: 2048}\n");
+    assert_int_equal(c->detect_addresses, 0);
+    assert_int_equal(c->detect_expired, 3);
+    assert_int_equal(c->detect_window_ms, 30000);
+    assert_int_equal(c->detect_entries, 2048);
+    config_unref(c);
+    load_bad(MINIMAL "events: {token_addresses: 17}\n", &errs);
+    expect_error_part(&errs, "10:", "events.token_addresses");
+}
+
 static void
 test_generation_increases(void **state)
 {
@@ -1780,6 +1804,7 @@ main(void)
         cmocka_unit_test(test_load_string),
         cmocka_unit_test(test_admin_section),
         cmocka_unit_test(test_events_syslog),
+        cmocka_unit_test(test_events_detectors),
         cmocka_unit_test(test_generation_increases),
         cmocka_unit_test(test_ref_and_swap),
         cmocka_unit_test(test_swap_threads),
