@@ -65,8 +65,13 @@ static int
 client_ctx(struct tls_client *c, const struct config_upstream_tls *t,
            char *err, size_t errlen)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX *ctx;
 
+    if (tls_check_file("ca", t->ca, err, errlen) != AW_OK ||
+        tls_check_file("cert", t->cert, err, errlen) != AW_OK ||
+        tls_check_file("key", t->key, err, errlen) != AW_OK)
+        return AW_INVALID;
+    ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL)
         return AW_NOMEM;
     c->ctx = ctx;

@@ -211,6 +211,41 @@ ctx_settings(SSL_CTX *ctx, const struct config_tls *t, char *err,
     return AW_OK;
 }
 
+int
+tls_check_file(const char *what, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (path == NULL)
+        return AW_OK;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s %s: cannot open", what, path);
+        return AW_INVALID;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > TLS_FILE_MAX) {
+        snprintf(err, errlen, "%s %s: not a regular file of at most 1 MiB",
+                 what, path);
+        return AW_INVALID;
+    }
+    return AW_OK;
+}
+
+/* Every file of t, checked before any is read. */
+static int
+server_check_files(const struct config_tls *t, char *err, size_t errlen)
+{
+    int rc = tls_check_file("client_ca", t->client_ca, err, errlen);
+
+    if (rc == AW_OK)
+        rc = tls_check_file("crl", t->crl, err, errlen);
+    for (size_t i = 0; i < t->ncerts && rc == AW_OK; i++) {
+        rc = tls_check_file("cert", t->certs[i].cert, err, errlen);
+        if (rc == AW_OK)
+            rc = tls_check_file("key", t->certs[i].key, err, errlen);
+    }
+    return rc;
+}
+
 /* Read the leaf of a PEM chain file; NULL with err set. */
 static X509 *
 read_leaf(const char *path, char *err, size_t errlen)
@@ -409,6 +444,7 @@ tls_server_new(const struct config_tls *t, const char *where, char *err,
      * is seen by the next check. */
     s->files_sig = sig_listener(t);
     server_hsts(s, t);
+    rc = server_check_files(t, why, sizeof(why));
     for (size_t i = 0; i < t->ncerts && i < TLS_MAX_CERTS && rc == AW_OK; i++)
         rc = server_add_cert(s, &t->certs[i], t, why, sizeof(why));
     ERR_clear_error();

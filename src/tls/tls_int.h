@@ -78,6 +78,18 @@ struct tls_conn {
     char identity[TLS_IDENTITY_MAX + 1];
 };
 
+/* Largest certificate, key, CA or CRL file read. */
+#define TLS_FILE_MAX ((off_t)1 << 20)
+
+/*
+ * server.c: refuse a path that is not a regular file of at most
+ * TLS_FILE_MAX bytes before OpenSSL reads it (a FIFO or a device would
+ * block or never end). NULL is accepted. AW_OK or AW_INVALID (err set,
+ * naming what: "cert", "key", ...).
+ */
+int tls_check_file(const char *what, const char *path, char *err,
+                   size_t errlen);
+
 /* server.c: callbacks every context installs. */
 int tls_on_servername(SSL *ssl, int *alert, void *arg);
 

@@ -225,6 +225,9 @@ test_refusals(void **state)
         {"        groups: NOPE\n", "names an unknown group"},
         {"        handshake_timeout: 1ms\n", "handshake_timeout"},
         {"        bogus: 1\n", "unknown key 'bogus'"},
+        {"        client_certificate: optional\n"
+         "        client_ca: /dev/zero\n",
+         "client_ca /dev/zero: not a regular file"},
     };
 
     (void)state;
