@@ -13,7 +13,7 @@ BUILD_PKGS = gcc pkg-config meson ninja-build libfyaml-dev libssl-dev \
 TEST_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev libcmocka-dev \
              python3 python3-pytest python3-requests python3-yaml \
              python3-jwt python3-cryptography redis-server prometheus \
-             rsyslog
+             rsyslog rsyslog-openssl
 BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light haproxy curl python3-jwt \
              python3-cryptography
 

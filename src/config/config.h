@@ -477,7 +477,13 @@ struct config {
                                       at start only, as are the three
                                       below */
     bool events_syslog_tcp;        /* events.syslog.transport: tcp (octet
-                                      counting) or udp, the default */
+                                      counting), tls, or udp (default) */
+    bool events_syslog_tls;        /* transport tls: TCP inside TLS */
+    char *events_syslog_ca;        /* events.syslog.ca: CA file that
+                                      vouches for a tls receiver */
+    char *events_syslog_name;      /* events.syslog.server_name: what
+                                      its certificate must name; NULL:
+                                      the address's IP */
     bool events_syslog_cef;        /* events.syslog.format: cef or json,
                                       the default */
     unsigned events_syslog_facility; /* events.syslog.facility, 0 (kern)

@@ -36,20 +36,22 @@ syslog_address(struct config_loader *ld, const struct config_node *v,
     return AW_OK;
 }
 
-/* events.syslog.transport: udp or tcp. */
+/* events.syslog.transport: udp, tcp or tls (TCP inside TLS). */
 static int
 syslog_transport(struct config_loader *ld, const struct config_node *v,
                  void *dst, const struct config_field *f, const char *where)
 {
-    static const char *const names[] = {"udp", "tcp"};
+    static const char *const names[] = {"udp", "tcp", "tls"};
     int i;
     int rc = config_parse_choice(ld, v, 8, names, ARRAY_LEN(names), where,
                                  &i);
 
     (void)dst;
     (void)f;
-    if (rc == AW_OK)
-        ld->c->events_syslog_tcp = i == 1;
+    if (rc == AW_OK) {
+        ld->c->events_syslog_tcp = i >= 1;
+        ld->c->events_syslog_tls = i == 2;
+    }
     return rc;
 }
 
@@ -92,11 +94,27 @@ syslog_facility(struct config_loader *ld, const struct config_node *v,
     return rc;
 }
 
+/* events.syslog.server_name: a DNS name or an IP address. */
+static int
+syslog_server_name(struct config_loader *ld, const struct config_node *v,
+                   void *dst, const struct config_field *f,
+                   const char *where)
+{
+    (void)dst;
+    (void)f;
+    return config_store_string(ld, v, 253, NULL, where,
+                               &ld->c->events_syslog_name);
+}
+
 static const struct config_field syslog_fields[] = {
     {.key = "address", .parse = syslog_address, .required = true},
     {.key = "transport", .parse = syslog_transport},
     {.key = "format", .parse = syslog_format},
     {.key = "facility", .parse = syslog_facility},
+    {.key = "ca", .parse = config_parse_path,
+     .offset = offsetof(struct config, events_syslog_ca),
+     .size = sizeof(((struct config *)0)->events_syslog_ca)},
+    {.key = "server_name", .parse = syslog_server_name},
     {.key = NULL},
 };
 
@@ -108,10 +126,18 @@ parse_syslog(struct config_loader *ld, const struct config_node *v,
 
     (void)dst;
     (void)f;
+    int rc;
+
     c->events_syslog = config_alloc(ld, sizeof(*c->events_syslog));
     if (c->events_syslog == NULL)
         return AW_NOMEM;
-    return config_walk_map(ld, v, syslog_fields, c, where);
+    rc = config_walk_map(ld, v, syslog_fields, c, where);
+    if (rc == AW_OK && c->events_syslog_tls && c->events_syslog_ca == NULL) {
+        config_error(ld, v, "%s: transport tls needs ca, the CA "
+                     "certificates that vouch for the receiver", where);
+        rc = AW_INVALID;
+    }
+    return rc;
 }
 
 const struct config_field config_events_fields[] = {

@@ -578,13 +578,28 @@ start_event_syslog(const struct config *cfg)
         .peer_len = a->len,
         .peer_text = a->text,
         .tcp = cfg->events_syslog_tcp,
+        .tls_ca = cfg->events_syslog_tls ? cfg->events_syslog_ca : NULL,
+        .tls_name = cfg->events_syslog_name,
         .cef = cfg->events_syslog_cef,
         .facility = cfg->events_syslog_facility,
     };
-    int rc = events_syslog_start(&o, cfg->events_buffer, worker_count(cfg));
+    char ip[64];
+    int rc;
 
+    if (o.tls_name == NULL) {
+        /* The address's host part: "[::1]:514" names ::1. */
+        const char *colon = strrchr(a->text, ':');
+        size_t n = colon != NULL ? (size_t)(colon - a->text) : 0;
+
+        if (n >= 2 && a->text[0] == '[')
+            snprintf(ip, sizeof(ip), "%.*s", (int)n - 2, a->text + 1);
+        else
+            snprintf(ip, sizeof(ip), "%.*s", (int)n, a->text);
+        o.tls_name = ip;
+    }
+    rc = events_syslog_start(&o, cfg->events_buffer, worker_count(cfg));
     if (rc != AW_OK)
-        log_error("no memory for the syslog rings of the security events");
+        log_error("cannot start sending security events to syslog");
     return rc;
 }
 

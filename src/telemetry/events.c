@@ -382,13 +382,19 @@ events_syslog_start(const struct events_syslog *o, size_t ring_bytes,
     syslog_host(sys.host, sizeof(sys.host));
     snprintf(sys.pid, sizeof(sys.pid), "%ld", (long)getpid());
     rc = events_locks_init(nworkers);
+    if (rc == AW_OK && o->tcp && o->tls_ca != NULL)
+        rc = syslog_tls_init(&events_syslog, o->tls_ca, o->tls_name);
     if (rc == AW_OK)
         rc = sink_open_syslog(&events_syslog,
-                              o->tcp ? SINK_SYSLOG_TCP : SINK_SYSLOG_UDP,
+                              !o->tcp ? SINK_SYSLOG_UDP
+                              : o->tls_ca != NULL ? SINK_SYSLOG_TLS
+                                                  : SINK_SYSLOG_TCP,
                               o->peer, (socklen_t)o->peer_len, o->peer_text,
                               ring_bytes, nworkers);
-    if (rc != AW_OK)
+    if (rc != AW_OK) {
+        syslog_tls_fini(&events_syslog);
         events_locks_fini();
+    }
     return rc;
 }
 

@@ -326,4 +326,6 @@ sink_close(struct sink *s)
     s->nrings = 0;
     s->path = NULL;
     s->fd = -1;
+    if (s->kind != SINK_FILE)
+        syslog_tls_fini(s);
 }

@@ -4,6 +4,10 @@
  * length) or TCP (octet-counting framing, RFC 6587 section 3.4.1, as
  * the records already are).
  *
+ * Over TLS (RFC 5425) the records travel as they are inside a session
+ * whose receiver is verified against the configured CA and name; no
+ * client certificate is presented.
+ *
  * Only the drain thread runs this, so a slow or absent receiver never
  * reaches a worker: records wait in the rings, and once a ring is full
  * the workers drop and count. A connection that fails is retried after
@@ -20,6 +24,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "telemetry_int.h"
 
 #define SYSLOG_BACKOFF_MIN_MS 100
@@ -32,6 +41,9 @@
 static void
 syslog_down(struct sink *s, const char *why)
 {
+    if (s->tls != NULL)
+        SSL_free(s->tls);
+    s->tls = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -59,15 +71,72 @@ syslog_wait_connect(int fd)
     return AW_OK;
 }
 
+int
+syslog_tls_init(struct sink *s, const char *ca_file, const char *name)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    if (ctx == NULL || SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1 ||
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+        log_error("%s: cannot load the syslog CA file %s", s->name, ca_file);
+        SSL_CTX_free(ctx);
+        return AW_INVALID;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    s->tls_ctx = ctx;
+    snprintf(s->tls_name, sizeof(s->tls_name), "%s", name);
+    return AW_OK;
+}
+
+void
+syslog_tls_fini(struct sink *s)
+{
+    if (s->tls != NULL)
+        SSL_free(s->tls);
+    SSL_CTX_free(s->tls_ctx);
+    s->tls = NULL;
+    s->tls_ctx = NULL;
+}
+
+/*
+ * The TLS handshake on the connected socket fd, the receiver's
+ * certificate checked against the CA file and the configured name.
+ */
+static int
+syslog_handshake(struct sink *s, int fd)
+{
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, s->tls_name, ip) == 1 ||
+                 inet_pton(AF_INET6, s->tls_name, ip) == 1;
+
+    s->tls = SSL_new(s->tls_ctx);
+    if (s->tls == NULL || SSL_set_fd(s->tls, fd) != 1)
+        return AW_NOMEM;
+    if (is_ip) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->tls), s->tls_name);
+    } else {
+        SSL_set_tlsext_host_name(s->tls, s->tls_name);
+        SSL_set1_host(s->tls, s->tls_name);
+    }
+    if (SSL_connect(s->tls) != 1) {
+        log_debug("%s: TLS handshake with %s failed: %s", s->name,
+                  s->peer_text, ERR_reason_error_string(ERR_peek_error()));
+        ERR_clear_error();
+        return AW_IO;
+    }
+    return AW_OK;
+}
+
 /*
  * Connect (UDP: fix the peer, so that sends need no address and ICMP
- * errors come back). The socket is left blocking with a send timeout.
+ * errors come back). The socket is left blocking with send and receive
+ * timeouts (the receive one bounds a TLS handshake).
  */
 static int
 syslog_connect(struct sink *s)
 {
     struct timeval tv = {SYSLOG_SEND_MS / 1000, 0};
-    int type = s->kind == SINK_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    int type = s->kind == SINK_SYSLOG_UDP ? SOCK_DGRAM : SOCK_STREAM;
     int fd = socket(s->peer.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     0);
 
@@ -80,6 +149,13 @@ syslog_connect(struct sink *s)
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (s->kind == SINK_SYSLOG_TLS && syslog_handshake(s, fd) != AW_OK) {
+        SSL_free(s->tls);
+        s->tls = NULL;
+        close(fd);
+        return AW_IO;
+    }
     s->fd = fd;
     s->backoff_ms = 0;
     if (s->down_logged)
@@ -138,7 +214,9 @@ syslog_send(struct sink *s, const char *rec, size_t n, size_t msg_off)
     bool started = false;
 
     while (left > 0) {
-        ssize_t w = send(s->fd, p, left, MSG_NOSIGNAL);
+        ssize_t w = s->tls != NULL
+                        ? (ssize_t)SSL_write(s->tls, p, (int)left)
+                        : send(s->fd, p, left, MSG_NOSIGNAL);
 
         if (w < 0 && errno == EINTR)
             continue;

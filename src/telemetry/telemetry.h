@@ -113,6 +113,11 @@ struct events_syslog {
     unsigned peer_len;
     const char *peer_text;        /* "127.0.0.1:514", for diagnostics */
     bool tcp;                     /* TCP with octet counting; else UDP */
+    const char *tls_ca;           /* with tcp: TLS (RFC 5425), the
+                                     receiver verified against this CA
+                                     file; NULL: plain TCP */
+    const char *tls_name;         /* the DNS name (sent as SNI) or IP
+                                     its certificate must hold */
     bool cef;                     /* CEF messages; else the JSON line */
     unsigned facility;            /* 0 (kern) .. 23 (local7) */
 };
@@ -122,7 +127,8 @@ struct events_syslog {
  * (APP-NAME apiward, MSGID the event's action, no structured data),
  * through rings of ring_bytes per worker drained by the telemetry
  * thread, which connects (and reconnects with backoff) on its own.
- * Call after events_start, before any emit. AW_OK or AW_NOMEM.
+ * Call after events_start, before any emit. AW_OK, AW_INVALID (a CA
+ * file that cannot be loaded, logged) or AW_NOMEM.
  */
 int events_syslog_start(const struct events_syslog *o, size_t ring_bytes,
                         unsigned nworkers);

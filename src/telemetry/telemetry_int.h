@@ -35,7 +35,11 @@ enum sink_kind {
                                 they are */
     SINK_SYSLOG_UDP,         /* one datagram per record */
     SINK_SYSLOG_TCP,         /* records as they are, octet-counted */
+    SINK_SYSLOG_TLS,         /* the same inside TLS (RFC 5425) */
 };
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 /*
  * One stream. Zero-initialise it with fd = -1 (SINK_INIT); sink_open
@@ -65,6 +69,11 @@ struct sink {
     uint64_t retry_at_ms;    /* monotonic: no connection before this */
     uint64_t backoff_ms;     /* the next wait after a failure */
     bool down_logged;        /* the outage was logged once */
+    struct ssl_ctx_st *tls_ctx; /* SINK_SYSLOG_TLS: verifies the
+                                 receiver; set by syslog_tls_init */
+    struct ssl_st *tls;      /* the session of the connection */
+    char tls_name[256];      /* the name (or IP) the receiver's
+                                certificate must hold */
     _Atomic uint64_t sent;   /* records delivered */
 };
 
@@ -105,6 +114,17 @@ int sink_open_syslog(struct sink *s, enum sink_kind kind,
  * holds the drain lock.
  */
 void syslog_drain(struct sink *s);
+
+/*
+ * Prepare TLS for a syslog sink (before sink_open_syslog): trust the
+ * CA certificates of ca_file, require name (a DNS name, sent as SNI,
+ * or an IP address) in the receiver's certificate. AW_OK, or
+ * AW_INVALID with the reason logged.
+ */
+int syslog_tls_init(struct sink *s, const char *ca_file, const char *name);
+
+/* Free what syslog_tls_init and the connection hold; accepts none. */
+void syslog_tls_fini(struct sink *s);
 
 /*
  * Append e to out as one CEF 0 message (cef.c), without a line end.

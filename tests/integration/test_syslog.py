@@ -1,5 +1,6 @@
 """Security events to a real syslog receiver: Debian's rsyslog, started
-by the tests on loopback, over TCP (octet-counting framing) and UDP, as
+by the tests on loopback, over TCP (octet-counting framing), TLS (its
+openssl driver, with a certificate from a CA made here) and UDP, as
 JSON and as CEF, and through an outage of the receiver.
 
 rsyslog parses each message as RFC 5424 and writes its fields with a
@@ -37,7 +38,7 @@ def free_udp_port():
 class Rsyslog:
     """rsyslogd in the foreground, writing what it receives to out.log."""
 
-    def __init__(self, workdir, tcp_port=None, udp_port=None):
+    def __init__(self, workdir, tcp_port=None, udp_port=None, tls=None):
         self.dir = os.path.join(str(workdir), "rsyslog")
         os.makedirs(self.dir, exist_ok=True)
         self.out = os.path.join(self.dir, "out.log")
@@ -45,8 +46,20 @@ class Rsyslog:
         self.udp_port = udp_port or free_udp_port()
         self.conf = os.path.join(self.dir, "rsyslog.conf")
         with open(self.conf, "w") as f:
-            f.write('global(workDirectory="%s")\n' % self.dir)
-            f.write('module(load="imtcp")\nmodule(load="imudp")\n')
+            if tls is None:
+                f.write('global(workDirectory="%s")\n' % self.dir)
+                f.write('module(load="imtcp")\n')
+            else:
+                f.write('global(workDirectory="%s" '
+                        'DefaultNetstreamDriver="ossl" '
+                        'DefaultNetstreamDriverCAFile="%s" '
+                        'DefaultNetstreamDriverCertFile="%s" '
+                        'DefaultNetstreamDriverKeyFile="%s")\n'
+                        % ((self.dir,) + tls))
+                f.write('module(load="imtcp" StreamDriver.Name="ossl" '
+                        'StreamDriver.Mode="1" '
+                        'StreamDriver.AuthMode="anon")\n')
+            f.write('module(load="imudp")\n')
             f.write('template(name="t" type="string" string="%s")\n'
                     % TEMPLATE)
             f.write('ruleset(name="r") { action(type="omfile" file="%s" '
@@ -176,5 +189,66 @@ def test_receiver_outage_buffers_and_reconnects(gateways, upstream,
         wait_for(lambda: len(r.records()) >= 7, 40,
                  what="events after the receiver came back")
         assert "unreachable" in gw.stderr()
+    finally:
+        r.stop()
+
+
+def make_pki(d):
+    """A CA and a receiver certificate for 127.0.0.1 and syslog.test."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), check=True,
+                       capture_output=True, cwd=d)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run("req", "-x509", *ec, "-days", "5", "-subj", "/CN=test-ca",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", *ec, "-subj", "/CN=syslog", "-keyout", "srv.key", "-out",
+        "srv.csr")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:syslog.test\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-days", "5", "-extfile", "ext",
+        "-out", "srv.pem")
+    return tuple(os.path.join(d, n) for n in ("ca.pem", "srv.pem",
+                                              "srv.key"))
+
+
+def tls_gateway(gateways, upstream, tmp_path, port, ca, **more):
+    syslog = {"address": "127.0.0.1:%d" % port, "transport": "tls",
+              "ca": ca}
+    syslog.update(more)
+    return gateways([upstream.addr],
+                    events={"file": str(tmp_path / "events.log"),
+                            "syslog": syslog})
+
+
+@pytest.mark.parametrize("name", [None, "syslog.test"])
+def test_tls(gateways, upstream, tmp_path, name):
+    ca, cert, key = make_pki(str(tmp_path))
+    r = Rsyslog(tmp_path, tls=(ca, cert, key)).start()
+    try:
+        more = {"server_name": name} if name else {}
+        gw = tls_gateway(gateways, upstream, tmp_path, r.tcp_port, ca,
+                         **more)
+        for _ in range(3):
+            assert gw.send(AMBIGUOUS).status == 400
+        recs = r.wait(3)
+        assert [x["msgid"] for x in recs] == ["http.ambiguous_request"] * 3
+        assert json.loads(recs[0]["msg"])["event"]["reason"] == \
+            "http.ambiguous_length"
+    finally:
+        r.stop()
+
+
+def test_tls_receiver_must_prove_its_name(gateways, upstream, tmp_path):
+    ca, cert, key = make_pki(str(tmp_path))
+    r = Rsyslog(tmp_path, tls=(ca, cert, key)).start()
+    try:
+        gw = tls_gateway(gateways, upstream, tmp_path, r.tcp_port, ca,
+                         server_name="other.test")
+        assert gw.send(AMBIGUOUS).status == 400
+        wait_for(lambda: "unreachable" in gw.stderr(), 5,
+                 what="the refused receiver in the log")
+        time.sleep(0.5)
+        assert r.records() == []
     finally:
         r.stop()

@@ -890,8 +890,18 @@ test_events_syslog(void **state)
     load_bad(MINIMAL "events:\n  syslog: {transport: tcp}\n", &errs);
     expect_error_part(&errs, "11:", "missing required key 'address'");
     load_bad(MINIMAL "events:\n  syslog: {address: \"127.0.0.1:514\", "
-             "transport: tls}\n", &errs);
+             "transport: ssl}\n", &errs);
     expect_error_part(&errs, "11:", "events.syslog.transport");
+    load_bad(MINIMAL "events:\n  syslog: {address: \"127.0.0.1:514\", "
+             "transport: tls}\n", &errs);
+    expect_error_part(&errs, "11:", "transport tls needs ca");
+    c = load_ok(MINIMAL "events:\n  syslog: {address: \"127.0.0.1:6514\", "
+                "transport: tls, ca: /etc/ssl/ca.pem, server_name: "
+                "logs.example}\n");
+    assert_true(c->events_syslog_tcp && c->events_syslog_tls);
+    assert_string_equal(c->events_syslog_ca, "/etc/ssl/ca.pem");
+    assert_string_equal(c->events_syslog_name, "logs.example");
+    config_unref(c);
     load_bad(MINIMAL "events:\n  syslog: {address: \"127.0.0.1:514\", "
              "facility: local9}\n", &errs);
     expect_error_part(&errs, "11:", "events.syslog.facility");
