@@ -485,6 +485,9 @@ def bound_env(gateways, upstream, pki, tmp_path):
          "upstream": "demo",
          "auth": {"methods": ["jwt", "mtls"], "require_cert_binding": True},
          "authz": {"authenticated": True}},
+        {"name": "svc", "path": "/svc", "prefix": True, "upstream": "demo",
+         "auth": {"methods": ["jwt", "mtls"]},
+         "authz": {"rules": [{"id": "services", "methods": ["mtls"]}]}},
     ]
     ident = {"issuers": {"t": {"issuer": ISS, "audiences": [AUD],
                                "keys": {"file": path}}}}
@@ -747,3 +750,11 @@ def test_certificate_file_change_reloads_without_signal(gateways, upstream,
         wait_for(rotated, 15, what="the new certificate without SIGHUP")
         assert old.get("/api/2").status == 200
     assert "certificate files changed; reloading" in gw.stderr()
+
+
+def test_policy_selects_mtls_principals(bound_env, pki):
+    gw, key = bound_env
+    assert tls_get(gw, pki, "/svc/x", cert="cli_dns").status == 200
+    # A token, when present, is the principal: not a service.
+    r = tls_get(gw, pki, "/svc/x", cert="cli_dns", headers=bearer(key))
+    assert r.status == 403
