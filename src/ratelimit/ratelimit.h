@@ -21,7 +21,8 @@
  * choose key material that collides on purpose.
  *
  * Time is always passed in (struct ratelimit_now), so that tests drive
- * the clock. Every function here is safe from any thread.
+ * the clock. Every function here is safe from any thread, except those
+ * of the fleet client (ratelimit_fleet_*), which belong to one loop.
  */
 #ifndef APIWARD_RATELIMIT_H
 #define APIWARD_RATELIMIT_H

@@ -115,8 +115,9 @@ extern const char fleet_script[];
  * too large, or the prefix too long.
  */
 int fleet_cmd_build(struct fleet_cmd *cmd, const char *sha,
-                    const char *prefix, const struct ratelimit_fleet_item *items,
-                    size_t n, uint8_t *map);
+                    const char *prefix,
+                    const struct ratelimit_fleet_item *items, size_t n,
+                    uint8_t *map);
 
 /*
  * Read the script's answer {status, key, micros} into a: status 1
