@@ -255,7 +255,12 @@ tls_listener_keys(struct config_loader *ld, const struct config_node *it,
     for (const struct config_node *k = it->first; k != NULL; k = k->next) {
         char q[64];
 
-        if (strcmp(k->text, "address") == 0 || strcmp(k->text, "tls") == 0)
+        /* A key that is not a plain scalar (a list as a key) has no
+         * text and is never one of the two. Repeats were reported. */
+        if (k->dup)
+            continue;
+        if (k->type == CONFIG_NODE_SCALAR && k->text != NULL &&
+            (strcmp(k->text, "address") == 0 || strcmp(k->text, "tls") == 0))
             continue;
         config_error(ld, k, "%s: unknown key '%s' (address, tls)", where,
                      config_node_quote(k, q, sizeof(q)));
