@@ -22,10 +22,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "admin_int.h"
+#include "telemetry/telemetry.h"
 
 #define ADMIN_TOKEN_MIN 16
 #define ADMIN_TOKEN_MAX 4096
@@ -248,9 +252,47 @@ read_request(struct admin_conn *ac)
     return admin_read_body(ac);
 }
 
-/* One exchange on a freshly accepted connection. */
+/*
+ * A request without the right token is a security event: someone on a
+ * network that reaches the admin listener is guessing, or a scraper
+ * lost its token. The token presented is not in it.
+ */
 static void
-serve(int fd)
+unauthorized_event(struct admin_conn *ac, const char *peer)
+{
+    char method[16], path[129];
+    struct security_event e = {0};
+
+    slice_copy_cstr(method, sizeof(method), ac->req.method_name);
+    slice_copy_cstr(path, sizeof(path), ac->req.path);
+    e.action = "admin.unauthorized";
+    e.reason = "admin.unauthorized";
+    e.category = "authentication";
+    e.outcome = "denied";
+    e.severity = 5;
+    e.method = method;
+    e.path = path;
+    e.client_ip = peer;
+    events_emit(0, &e);
+}
+
+/* The printable address of a peer, without its port. */
+static void
+peer_text(const struct sockaddr_storage *ss, char *dst, size_t cap)
+{
+    const void *a = ss->ss_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)ss)
+                              ->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)ss)
+                              ->sin_addr;
+
+    if (inet_ntop(ss->ss_family, a, dst, (socklen_t)cap) == NULL)
+        snprintf(dst, cap, "-");
+}
+
+/* One exchange on a freshly accepted connection from peer. */
+static void
+serve(int fd, const char *peer)
 {
     static char in[ADMIN_MAX_HEAD + ADMIN_MAX_BODY];
     struct admin_conn ac = {
@@ -265,6 +307,7 @@ serve(int fd)
     if (!admin_authorized(&ac.req)) {
         admin_problem(&ac, 401, "admin.unauthorized",
                       "The admin API needs its bearer token.");
+        unauthorized_event(&ac, peer);
         return;
     }
     admin_dispatch(&ac);
@@ -278,6 +321,9 @@ admin_main(void *arg)
 
     log_set_worker(-1);
     for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char peer[64];
         int fd;
 
         if (poll(p, 2, -1) < 0 && errno != EINTR)
@@ -286,10 +332,12 @@ admin_main(void *arg)
             break;
         if ((p[0].revents & POLLIN) == 0)
             continue;
-        fd = accept4(admin.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(admin.fd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             continue;
-        serve(fd);
+        peer_text(&ss, peer, sizeof(peer));
+        serve(fd, peer);
         shutdown(fd, SHUT_WR);
         close(fd);
     }

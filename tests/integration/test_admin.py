@@ -184,6 +184,12 @@ def test_every_endpoint_needs_the_token(env, method, path):
         assert problem_type(body) == "urn:apiward:problem:admin.unauthorized"
         assert fields["content-type"] == "application/problem+json"
         assert fields["www-authenticate"].startswith("Bearer")
+    ev = env.wait_events(lambda e: e["event"].get("action") ==
+                         "admin.unauthorized", "admin refusals")
+    assert ev[0]["event"]["category"] == ["authentication"]
+    assert ev[0]["source"]["ip"] == "127.0.0.1"
+    assert ev[0]["url"]["path"] == path
+    assert ADMIN_TOKEN not in json.dumps(env.events())
 
 
 def test_health_ready_config(env, tmp_path):
