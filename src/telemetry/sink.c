@@ -4,7 +4,10 @@
  *
  * Producers never wait: a line that does not fit in its ring is dropped
  * and counted. The drain thread wakes every DRAIN_INTERVAL_MS, so a line
- * reaches its file within that interval plus the time of a write.
+ * reaches its file within that interval plus the time of a write; after
+ * a pass that moved DRAIN_BUSY_BYTES or more it comes back after
+ * DRAIN_BUSY_MS instead, so that under load the rings are emptied as
+ * fast as the destination takes them rather than once per interval.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +21,8 @@
 #include "telemetry_int.h"
 
 #define DRAIN_INTERVAL_MS 50
+#define DRAIN_BUSY_BYTES (16 * 1024)   /* a pass that moved this much */
+#define DRAIN_BUSY_MS 1                /* is followed by one this soon */
 #define SINK_RING_MIN 4096
 
 /*
@@ -88,13 +93,13 @@ sink_write_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Write out what the producer of ring published so far. */
-static void
+/* Write out what the producer of ring published so far; the bytes. */
+static size_t
 sink_drain_ring(int fd, struct sink_ring *ring)
 {
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-    size_t size = ring->mask + 1;
+    size_t size = ring->mask + 1, start = tail;
 
     while (tail != head) {
         size_t off = tail & ring->mask;
@@ -104,6 +109,7 @@ sink_drain_ring(int fd, struct sink_ring *ring)
         tail += n;
     }
     atomic_store_explicit(&ring->tail, tail, memory_order_release);
+    return tail - start;
 }
 
 /*
@@ -127,18 +133,19 @@ sink_reopen_file(struct sink *s)
     close(fd);
 }
 
-/* One pass over a sink; the caller holds drain.lock. */
-static void
+/* One pass over a sink; the bytes it moved. The caller holds drain.lock. */
+static size_t
 sink_drain(struct sink *s)
 {
-    if (s->kind != SINK_FILE) {
-        syslog_drain(s);
-        return;
-    }
+    size_t moved = 0;
+
+    if (s->kind != SINK_FILE)
+        return syslog_drain(s);
     if (atomic_exchange(&s->reopen, false))
         sink_reopen_file(s);
     for (unsigned i = 0; i < s->nrings; i++)
-        sink_drain_ring(s->fd, &s->rings[i]);
+        moved += sink_drain_ring(s->fd, &s->rings[i]);
+    return moved;
 }
 
 void
@@ -153,18 +160,20 @@ telemetry_flush(void)
 static void *
 drain_main(void *arg)
 {
-    struct timespec ts = {0, DRAIN_INTERVAL_MS * 1000000L};
+    const struct timespec idle = {0, DRAIN_INTERVAL_MS * 1000000L};
+    const struct timespec busy = {0, DRAIN_BUSY_MS * 1000000L};
 
     for (;;) {
         bool last = atomic_load(&drain.stop);
+        size_t moved = 0;
 
         pthread_mutex_lock(&drain.lock);
         for (struct sink *s = drain.list; s != NULL; s = s->next)
-            sink_drain(s);
+            moved += sink_drain(s);
         pthread_mutex_unlock(&drain.lock);
         if (last)
             break;
-        nanosleep(&ts, NULL);
+        nanosleep(moved >= DRAIN_BUSY_BYTES ? &busy : &idle, NULL);
     }
     return arg;
 }

@@ -234,13 +234,17 @@ syslog_send(struct sink *s, const char *rec, size_t n, size_t msg_off)
     return AW_OK;
 }
 
-/* Send what ring holds, record by record, while the connection lasts. */
-static void
+/*
+ * Send what ring holds, record by record, while the connection lasts;
+ * the bytes taken from the ring.
+ */
+static size_t
 syslog_drain_ring(struct sink *s, struct sink_ring *ring)
 {
     static char rec[SYSLOG_RECORD_MAX];
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+    size_t start = tail;
 
     while (tail != head && s->fd >= 0) {
         size_t msg_off = 0;
@@ -262,11 +266,14 @@ syslog_drain_ring(struct sink *s, struct sink_ring *ring)
         tail += n;
     }
     atomic_store_explicit(&ring->tail, tail, memory_order_release);
+    return tail - start;
 }
 
-void
+size_t
 syslog_drain(struct sink *s)
 {
+    size_t moved = 0;
+
     if (s->fd < 0) {
         bool pending = false;
 
@@ -274,12 +281,13 @@ syslog_drain(struct sink *s)
             pending |= atomic_load(&s->rings[i].head) !=
                        atomic_load(&s->rings[i].tail);
         if (!pending || clock_mono_ms() < s->retry_at_ms)
-            return;
+            return 0;
         if (syslog_connect(s) != AW_OK) {
             syslog_down(s, "connection failed");
-            return;
+            return 0;
         }
     }
     for (unsigned i = 0; i < s->nrings && s->fd >= 0; i++)
-        syslog_drain_ring(s, &s->rings[i]);
+        moved += syslog_drain_ring(s, &s->rings[i]);
+    return moved;
 }

@@ -110,10 +110,10 @@ int sink_open_syslog(struct sink *s, enum sink_kind kind,
 
 /*
  * One pass of the drain thread over a syslog sink (syslog.c): connect
- * when the backoff allows, then send every whole record. The caller
- * holds the drain lock.
+ * when the backoff allows, then send every whole record. Returns the
+ * bytes taken from the rings. The caller holds the drain lock.
  */
-void syslog_drain(struct sink *s);
+size_t syslog_drain(struct sink *s);
 
 /*
  * Prepare TLS for a syslog sink (before sink_open_syslog): trust the
