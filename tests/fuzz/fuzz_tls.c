@@ -29,6 +29,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_MAX_INPUT (64 * 1024)
 
 static struct config *cfg;
+static char cert_dir[] = "/tmp/fuzz_tls.XXXXXX";
+
+/* The certificates are read at load; their directory goes at exit. */
+static void
+fuzz_cleanup(void)
+{
+    static const char *const names[] = {"api.test.pem", "api.test.key",
+                                        "other.test.pem", "other.test.key"};
+    char path[256];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", cert_dir, names[i]);
+        unlink(path);
+    }
+    rmdir(cert_dir);
+}
 
 /* A self-signed P-256 certificate for name in dir/NAME.pem, .key. */
 static void
@@ -70,14 +86,14 @@ make_cert(const char *dir, const char *name)
 static void
 fuzz_init(void)
 {
-    static char dir[] = "/tmp/fuzz_tls.XXXXXX";
     struct config_errors errs;
     char text[2048];
 
-    if (mkdtemp(dir) == NULL)
+    if (mkdtemp(cert_dir) == NULL)
         abort();
-    make_cert(dir, "api.test");
-    make_cert(dir, "other.test");
+    atexit(fuzz_cleanup);
+    make_cert(cert_dir, "api.test");
+    make_cert(cert_dir, "other.test");
     snprintf(text, sizeof(text),
              "server:\n"
              "  listen:\n"
@@ -93,7 +109,7 @@ fuzz_init(void)
              "routes:\n"
              "  - {name: all, path: /, prefix: true, upstream: demo,\n"
              "     authz: {public: true}}\n",
-             dir, dir, dir, dir, dir);
+             cert_dir, cert_dir, cert_dir, cert_dir, cert_dir);
     if (config_load_string("fuzz.yaml", text, strlen(text),
                            CONFIG_LOAD_NO_RESOLVE, &cfg, &errs) != AW_OK)
         abort();
