@@ -26,6 +26,7 @@ void
 tls_session_slot_clear(struct tls_session_slot *slot)
 {
     SSL_SESSION_free(slot->session);
+    tls_client_unref(slot->owner);
     slot->session = NULL;
     slot->owner = NULL;
 }
@@ -40,7 +41,7 @@ on_new_session(SSL *ssl, SSL_SESSION *sess)
         return 0;
     tls_session_slot_clear(t->slot);
     t->slot->session = sess;
-    t->slot->owner = t->client;
+    t->slot->owner = tls_client_ref(t->client);
     return 1;                    /* the slot owns the reference */
 }
 

@@ -193,10 +193,11 @@ struct tls_client;
  * The session a worker keeps per backend address for resumption,
  * touched only by that worker. owner says which client context made
  * it: a session is never offered through another context (a reload
- * may change the CA or the name).
+ * may change the CA or the name). The slot holds a reference on owner,
+ * so that a new context can never take the old one's address.
  */
 struct tls_session_slot {
-    const struct tls_client *owner;
+    struct tls_client *owner;
     void *session;                 /* SSL_SESSION, owned */
 };
 
