@@ -10,6 +10,10 @@
  *
  * Requests are parsed by the strict HTTP parser of the gateway; one
  * request per connection, answered with "Connection: close".
+ *
+ * The listener speaks plain HTTP: neither TLS nor client certificates
+ * are implemented on it, so the token crosses the network in clear
+ * text unless the listener stays on loopback or a private network.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -218,6 +218,9 @@ record_suspicion(struct conn *c, struct request *r, const char *action,
  * Feed the detectors of suspicious token use: every request with a
  * verified principal, let through or refused later (one credential from
  * many addresses), and every refusal of an expired token (replays).
+ * The address is the connection's peer: behind a proxy every client
+ * shares it, and the sharing detector sees one address (the client
+ * address of X-Forwarded-For is not used yet).
  */
 static void
 record_detect(struct conn *c, struct request *r)
