@@ -420,3 +420,20 @@ config_url_to_addr(const char *url, char *hostport, size_t cap, char *err,
     snprintf(hostport, cap, "%.*s%s", (int)alen, auth, has_port ? "" : ":80");
     return AW_OK;
 }
+
+int
+config_parse_ip_port(struct config_loader *ld, const struct config_node *v,
+                     struct config_addr *a, const char *where)
+{
+    char err[160];
+    const char *s;
+    int rc = config_expect_string(ld, v, 128, where, &s);
+
+    if (rc != AW_OK)
+        return rc;
+    if (config_addr_parse(s, false, a, err, sizeof(err)) != AW_OK) {
+        config_error(ld, v, "%s: %s", where, err);
+        return AW_INVALID;
+    }
+    return AW_OK;
+}

@@ -21,20 +21,9 @@ static int
 admin_listen(struct config_loader *ld, const struct config_node *v,
              void *dst, const struct config_field *f, const char *where)
 {
-    char err[160];
-    const char *s;
-    int rc = config_expect_string(ld, v, 128, where, &s);
-
     (void)dst;
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (config_addr_parse(s, false, ld->c->admin_listen, err,
-                          sizeof(err)) != AW_OK) {
-        config_error(ld, v, "%s: %s", where, err);
-        return AW_INVALID;
-    }
-    return AW_OK;
+    return config_parse_ip_port(ld, v, ld->c->admin_listen, where);
 }
 
 static const struct config_field admin_fields[] = {

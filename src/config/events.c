@@ -20,20 +20,9 @@ static int
 syslog_address(struct config_loader *ld, const struct config_node *v,
                void *dst, const struct config_field *f, const char *where)
 {
-    char err[160];
-    const char *s;
-    int rc = config_expect_string(ld, v, 128, where, &s);
-
     (void)dst;
     (void)f;
-    if (rc != AW_OK)
-        return rc;
-    if (config_addr_parse(s, false, ld->c->events_syslog, err,
-                          sizeof(err)) != AW_OK) {
-        config_error(ld, v, "%s: %s", where, err);
-        return AW_INVALID;
-    }
-    return AW_OK;
+    return config_parse_ip_port(ld, v, ld->c->events_syslog, where);
 }
 
 /* events.syslog.transport: udp, tcp or tls (TCP inside TLS). */

@@ -251,6 +251,13 @@ int config_addr_parse(const char *text, bool resolve, struct config_addr *a,
                       char *err, size_t errlen);
 
 /*
+ * The string node v as "host:port" with an IP literal for host (no name
+ * lookup) into *a; a problem is recorded under where.
+ */
+int config_parse_ip_port(struct config_loader *ld, const struct config_node *v,
+                         struct config_addr *a, const char *where);
+
+/*
  * Parse "10.0.0.0/8", "2001:db8::/32" or a bare address (a full-length
  * prefix). Host bits set past the prefix are refused, so that a typo
  * cannot silently widen a range. A range written in IPv4-mapped IPv6
