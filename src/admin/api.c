@@ -67,6 +67,7 @@ status_text(int status)
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
     default: return status >= 500 ? "Server Error" : "Client Error";
     }
 }
@@ -361,6 +362,40 @@ on_evict_token(struct admin_conn *ac, struct jb *j)
     evicted(ac, j);
 }
 
+/*
+ * POST /api-keys/<id>/revoke: refuse the key from now on, in this
+ * process only (the keys file's revocation list is the persistent
+ * place). rest is the path after "/api-keys/".
+ */
+static void
+on_revoke_key(struct admin_conn *ac, struct jb *j, struct slice rest)
+{
+    static const char tail[] = "/revoke";
+    size_t tl = sizeof(tail) - 1;
+
+    if (rest.len <= tl ||
+        memcmp(rest.ptr + rest.len - tl, tail, tl) != 0) {
+        admin_problem(ac, 404, "admin.not_found",
+                      "Expected /api-keys/<id>/revoke.");
+        return;
+    }
+    int rc = apikey_revoke_runtime((struct slice){rest.ptr,
+                                                  rest.len - tl});
+    if (rc == AW_INVALID) {
+        admin_problem(ac, 404, "admin.not_found",
+                      "A key id is 8 to 16 characters of a-z 0-9.");
+        return;
+    }
+    if (rc != AW_OK) {
+        admin_problem(ac, 507, "admin.revocations_full",
+                      "The runtime revocation set is full; list the id "
+                      "in the keys file's revocation list and reload.");
+        return;
+    }
+    jb_printf(j, "{\"revoked\":true}");
+    reply_json(ac, 200, j);
+}
+
 /* One endpoint: method, exact path or prefix, and its handler. */
 struct endpoint {
     const char *path;
@@ -370,7 +405,7 @@ struct endpoint {
 };
 
 enum { EP_HEALTH, EP_READY, EP_METRICS, EP_CONFIG, EP_RELOAD, EP_EVICT,
-       EP_EVICT_DIGEST };
+       EP_EVICT_DIGEST, EP_REVOKE_KEY };
 
 static const struct endpoint endpoints[] = {
     {"/health", false, HTTP_GET, EP_HEALTH},
@@ -380,6 +415,7 @@ static const struct endpoint endpoints[] = {
     {"/reload", false, HTTP_POST, EP_RELOAD},
     {"/introspection/evict", false, HTTP_POST, EP_EVICT},
     {"/introspection/", true, HTTP_DELETE, EP_EVICT_DIGEST},
+    {"/api-keys/", true, HTTP_POST, EP_REVOKE_KEY},
 };
 
 static bool
@@ -402,6 +438,9 @@ run(struct admin_conn *ac, struct jb *j, int id, struct slice path)
     case EP_CONFIG: on_config(ac, j); break;
     case EP_RELOAD: on_reload(ac, j); break;
     case EP_EVICT: on_evict_token(ac, j); break;
+    case EP_REVOKE_KEY:
+        on_revoke_key(ac, j, (struct slice){path.ptr + 10, path.len - 10});
+        break;
     default:
         on_evict_digest(ac, j, (struct slice){path.ptr + 15, path.len - 15});
         break;

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -677,6 +678,61 @@ apikey_index(struct apikey_store *s, const char *name, char *err,
     return AW_OK;
 }
 
+/*
+ * Ids revoked through the admin API, kept apart from any store so they
+ * survive reloads. Ids are at most 16 bytes; a zero length ends the
+ * used part. Reads and writes take the lock; the set is small and a
+ * lookup is a linear scan done only for keys that otherwise pass.
+ */
+static pthread_mutex_t runtime_lock = PTHREAD_MUTEX_INITIALIZER;
+static char runtime_ids[APIKEY_RUNTIME_REVOKED_MAX][16];
+static unsigned char runtime_lens[APIKEY_RUNTIME_REVOKED_MAX];
+static size_t runtime_n;
+
+/* Index of id in the runtime set, or runtime_n; the lock is held. */
+static size_t
+runtime_index(struct slice id)
+{
+    size_t i;
+
+    for (i = 0; i < runtime_n; i++)
+        if (runtime_lens[i] == id.len &&
+            memcmp(runtime_ids[i], id.ptr, id.len) == 0)
+            break;
+    return i;
+}
+
+int
+apikey_revoke_runtime(struct slice id)
+{
+    int rc = AW_OK;
+
+    if (!apikey_id_valid(id))
+        return AW_INVALID;
+    pthread_mutex_lock(&runtime_lock);
+    if (runtime_index(id) < runtime_n)
+        goto out;
+    if (runtime_n == APIKEY_RUNTIME_REVOKED_MAX) {
+        rc = AW_TOOBIG;
+        goto out;
+    }
+    memcpy(runtime_ids[runtime_n], id.ptr, id.len);
+    runtime_lens[runtime_n++] = (unsigned char)id.len;
+out:
+    pthread_mutex_unlock(&runtime_lock);
+    return rc;
+}
+
+/* True when id was revoked through apikey_revoke_runtime. */
+static bool
+apikey_revoked_runtime(struct slice id)
+{
+    pthread_mutex_lock(&runtime_lock);
+    bool found = runtime_index(id) < runtime_n;
+    pthread_mutex_unlock(&runtime_lock);
+    return found;
+}
+
 /* Mark the revoked ids. An id that is not in the file is no error. */
 static int
 apikey_revoke(struct apikey_store *s, char **revoked, size_t n, char *err,
@@ -916,7 +972,7 @@ apikey_verify(const struct apikey_store *s, struct slice key, int64_t now,
                              "HMAC-SHA-256 failed");
     if (!match)
         return apikey_refuse_bad(err, false);
-    if (e->revoked)
+    if (e->revoked || apikey_revoked_runtime(k.id))
         return apikey_refuse(err, AW_INVALID, "auth.key_revoked",
                              "the API key has been revoked");
     if (now < e->not_before)

@@ -612,6 +612,19 @@ int apikey_store_load(const char *file, const char *pepper_file,
                       char **revoked, size_t nrevoked,
                       struct apikey_store **out, char *err, size_t errlen);
 
+/* Most ids revoked at runtime through the admin API. */
+#define APIKEY_RUNTIME_REVOKED_MAX 1024
+
+/*
+ * Revoke the key id at runtime, process-wide: apikey_verify refuses it
+ * with auth.key_revoked from the next call on, across reloads, until the
+ * process ends. The keys file's revocation list is the persistent place;
+ * this set lives in memory only. Thread-safe (a short lock). Returns
+ * AW_OK (also when the id was revoked already), AW_INVALID when id does
+ * not have the shape of a key id, AW_TOOBIG when the set is full.
+ */
+int apikey_revoke_runtime(struct slice id);
+
 /* Free a store; accepts NULL. */
 void apikey_store_free(struct apikey_store *s);
 

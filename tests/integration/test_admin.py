@@ -114,20 +114,25 @@ class Env:
 
 
 def start_env(gateways, upstream, signer, tmp_path, tls=None, events=None,
-              **extra):
+              api_keys=None, **extra):
     """A gateway with the admin listener; tls: the listener's tls
     section, when it should serve TLS; events: more keys of the events
-    section."""
+    section; api_keys: the identity's api_keys section, which also adds
+    the route /key taking API keys."""
     keys = tmp_path / "jwks.json"
     keys.write_text(json.dumps(jwks(signer)))
     token_file = tmp_path / "admin.token"
     write_token(str(token_file))
     events_more, events = events, tmp_path / "events.log"
     admin_port = free_port()
-    gw = gateways([upstream.addr], routes=routes(),
-                  identity={"issuers": {"idp": {
-                      "issuer": ISS, "audiences": [AUD],
-                      "keys": {"file": str(keys)}}}},
+    ident = {"issuers": {"idp": {"issuer": ISS, "audiences": [AUD],
+                                 "keys": {"file": str(keys)}}}}
+    rts = routes()
+    if api_keys is not None:
+        ident["api_keys"] = api_keys
+        rts.append({"name": "key", "path": "/key", "prefix": True,
+                    "upstream": "demo", "auth": {"methods": ["api_key"]}})
+    gw = gateways([upstream.addr], routes=rts, identity=ident,
                   events=dict(events_more or {}, file=str(events)),
                   admin={"listen": "127.0.0.1:%d" % admin_port,
                          "token_file": str(token_file), "timeout": "2s"},
@@ -172,7 +177,8 @@ def problem_type(body):
 ENDPOINTS = [("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"),
              ("GET", "/config"), ("POST", "/reload"),
              ("DELETE", "/introspection/" + "0" * 64),
-             ("POST", "/introspection/evict")]
+             ("POST", "/introspection/evict"),
+             ("POST", "/api-keys/abcdefgh/revoke")]
 
 
 @pytest.mark.parametrize("method,path", ENDPOINTS)
@@ -565,3 +571,52 @@ def test_suspicious_token_use(gateways, upstream, signer, tmp_path):
         hashlib.sha256(old.encode()).hexdigest()[:12]
     for text in (json.dumps(env.events()), env.gw.stderr()):
         assert shared not in text and old not in text
+
+
+def new_api_key(binary, pepper, consumer):
+    """Run `apiward key new`; return (key, keys-file line)."""
+    p = subprocess.run([binary, "key", "new", "--consumer", consumer,
+                        "--pepper-file", pepper], capture_output=True,
+                       text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    lines = [ln.strip() for ln in p.stdout.splitlines() if ln.strip()]
+    key = next(ln for ln in lines if ln.startswith("aw_"))
+    at = next(i for i, ln in enumerate(lines)
+              if ln.startswith("Line to append"))
+    return key, lines[at + 1]
+
+
+def test_api_key_revocation(gateways, upstream, signer, tmp_path,
+                            apiward_bin):
+    pepper = tmp_path / "pepper"
+    pepper.write_text("p" * 32)
+    os.chmod(pepper, 0o600)
+    keys = [new_api_key(apiward_bin, str(pepper), "c-" + n)
+            for n in ("one", "two")]
+    keyfile = tmp_path / "api-keys"
+    keyfile.write_text("\n".join(line for _, line in keys) + "\n")
+    env = start_env(gateways, upstream, signer, tmp_path,
+                    api_keys={"file": str(keyfile),
+                              "pepper_file": str(pepper)})
+    for key, _ in keys:
+        assert env.gw.get("/key/x", [("X-API-Key", key)]).status == 200
+    kid = keys[0][0].split("_")[1]
+    status, _, body = env.admin("POST", "/api-keys/%s/revoke" % kid)
+    assert status == 200, body
+    resp = env.gw.get("/key/x", [("X-API-Key", keys[0][0])])
+    assert resp.status == 401
+    assert problem_type(resp.body) == \
+        "urn:apiward:problem:auth.key_revoked"
+    assert env.gw.get("/key/x", [("X-API-Key", keys[1][0])]) \
+        .status == 200
+    # The runtime set outlives a reload.
+    status, _, body = env.admin("POST", "/reload")
+    assert status == 200, body
+    resp = env.gw.get("/key/x", [("X-API-Key", keys[0][0])])
+    assert resp.status == 401
+    for bad in ("/api-keys/UPPER!/revoke", "/api-keys/abcdefgh",
+                "/api-keys//revoke"):
+        status, _, body = env.admin("POST", bad)
+        assert status == 404, bad
+        assert problem_type(body) == "urn:apiward:problem:admin.not_found"
+    assert keys[0][0] not in open(env.events_path).read()
