@@ -38,7 +38,9 @@ json_limits_default(struct json_limits *l)
     l->max_bytes = 1024 * 1024;
     l->max_depth = 32;
     l->max_string = 64 * 1024;
+    l->max_members = 10000;
     l->max_items = 10000;
+    l->max_number = 64;
 }
 
 /* Record the first failure; returns NULL so callers can return it. */
@@ -528,7 +530,7 @@ parse_object(struct parser *p, unsigned depth)
 
         if (l == NULL)
             return fail(p, AW_NOMEM, "json.no_memory");
-        if (++n > p->lim->max_items)
+        if (++n > p->lim->max_members)
             return fail(p, AW_TOOBIG, "json.too_large");
         l->next = NULL;
         if (!parse_member(p, depth, l))

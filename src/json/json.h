@@ -61,9 +61,11 @@ struct json_value {
 struct json_limits {
     size_t max_bytes;    /* document size, default 1 MiB */
     unsigned max_depth;  /* nesting of arrays and objects, default 32 */
-    size_t max_string;   /* decoded bytes of one string, default 64 KiB */
-    size_t max_items;    /* members of one object or items of one array,
-                            default 10000 */
+    size_t max_string;   /* decoded bytes of one string or member name,
+                            default 64 KiB */
+    size_t max_members;  /* members of one object, default 10000 */
+    size_t max_items;    /* items of one array, default 10000 */
+    size_t max_number;   /* characters of one number, default 64 */
 };
 
 void json_limits_default(struct json_limits *l);
@@ -73,7 +75,8 @@ struct json_error {
     const char *reason;  /* "json.syntax", "json.duplicate_key",
                             "json.bad_utf8", "json.bad_escape",
                             "json.bad_number", "json.too_deep",
-                            "json.too_large", "json.no_memory" */
+                            "json.too_large", "json.no_memory",
+                            "json.stopped" */
     size_t offset;       /* where in the input the problem was found */
 };
 
@@ -86,6 +89,80 @@ struct json_error {
 int json_parse(const char *buf, size_t len, const struct json_limits *l,
                struct arena *a, struct json_value **out,
                struct json_error *err);
+
+/*
+ * Streaming (push) parsing.
+ *
+ * The same grammar and the same refusals as json_parse, fed in pieces as
+ * they arrive (a body chunk at a time, split anywhere, even inside a
+ * string escape or a UTF-8 sequence), with no tree: each complete token
+ * is handed to a callback as soon as its last byte is read. A string or
+ * member name is delivered whole and decoded, so the parser holds at most
+ * one string (max_string) plus, per open object, the member names seen so
+ * far (for the duplicate check). json_parse builds its tree from these
+ * tokens.
+ */
+enum json_token_kind {
+    JSON_TOK_OBJECT_BEGIN,
+    JSON_TOK_OBJECT_END,
+    JSON_TOK_ARRAY_BEGIN,
+    JSON_TOK_ARRAY_END,
+    JSON_TOK_NAME,       /* a member name; the value's tokens follow */
+    JSON_TOK_STRING,
+    JSON_TOK_NUMBER,
+    JSON_TOK_TRUE,
+    JSON_TOK_FALSE,
+    JSON_TOK_NULL,
+};
+
+struct json_token {
+    enum json_token_kind kind;
+    struct slice text;   /* NAME, STRING: decoded UTF-8, may hold U+0000,
+                            NUL-terminated; NUMBER: as written. Valid only
+                            during the callback. Empty for other kinds. */
+    unsigned depth;      /* 0 for the top-level value and its BEGIN/END;
+                            a member or item of a depth-d container is at
+                            depth d + 1 (its NAME token too) */
+    size_t offset;       /* byte offset of the token's first byte in the
+                            whole document */
+};
+
+/*
+ * Called for every token, in document order. Return AW_OK to go on; any
+ * other value stops the parse: json_stream_feed and json_stream_finish
+ * then return that value, with err->reason "json.stopped".
+ */
+typedef int (*json_token_fn)(void *ctx, const struct json_token *t);
+
+struct json_stream;
+
+/*
+ * A parser whose state lives in arena a (which must outlive it). The
+ * limits are copied. Returns NULL when the arena is exhausted.
+ */
+struct json_stream *json_stream_new(const struct json_limits *l,
+                                    json_token_fn fn, void *ctx,
+                                    struct arena *a);
+
+/*
+ * Feed the next n bytes. Returns AW_OK when they were consumed (tokens
+ * may have been delivered), or the first failure, as for json_parse
+ * (AW_INVALID, AW_TOOBIG, AW_NOMEM, or the callback's value) with err
+ * filled, offset counted from the start of the document. After a failure
+ * every later call returns the same failure.
+ */
+int json_stream_feed(struct json_stream *s, const char *p, size_t n,
+                     struct json_error *err);
+
+/*
+ * The document has ended: AW_OK when exactly one complete value was read
+ * (whitespace around it allowed), else the failure ("json.syntax" for a
+ * document cut short).
+ */
+int json_stream_finish(struct json_stream *s, struct json_error *err);
+
+/* Bytes fed so far. */
+size_t json_stream_offset(const struct json_stream *s);
 
 /* Member of an object by exact name; NULL when absent or not an object. */
 const struct json_value *json_get(const struct json_value *obj,

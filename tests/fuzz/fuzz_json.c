@@ -123,7 +123,7 @@ fuzz_check_object(const struct fuzz_ctx *c, const struct json_value *v,
     const struct json_member *m = v->u.obj.members;
     size_t n = v->u.obj.n;
 
-    if (n > c->lim->max_items || (n > 0 && m == NULL))
+    if (n > c->lim->max_members || (n > 0 && m == NULL))
         abort();
     for (size_t i = 0; i < n; i++) {
         fuzz_check_string(c, m[i].name);
@@ -327,7 +327,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tight = (struct json_limits){.max_bytes = def.max_bytes,
                                  .max_depth = 3,
                                  .max_string = 8,
-                                 .max_items = 4};
+                                 .max_members = 4,
+                                 .max_items = 4,
+                                 .max_number = def.max_number};
     tight_ok = fuzz_parse(buf, size, &tight, false);
     def_ok = fuzz_parse(buf, size, &def, true);
     if (tight_ok && !def_ok)

@@ -698,6 +698,7 @@ test_limit_items(void **state)
     want_many(&lim, 10000, true, AW_OK);
     want_many(&lim, 10001, true, AW_TOOBIG);
     lim.max_items = 3;
+    lim.max_members = 3;
     want_many(&lim, 3, false, AW_OK);
     want_many(&lim, 4, false, AW_TOOBIG);
     want_many(&lim, 3, true, AW_OK);
