@@ -164,6 +164,13 @@ int json_stream_finish(struct json_stream *s, struct json_error *err);
 /* Bytes fed so far. */
 size_t json_stream_offset(const struct json_stream *s);
 
+/*
+ * Deliver the tokens of a parsed tree to fn, in document order, as
+ * json_stream would have for its text (offsets are 0). Returns AW_OK or
+ * the first other value fn returned.
+ */
+int json_walk(const struct json_value *v, json_token_fn fn, void *ctx);
+
 /* Member of an object by exact name; NULL when absent or not an object. */
 const struct json_value *json_get(const struct json_value *obj,
                                   const char *name);
