@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "http/http.h"
 #include "json/json.h"
 
 /* ------------------------------------------------------------------ */
@@ -151,5 +152,243 @@ bool schema_validator_done(struct schema_validator *v,
  * nothing. For reading parameters whose text must be typed first.
  */
 unsigned schema_types(const struct schema *s);
+
+/* ------------------------------------------------------------------ */
+/* OpenAPI documents                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An OpenAPI 3.0.x or 3.1.x document, YAML or JSON, compiled into an
+ * immutable table of operations that any number of threads share. The
+ * rules (what is supported, what is refused at load, how base paths and
+ * parameter styles work) are in docs/contract.md.
+ *
+ * Reason codes of the checks, with the status each problem carries:
+ *
+ *   contract.unknown_path            404  no path of the document matches
+ *   contract.method_not_allowed      405  the path exists for other
+ *                                         methods (Allow: match.allowed)
+ *   contract.missing_parameter       400  a required parameter is absent
+ *   contract.invalid_parameter       400  a value is malformed for its
+ *                                         style or fails its schema
+ *   contract.unknown_parameter       400  a query parameter the operation
+ *                                         does not describe (unless
+ *                                         allow_unknown_query)
+ *   contract.duplicate_parameter     400  a parameter that is not an
+ *                                         array given more than once
+ *   contract.missing_body            400  a required body is absent
+ *   contract.unexpected_body         400  a body for an operation that
+ *                                         describes none
+ *   contract.unsupported_media_type  415  Content-Type absent, malformed
+ *                                         or not listed
+ *   contract.invalid_body            400  the body fails its schema (the
+ *                                         caller runs the validator)
+ */
+
+/* Bounds and choices of a load; openapi_options_default gives these. */
+struct openapi_options {
+    size_t max_document_bytes; /* one file, default 8 MiB */
+    unsigned max_files;        /* other files reached by "$ref",
+                                  default 64 */
+    size_t max_operations;     /* default 10000 */
+    size_t max_nodes;          /* values of every file together, YAML
+                                  aliases counted once per use, default
+                                  2000000 */
+    size_t max_alias_nodes;    /* of those, values that alias uses
+                                  add, default 100000 */
+    unsigned max_depth;        /* nesting of a file, default 64 */
+    size_t max_schema_nodes;   /* schema_options.max_nodes */
+    const char *base_path;     /* prefix of every path, overriding the
+                                  path of servers[0].url; NULL: from
+                                  the document ("" or "/" for none) */
+    bool allow_unknown_query;  /* undescribed query parameters pass;
+                                  default false (refused) */
+    bool strict;               /* request bodies are checked with
+                                  SCHEMA_STRICT (mass assignment);
+                                  default false */
+    unsigned max_errors;       /* failures a validator keeps, default 8 */
+    struct json_limits json;   /* request bodies and JSON-encoded
+                                  parameters (json_limits_default) */
+};
+
+void openapi_options_default(struct openapi_options *o);
+
+/* A compiled document. */
+struct openapi;
+/* One operation (a method on a path) of a compiled document. */
+struct openapi_op;
+
+/*
+ * Load the document at path: read it (at most max_document_bytes),
+ * parse it (JSON when its first non-blank byte is '{', else YAML 1.2),
+ * follow "$ref"s into it and into files under its directory, and
+ * compile operations and schemas. The options are copied.
+ *
+ * Returns AW_OK with *out set; AW_INVALID with a message in err naming
+ * the file and the JSON pointer (or line) of the fault: a syntax error,
+ * a duplicate key, an unsupported version or dialect, a reference that
+ * does not resolve or leaves the directory, a cycle of non-schema
+ * references, a schema the compiler refuses, a path template that
+ * cannot be matched; AW_TOOBIG past a bound (err says which); AW_IO
+ * when the file cannot be read (errno set); AW_NOMEM. err is always
+ * NUL-terminated when errlen > 0; *out is NULL on failure.
+ */
+int openapi_load(const char *path, const struct openapi_options *o,
+                 struct openapi **out, char *err, size_t errlen);
+
+/*
+ * As openapi_load, for a document already in memory (buf[0..len),
+ * borrowed for the call only). Relative "$ref"s to other files resolve
+ * under directory dir; with dir NULL they are refused.
+ */
+int openapi_load_mem(const char *buf, size_t len, const char *dir,
+                     const struct openapi_options *o, struct openapi **out,
+                     char *err, size_t errlen);
+
+/* Free a compiled document and everything it owns; accepts NULL. */
+void openapi_free(struct openapi *api);
+
+/* The dialect of the document's schemas (SCHEMA_OAS30 or 2020_12). */
+enum schema_dialect openapi_dialect(const struct openapi *api);
+
+/* The whole document as parsed, every alias expanded; owned by api. */
+const struct json_value *openapi_document(const struct openapi *api);
+
+/* Operations in a stable order (path template, then method). */
+size_t openapi_op_count(const struct openapi *api);
+const struct openapi_op *openapi_op_at(const struct openapi *api, size_t i);
+
+/* The operationId, or "METHOD template" when there is none. */
+const char *openapi_op_id(const struct openapi_op *op);
+
+/* The path template as written in the document ("/pets/{petId}"). */
+const char *openapi_op_template(const struct openapi_op *op);
+
+enum http_method openapi_op_method(const struct openapi_op *op);
+
+/* True when the operation is marked deprecated. */
+bool openapi_op_deprecated(const struct openapi_op *op);
+
+/*
+ * Why a request was refused. Strings are static or owned by the
+ * compiled document, except pointer (the request's arena). A problem
+ * never holds a value of the request.
+ */
+struct openapi_problem {
+    int status;             /* 400, 404, 405 or 415 */
+    const char *reason;     /* "contract.*", see the table above */
+    const char *detail;     /* a fixed sentence */
+    const char *name;       /* the parameter's name, or NULL */
+    const char *in;         /* "path", "query", "header", "cookie",
+                               "body", or NULL */
+    const char *pointer;    /* JSON pointer into the value, or NULL */
+    const char *keyword;    /* the schema keyword that refused, or NULL */
+};
+
+#define OPENAPI_MAX_PATH_PARAMS 16
+
+enum openapi_result {
+    OPENAPI_FOUND,        /* m->op and the path values are set */
+    OPENAPI_NOT_FOUND,    /* no template matches the path */
+    OPENAPI_BAD_METHOD,   /* the path exists for other methods only */
+};
+
+/* What openapi_match found. */
+struct openapi_match {
+    const struct openapi_op *op;
+    uint32_t allowed;      /* OPENAPI_BAD_METHOD: the methods the path
+                              has, bits (1u << enum http_method) */
+    unsigned n;            /* path parameters captured */
+    const char *name[OPENAPI_MAX_PATH_PARAMS];  /* owned by the api */
+    struct slice value[OPENAPI_MAX_PATH_PARAMS]; /* raw (still
+                              percent-encoded), pointing into path */
+};
+
+/*
+ * The operation for a method and a normalised path (the output of
+ * http_normalize_path, query excluded). The base path is removed first;
+ * a path outside it is not found. Among templates, a literal segment
+ * beats a parameter. Fills *m: m->op and the values when found,
+ * m->allowed on OPENAPI_BAD_METHOD (the caller builds the 404 or 405
+ * from the result). Allocates nothing; api may be shared by threads.
+ */
+enum openapi_result openapi_match(const struct openapi *api,
+                                  enum http_method method, struct slice path,
+                                  struct openapi_match *m);
+
+/* The parts of a request that parameters are read from. */
+struct openapi_request {
+    const struct openapi_match *match; /* OPENAPI_FOUND */
+    struct slice query;                /* after '?', raw; ptr NULL when
+                                          there is none */
+    const struct http_header *headers;
+    unsigned nheaders;
+};
+
+/*
+ * Check every parameter of the operation (those of its path item and
+ * its own, an operation's winning on the same name and location):
+ * presence when required, the style's syntax, percent-decoding, and the
+ * parameter's schema over the typed value; and, unless the options
+ * allow them, query parameters the operation does not describe. Scratch
+ * memory comes from arena a.
+ *
+ * Returns AW_OK; AW_INVALID with *p filled (status 400); AW_NOMEM when
+ * the arena is exhausted (*p filled with status 500 and reason
+ * "contract.no_memory").
+ */
+int openapi_check_params(const struct openapi_request *r, struct arena *a,
+                         struct openapi_problem *p);
+
+/* How a request body is to be checked; filled by openapi_request_body. */
+struct openapi_body {
+    const struct schema *schema; /* NULL: none to check (no schema, or
+                                    a media type that is not JSON) */
+    bool json;                   /* the media type is JSON
+                                    (application/json, any +json) */
+    unsigned flags;              /* for schema_validator_new:
+                                    SCHEMA_REQUEST, with SCHEMA_STRICT
+                                    when the options ask */
+    unsigned max_errors;         /* for schema_validator_new */
+    const struct json_limits *json_limits; /* for json_stream_new */
+};
+
+/*
+ * Decide on a request body before reading it. content_type is the
+ * Content-Type value (ptr NULL when absent); has_body says whether the
+ * request carries a body (a Content-Length above 0, or chunked).
+ * A media type matches one the operation lists exactly, else a listed
+ * range of its type (subtype "*"), else the range of every type;
+ * parameters such as charset are ignored, case is not significant.
+ *
+ * Returns AW_OK with *b filled when a body is present and acceptable
+ * (validate it with b->schema when not NULL); AW_DONE when there is no
+ * body and none is required; AW_INVALID with *p filled for a missing
+ * required body, a body the operation does not describe, or a media
+ * type it does not list (415).
+ */
+int openapi_request_body(const struct openapi_op *op,
+                         struct slice content_type, bool has_body,
+                         struct openapi_body *b, struct openapi_problem *p);
+
+/*
+ * Fill *p for a body that failed validation (contract.invalid_body,
+ * 400) with the first of the validator's failures.
+ */
+void openapi_body_problem(const struct schema_error *errors, size_t n,
+                          struct openapi_problem *p);
+
+/*
+ * The schema of a response: the response for the exact status, else
+ * for its range ("2XX"), else "default"; then its media type matched as
+ * for requests. Returns AW_OK with *s set (NULL when the response has
+ * no schema for that type, or the type is not JSON); AW_DECLINED when
+ * the operation describes no response for this status; AW_INVALID when
+ * it does but not with this media type (or with no content while
+ * content_type is given).
+ */
+int openapi_response_schema(const struct openapi_op *op, int status,
+                            struct slice content_type,
+                            const struct schema **s);
 
 #endif
