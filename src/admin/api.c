@@ -17,13 +17,7 @@
 
 #define ADMIN_MAX_ANSWER 65536
 
-/* A JSON text being built; the first overflow is sticky. */
-struct jb {
-    struct buf b;
-    bool overflow;
-};
-
-static void AW_PRINTF(2, 3)
+void
 jb_printf(struct jb *j, const char *fmt, ...)
 {
     va_list ap;
@@ -40,8 +34,7 @@ jb_printf(struct jb *j, const char *fmt, ...)
         j->b.end += (size_t)n;
 }
 
-/* A JSON string of s, cut at 1 KiB. */
-static void
+void
 jb_str(struct jb *j, const char *s)
 {
     jb_printf(j, "\"");
@@ -60,6 +53,7 @@ status_text(int status)
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
+    case 502: return "Bad Gateway";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 411: return "Length Required";
@@ -109,8 +103,8 @@ admin_problem(struct admin_conn *ac, int status, const char *reason,
                 j.overflow ? 0 : j.b.end);
 }
 
-static void
-reply_json(struct admin_conn *ac, int status, struct jb *j)
+void
+admin_reply_json(struct admin_conn *ac, int status, struct jb *j)
 {
     if (j->overflow) {
         admin_problem(ac, 500, "admin.answer_too_large",
@@ -124,7 +118,7 @@ static void
 on_health(struct admin_conn *ac, struct jb *j)
 {
     jb_printf(j, "{\"status\":\"ok\",\"version\":\"%s\"}", APIWARD_VERSION);
-    reply_json(ac, 200, j);
+    admin_reply_json(ac, 200, j);
 }
 
 static void
@@ -133,7 +127,7 @@ on_ready(struct admin_conn *ac, struct jb *j)
     bool ready = keystore_ready();
 
     jb_printf(j, "{\"ready\":%s}", ready ? "true" : "false");
-    reply_json(ac, ready ? 200 : 503, j);
+    admin_reply_json(ac, ready ? 200 : 503, j);
 }
 
 static void
@@ -256,7 +250,7 @@ on_config(struct admin_conn *ac, struct jb *j)
     jb_str(j, c->events_file);
     jb_printf(j, ",\"secrets\":\"omitted\"}");
     config_unref(c);
-    reply_json(ac, 200, j);
+    admin_reply_json(ac, 200, j);
 }
 
 static void
@@ -281,7 +275,7 @@ on_reload(struct admin_conn *ac, struct jb *j)
     jb_str(j, c->hash);
     jb_printf(j, "}");
     config_unref(c);
-    reply_json(ac, 200, j);
+    admin_reply_json(ac, 200, j);
 }
 
 static int
@@ -316,7 +310,7 @@ static void
 evicted(struct admin_conn *ac, struct jb *j)
 {
     jb_printf(j, "{\"evicted\":true}");
-    reply_json(ac, 200, j);
+    admin_reply_json(ac, 200, j);
 }
 
 /* DELETE /introspection/<hex of SHA-256 of the token>. */
@@ -393,7 +387,7 @@ on_revoke_key(struct admin_conn *ac, struct jb *j, struct slice rest)
         return;
     }
     jb_printf(j, "{\"revoked\":true}");
-    reply_json(ac, 200, j);
+    admin_reply_json(ac, 200, j);
 }
 
 /* One endpoint: method, exact path or prefix, and its handler. */
@@ -405,7 +399,7 @@ struct endpoint {
 };
 
 enum { EP_HEALTH, EP_READY, EP_METRICS, EP_CONFIG, EP_RELOAD, EP_EVICT,
-       EP_EVICT_DIGEST, EP_REVOKE_KEY };
+       EP_EVICT_DIGEST, EP_REVOKE_KEY, EP_BANS, EP_BAN_LIFT };
 
 static const struct endpoint endpoints[] = {
     {"/health", false, HTTP_GET, EP_HEALTH},
@@ -416,6 +410,8 @@ static const struct endpoint endpoints[] = {
     {"/introspection/evict", false, HTTP_POST, EP_EVICT},
     {"/introspection/", true, HTTP_DELETE, EP_EVICT_DIGEST},
     {"/api-keys/", true, HTTP_POST, EP_REVOKE_KEY},
+    {"/bans", false, HTTP_GET, EP_BANS},
+    {"/bans/", true, HTTP_DELETE, EP_BAN_LIFT},
 };
 
 static bool
@@ -438,6 +434,10 @@ run(struct admin_conn *ac, struct jb *j, int id, struct slice path)
     case EP_CONFIG: on_config(ac, j); break;
     case EP_RELOAD: on_reload(ac, j); break;
     case EP_EVICT: on_evict_token(ac, j); break;
+    case EP_BANS: admin_bans_list(ac, ac->req.query); break;
+    case EP_BAN_LIFT:
+        admin_bans_lift(ac, (struct slice){path.ptr + 6, path.len - 6});
+        break;
     case EP_REVOKE_KEY:
         on_revoke_key(ac, j, (struct slice){path.ptr + 10, path.len - 10});
         break;
@@ -455,7 +455,8 @@ admin_dispatch(struct admin_conn *ac)
     struct slice path = ac->req.path;
     bool path_known = false;
 
-    if (ac->req.query.ptr != NULL) {
+    /* Only the ban list reads a query (its limit). */
+    if (ac->req.query.ptr != NULL && !slice_eq(path, SLICE_LIT("/bans"))) {
         admin_problem(ac, 400, "admin.bad_request",
                       "The admin API takes no query string.");
         return;

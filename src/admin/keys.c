@@ -110,6 +110,8 @@ admin_metrics_extra(struct buf *out)
     rc = key_metrics(out, c);
     if (rc == AW_OK)
         rc = cert_metrics(out, c);
+    if (rc == AW_OK)
+        rc = admin_bans_metrics(out);
 
     if (rc == AW_OK)
         rc = metrics_family(out, "apiward_ready", "gauge",

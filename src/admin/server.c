@@ -304,6 +304,7 @@ serve(int fd, const char *peer)
         .in = {in, 0, 0, sizeof(in)},
         .deadline = clock_mono_ms() + admin.timeout_ms,
         .hooks = &admin.hooks,
+        .peer = peer,
     };
 
     if (read_request(&ac) != AW_OK)

@@ -376,15 +376,25 @@ ban_key_principal(struct ratelimit *rl, const struct principal *p)
     return ratelimit_key(rl, DOMAIN_BAN, parts, ARRAY_LEN(parts));
 }
 
-/* Refuse when key is banned; AW_DECLINED then, else AW_OK. */
+/*
+ * Refuse when key is banned; AW_DECLINED then, else AW_OK. In fleet
+ * mode a ban this gateway shared is Redis's to enforce while the
+ * worker's connection is ready (the decision of the limit stage checks
+ * it), so that a lift on any gateway ends it on every one; with
+ * local_only the local table decides regardless (the fallback).
+ */
 static int
 check_ban(struct conn *c, struct request *r, struct ratelimit *rl,
-          uint64_t key)
+          uint64_t key, bool local_only)
 {
     struct ratelimit_now now = limit_now();
+    bool shared = false;
     uint64_t left;
 
-    if (!ratelimit_banned(rl, key, &now, &left))
+    if (!ratelimit_banned(rl, key, &now, &left, &shared))
+        return AW_OK;
+    if (shared && !local_only && fleet_on(r->cfg) &&
+        ratelimit_fleet_ready(c->w->fleet))
         return AW_OK;
     r->retry_after_s = ceil_s(left);
     conn_refuse(c, 429, "abuse.banned",
@@ -407,7 +417,7 @@ proxy_guard(struct conn *c, struct request *r)
         refuse_unavailable(c);
         return AW_DECLINED;
     }
-    if (check_ban(c, r, rl, ban_key_ip(rl, c)) != AW_OK)
+    if (check_ban(c, r, rl, ban_key_ip(rl, c), false) != AW_OK)
         return AW_DECLINED;
     if (fleet_on(r->cfg))
         return AW_OK;
@@ -578,10 +588,19 @@ fleet_items(const struct conn *c, const struct request *r,
     return n;
 }
 
-/* Decide locally with the fallback rules, then the in-flight counts. */
+/*
+ * Decide locally: the bans of the local table (those left to Redis by
+ * check_ban too), the fallback rules, then the in-flight counts.
+ */
 static int
 fleet_fallback(struct conn *c, struct request *r, struct ratelimit *rl)
 {
+    if (abuse_on(r->cfg) &&
+        (check_ban(c, r, rl, ban_key_ip(rl, c), true) != AW_OK ||
+         (r->principal.kind != AUTH_NONE &&
+          check_ban(c, r, rl, ban_key_principal(rl, &r->principal), true) !=
+              AW_OK)))
+        return AW_DECLINED;
     if (check_limits(c, r, false, true) != AW_OK)
         return AW_DECLINED;
     return enter_gauges(c, r, rl);
@@ -671,22 +690,6 @@ proxy_limit_worker_fini(struct worker *w)
     w->fleet = NULL;
 }
 
-/* Share a ban just given with the other gateways. */
-static void
-fleet_write_ban(struct conn *c, const struct request *r, bool by_principal,
-                uint64_t duration_ns)
-{
-    char key[RATELIMIT_FLEET_KEY_HEX + 1];
-
-    if (!fleet_on(r->cfg) || c->w->fleet == NULL)
-        return;
-    if (by_principal)
-        fleet_ban_key_principal(&r->principal, key);
-    else
-        fleet_ban_key_ip(c, key);
-    ratelimit_fleet_ban(c->w->fleet, key, duration_ns);
-}
-
 int
 proxy_limit(struct conn *c, struct request *r)
 {
@@ -702,7 +705,8 @@ proxy_limit(struct conn *c, struct request *r)
         return AW_DECLINED;
     }
     if (abuse_on(r->cfg) && r->principal.kind != AUTH_NONE &&
-        check_ban(c, r, rl, ban_key_principal(rl, &r->principal)) != AW_OK)
+        check_ban(c, r, rl, ban_key_principal(rl, &r->principal), false) !=
+            AW_OK)
         return AW_DECLINED;
     if (fleet_on(r->cfg))
         return fleet_limit(c, r, rl);
@@ -746,8 +750,39 @@ detector_rule(const struct config_abuse_rule *d, struct ratelimit_rule *rule)
 }
 
 /*
- * Ban key (the address, or the principal when by_principal) and write
- * the security event and a diagnostic line, once per ban.
+ * What an operator will know the ban by: its fleet key as id (the same
+ * on every gateway, in fleet mode or not) into id, and a printable
+ * subject into subject[RATELIMIT_BAN_SUBJECT_MAX]: "ip:ADDRESS", or
+ * "sub:ISSUER:SUBJECT" ("sub:SUBJECT" without an issuer: an API key's
+ * consumer). Raw bytes, cut; whoever shows them escapes them.
+ */
+static void
+ban_note(const struct conn *c, const struct request *r, bool by_principal,
+         char *id, char *subject, struct ratelimit_ban_note *note)
+{
+    const struct principal *p = &r->principal;
+
+    if (by_principal) {
+        fleet_ban_key_principal(p, id);
+        snprintf(subject, RATELIMIT_BAN_SUBJECT_MAX, "sub:%.*s%s%.*s",
+                 (int)MIN(p->issuer.len, 64),
+                 p->issuer.len > 0 ? p->issuer.ptr : "",
+                 p->issuer.len > 0 ? ":" : "",
+                 (int)MIN(p->subject.len, RATELIMIT_BAN_SUBJECT_MAX),
+                 p->subject.len > 0 ? p->subject.ptr : "");
+    } else {
+        fleet_ban_key_ip(c, id);
+        snprintf(subject, RATELIMIT_BAN_SUBJECT_MAX, "ip:%s", c->peer_text);
+    }
+    note->id = id;
+    note->subject = subject;
+    note->shared = fleet_on(r->cfg) && ratelimit_fleet_ready(c->w->fleet);
+}
+
+/*
+ * Ban key (the address, or the principal when by_principal), share it
+ * with the fleet, and write the security event and a diagnostic line,
+ * once per ban.
  */
 static void
 ban(struct conn *c, struct request *r, struct ratelimit *rl, uint64_t key,
@@ -759,12 +794,16 @@ ban(struct conn *c, struct request *r, struct ratelimit *rl, uint64_t key,
         a->memory_ms * 1000000};
     struct ratelimit_now now = limit_now();
     char subject[129], issuer[65], path[513], method[16], quoted[96];
+    char id[RATELIMIT_BAN_ID_HEX + 1], who[RATELIMIT_BAN_SUBJECT_MAX];
+    struct ratelimit_ban_note note = {.reason = why};
     struct security_event e = {0};
     uint64_t d;
     unsigned level;
 
-    ratelimit_ban(rl, key, &now, &p, &d, &level);
-    fleet_write_ban(c, r, by_principal, d);
+    ban_note(c, r, by_principal, id, who, &note);
+    ratelimit_ban(rl, key, &now, &p, &note, &d, &level);
+    if (note.shared)
+        ratelimit_fleet_ban(c->w->fleet, id, d);
     slice_copy_cstr(subject, sizeof(subject), r->principal.subject);
     slice_copy_cstr(issuer, sizeof(issuer), r->principal.issuer);
     slice_copy_cstr(method, sizeof(method), r->method);
@@ -883,4 +922,89 @@ proxy_observe(struct conn *c, struct request *r)
         detect(c, r, rl, &a->client_errors, DOMAIN_CLIENT_ERR,
                r->principal.kind != AUTH_NONE, "abuse.client_errors");
     detect_enumeration(c, r, rl);
+}
+
+/*
+ * The bans as the admin API shows and lifts them. These run on the
+ * admin thread: the ban table is process-wide and locked per bucket,
+ * so they need nothing from the workers; Redis is reached through a
+ * connection of the admin thread's own.
+ */
+
+size_t
+proxy_bans(struct ratelimit_ban_info *out, size_t max, size_t *total)
+{
+    struct ratelimit *rl = atomic_load(&limit_rl);
+    struct ratelimit_now now = limit_now();
+
+    *total = 0;
+    return rl != NULL ? ratelimit_bans(rl, &now, out, max, total) : 0;
+}
+
+size_t
+proxy_unban(const char *name, struct ratelimit_ban_info *first)
+{
+    struct ratelimit *rl = atomic_load(&limit_rl);
+    struct ratelimit_now now = limit_now();
+
+    return rl != NULL ? ratelimit_unban(rl, name, &now, first) : 0;
+}
+
+/*
+ * The Redis options of cfg for the admin thread, the password read into
+ * password[FLEET_PASSWORD_MAX]. AW_DECLINED when cfg has no redis
+ * section, AW_IO when the password file cannot be read.
+ */
+static int
+fleet_ctl_opts(const struct config *cfg, struct ratelimit_fleet_opts *o,
+               char *password)
+{
+    const struct config_redis *rc = &cfg->redis;
+
+    if (!fleet_on(cfg))
+        return AW_DECLINED;
+    *o = (struct ratelimit_fleet_opts){
+        rc->address, NULL, rc->key_prefix, rc->connect_timeout_ms,
+        rc->backoff_max_ms, rc->max_pending};
+    if (rc->password_file == NULL)
+        return AW_OK;
+    if (!fleet_password(rc->password_file, password, FLEET_PASSWORD_MAX))
+        return AW_IO;
+    o->password = password;
+    return AW_OK;
+}
+
+int
+proxy_fleet_bans(struct ratelimit_fleet_ban *out, size_t max, size_t *n,
+                 bool *more)
+{
+    struct config *cfg = config_current();
+    char password[FLEET_PASSWORD_MAX] = "";
+    struct ratelimit_fleet_opts o;
+    int rc = cfg != NULL ? fleet_ctl_opts(cfg, &o, password) : AW_DECLINED;
+
+    *n = 0;
+    *more = false;
+    if (rc == AW_OK)
+        rc = ratelimit_fleet_bans(&o, out, max, n, more);
+    explicit_bzero(password, sizeof(password));
+    config_unref(cfg);
+    return rc;
+}
+
+int
+proxy_fleet_unban(const char *id)
+{
+    struct config *cfg = config_current();
+    char password[FLEET_PASSWORD_MAX] = "";
+    struct ratelimit_fleet_opts o;
+    int rc = cfg != NULL ? fleet_ctl_opts(cfg, &o, password) : AW_DECLINED;
+
+    if (rc == AW_OK)
+        rc = ratelimit_fleet_unban(&o, id);
+    else if (rc == AW_DECLINED)
+        rc = AW_DONE;
+    explicit_bzero(password, sizeof(password));
+    config_unref(cfg);
+    return rc;
 }

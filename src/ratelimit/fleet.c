@@ -322,39 +322,6 @@ fleet_connect(struct ratelimit_fleet *f)
     loop_timer_set(f->loop, &f->timer, f->connect_timeout_ms);
 }
 
-/* Split "host:port", "[v6]:port" or a unix path into f. */
-static int
-fleet_address(struct ratelimit_fleet *f, const char *a)
-{
-    const char *colon = strrchr(a, ':');
-    size_t hl;
-    uint64_t port;
-
-    if (a[0] == '/') {
-        f->port = 0;
-        if (strlen(a) >= sizeof(f->host))
-            return AW_INVALID;
-        memcpy(f->host, a, strlen(a) + 1);
-        return AW_OK;
-    }
-    if (colon == NULL ||
-        slice_to_u64((struct slice){colon + 1, strlen(colon + 1)}, 65535,
-                     &port) != AW_OK ||
-        port == 0)
-        return AW_INVALID;
-    hl = (size_t)(colon - a);
-    if (hl >= 2 && a[0] == '[' && a[hl - 1] == ']') {
-        a++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof(f->host))
-        return AW_INVALID;
-    memcpy(f->host, a, hl);
-    f->host[hl] = '\0';
-    f->port = (int)port;
-    return AW_OK;
-}
-
 static int
 fleet_slots_init(struct ratelimit_fleet *f, unsigned n)
 {
@@ -386,7 +353,7 @@ ratelimit_fleet_new(struct ratelimit *rl, struct loop *l,
     f->backoff_ms = FLEET_BACKOFF_MIN_MS;
     f->connect_timeout_ms = o->connect_timeout_ms;
     f->backoff_max_ms = o->backoff_max_ms;
-    rc = fleet_address(f, o->address);
+    rc = fleet_address(o->address, f->host, sizeof(f->host), &f->port);
     if (rc == AW_OK && (strlen(o->prefix) >= sizeof(f->prefix) ||
                         (o->password != NULL &&
                          strlen(o->password) >= sizeof(f->password))))

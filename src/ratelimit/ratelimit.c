@@ -34,6 +34,11 @@ ratelimit_new(const struct ratelimit_opts *o, struct ratelimit **out)
     if (store_init(&rl->limits, MAX(o->entries, MIN_ENTRIES)) != AW_OK ||
         store_init(&rl->bans, MAX(o->ban_entries, MIN_ENTRIES)) != AW_OK)
         goto fail;
+    /* Pages of notes never written are never touched: calloc maps them. */
+    rl->notes = calloc(store_nbuckets(&rl->bans) * STORE_WAYS,
+                       sizeof(*rl->notes));
+    if (rl->notes == NULL)
+        goto fail;
     rc = ratelimit_gauges_init(rl, MAX(o->gauges, MIN_GAUGES));
     if (rc != AW_OK)
         goto fail;
@@ -50,6 +55,7 @@ ratelimit_free(struct ratelimit *rl)
     if (rl == NULL)
         return;
     free(rl->gauges);
+    free(rl->notes);
     store_fini(&rl->bans);
     store_fini(&rl->limits);
     free(rl);
@@ -178,13 +184,17 @@ ratelimit_first_seen(struct ratelimit *rl, uint64_t key,
 
 bool
 ratelimit_banned(struct ratelimit *rl, uint64_t key,
-                 const struct ratelimit_now *now, uint64_t *left_ns)
+                 const struct ratelimit_now *now, uint64_t *left_ns,
+                 bool *shared)
 {
     struct store_entry *e = store_lock(&rl->bans, key, now->mono_ns, false);
-    bool banned = e != NULL;
+    bool banned = e != NULL && (e->aux & BAN_MARK) != 0;
 
-    if (banned)
+    if (banned) {
         *left_ns = e->expires_ns - now->mono_ns;
+        if (shared != NULL)
+            *shared = (e->aux & BAN_SHARED) != 0;
+    }
     store_unlock(&rl->bans, key);
     return banned;
 }
@@ -219,10 +229,35 @@ ban_length(const struct ratelimit_ban_policy *p, unsigned level)
     return MIN(d, p->max_ns);
 }
 
+/* A copy of src into dst[cap], cut; "" for NULL. */
+static void
+note_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src != NULL ? strnlen(src, cap - 1) : 0;
+
+    memcpy(dst, src != NULL ? src : "", n);
+    dst[n] = '\0';
+}
+
+/* Remember note beside ban entry e; under e's bucket lock. */
+static void
+note_write(struct ratelimit *rl, const struct store_entry *e,
+           const struct ratelimit_ban_note *note, unsigned level)
+{
+    struct ban_note *n = &rl->notes[store_slot(&rl->bans, e)];
+
+    n->reason = note != NULL ? note->reason : NULL;
+    n->level = level;
+    note_copy(n->id, sizeof(n->id), note != NULL ? note->id : NULL);
+    note_copy(n->subject, sizeof(n->subject),
+              note != NULL ? note->subject : NULL);
+}
+
 int
 ratelimit_ban(struct ratelimit *rl, uint64_t key,
               const struct ratelimit_now *now,
-              const struct ratelimit_ban_policy *p, uint64_t *duration_ns,
+              const struct ratelimit_ban_policy *p,
+              const struct ratelimit_ban_note *note, uint64_t *duration_ns,
               unsigned *level)
 {
     unsigned earlier = ban_offences(rl, key, now, p->memory_ns);
@@ -232,11 +267,130 @@ ratelimit_ban(struct ratelimit *rl, uint64_t key,
     if (e->expires_ns < now->mono_ns + d)
         e->expires_ns = now->mono_ns + d;
     e->value = 1;
+    e->aux = BAN_MARK | (note != NULL && note->shared ? BAN_SHARED : 0);
+    note_write(rl, e, note, earlier);
     store_unlock(&rl->bans, key);
     atomic_fetch_add_explicit(&rl->nbans, 1, memory_order_relaxed);
     *duration_ns = d;
     *level = earlier;
     return AW_OK;
+}
+
+/* True when e is a live ban at now_ns. */
+static bool
+live_ban(const struct store_entry *e, uint64_t now_ns)
+{
+    return e->key != 0 && e->expires_ns > now_ns && (e->aux & BAN_MARK);
+}
+
+/* The report of live ban e; under its bucket lock. */
+static void
+ban_info(const struct ratelimit *rl, const struct store_entry *e,
+         uint64_t now_ns, struct ratelimit_ban_info *out)
+{
+    const struct ban_note *n = &rl->notes[store_slot(&rl->bans, e)];
+
+    memcpy(out->id, n->id, sizeof(out->id));
+    memcpy(out->subject, n->subject, sizeof(out->subject));
+    out->reason = n->reason;
+    out->level = n->level;
+    out->shared = (e->aux & BAN_SHARED) != 0;
+    out->left_ns = e->expires_ns - now_ns;
+}
+
+size_t
+ratelimit_bans(struct ratelimit *rl, const struct ratelimit_now *now,
+               struct ratelimit_ban_info *out, size_t max, size_t *total)
+{
+    size_t copied = 0, live = 0;
+
+    for (size_t i = 0; i < store_nbuckets(&rl->bans); i++) {
+        struct store_bucket *b = store_lock_bucket(&rl->bans, i);
+
+        for (int w = 0; w < STORE_WAYS; w++) {
+            if (!live_ban(&b->e[w], now->mono_ns))
+                continue;
+            live++;
+            if (copied < max)
+                ban_info(rl, &b->e[w], now->mono_ns, &out[copied++]);
+        }
+        store_unlock_bucket(&rl->bans, i);
+    }
+    if (total != NULL)
+        *total = live;
+    return copied;
+}
+
+/* True when the note of live ban e names it by name. */
+static bool
+ban_named(const struct ratelimit *rl, const struct store_entry *e,
+          const char *name)
+{
+    const struct ban_note *n = &rl->notes[store_slot(&rl->bans, e)];
+
+    return strcmp(n->id, name) == 0 || strcmp(n->subject, name) == 0;
+}
+
+/* Forget the offences counted against ban key key. */
+static void
+forget_offences(struct ratelimit *rl, uint64_t key, uint64_t now_ns)
+{
+    uint64_t ok = key ^ ((uint64_t)OFFENCE_DOMAIN << 48);
+    struct store_entry *e = store_lock(&rl->bans, ok, now_ns, false);
+
+    if (e != NULL)
+        *e = (struct store_entry){0};
+    store_unlock(&rl->bans, ok);
+}
+
+/*
+ * Lift the bans of bucket i named by name; their keys go to keys (room
+ * for STORE_WAYS) for their offences to be forgotten once the bucket is
+ * unlocked (an offence count may live in another bucket, and a walk
+ * never holds two). Returns the number lifted.
+ */
+static size_t
+unban_bucket(struct ratelimit *rl, size_t i, const char *name,
+             uint64_t now_ns, uint64_t *keys, size_t lifted_before,
+             struct ratelimit_ban_info *first)
+{
+    struct store_bucket *b = store_lock_bucket(&rl->bans, i);
+    size_t n = 0;
+
+    for (int w = 0; w < STORE_WAYS; w++) {
+        struct store_entry *e = &b->e[w];
+
+        if (!live_ban(e, now_ns) || !ban_named(rl, e, name))
+            continue;
+        if (lifted_before + n == 0 && first != NULL)
+            ban_info(rl, e, now_ns, first);
+        keys[n++] = e->key;
+        *e = (struct store_entry){0};
+    }
+    store_unlock_bucket(&rl->bans, i);
+    return n;
+}
+
+size_t
+ratelimit_unban(struct ratelimit *rl, const char *name,
+                const struct ratelimit_now *now,
+                struct ratelimit_ban_info *first)
+{
+    size_t lifted = 0;
+
+    if (name == NULL || name[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < store_nbuckets(&rl->bans); i++) {
+        uint64_t keys[STORE_WAYS];
+        size_t n = unban_bucket(rl, i, name, now->mono_ns, keys, lifted,
+                                first);
+
+        for (size_t k = 0; k < n; k++)
+            forget_offences(rl, keys[k], now->mono_ns);
+        lifted += n;
+    }
+    atomic_fetch_add_explicit(&rl->nlifts, lifted, memory_order_relaxed);
+    return lifted;
 }
 
 void
@@ -245,6 +399,7 @@ ratelimit_stats(const struct ratelimit *rl, struct ratelimit_stats *s)
     s->evictions = atomic_load(&rl->limits.evictions);
     s->ban_evictions = atomic_load(&rl->bans.evictions);
     s->bans = atomic_load(&rl->nbans);
+    s->lifts = atomic_load(&rl->nlifts);
     s->fleet_outages = atomic_load(&rl->fleet_outages);
     s->fleet_fallbacks = atomic_load(&rl->fleet_fallbacks);
     s->fleet_decisions = atomic_load(&rl->fleet_decisions);

@@ -180,22 +180,79 @@ struct ratelimit_ban_policy {
     uint64_t memory_ns;   /* how long past offences count */
 };
 
+/* Hex digits of a ban's id: its fleet key (ratelimit_fleet_key). */
+#define RATELIMIT_BAN_ID_HEX 32
+
+/* A ban's printable subject, NUL included; longer ones are cut. */
+#define RATELIMIT_BAN_SUBJECT_MAX 80
+
 /*
- * True when key is banned at now; *left_ns is then the time left.
+ * What a ban is known by, for an operator who lists and lifts bans.
+ * Every string is borrowed for the call, except reason, which must
+ * live as long as the table (a string literal).
+ */
+struct ratelimit_ban_note {
+    const char *id;         /* RATELIMIT_BAN_ID_HEX hex digits, the same
+                               on every gateway; NULL: none */
+    const char *subject;    /* who is banned, printable: "ip:192.0.2.7",
+                               "sub:issuer:alice"; never a token or a
+                               key; NULL: none */
+    const char *reason;     /* the detector's reason code, or NULL */
+    bool shared;            /* the ban was also written to Redis */
+};
+
+/*
+ * True when key is banned at now; *left_ns is then the time left and,
+ * when shared is not NULL, *shared says whether the ban was written to
+ * Redis too (ratelimit_ban_note.shared).
  */
 bool ratelimit_banned(struct ratelimit *rl, uint64_t key,
-                      const struct ratelimit_now *now, uint64_t *left_ns);
+                      const struct ratelimit_now *now, uint64_t *left_ns,
+                      bool *shared);
 
 /*
  * Ban key: base_ns for a first offence, factor times longer for each
  * offence remembered, up to max_ns. *duration_ns is the ban given and
  * *level the number of earlier offences. A key banned already keeps the
- * longer of its current ban and the new one. Returns AW_OK.
+ * longer of its current ban and the new one; its note is replaced by
+ * note (NULL: an empty note). Returns AW_OK.
  */
 int ratelimit_ban(struct ratelimit *rl, uint64_t key,
                   const struct ratelimit_now *now,
-                  const struct ratelimit_ban_policy *p, uint64_t *duration_ns,
-                  unsigned *level);
+                  const struct ratelimit_ban_policy *p,
+                  const struct ratelimit_ban_note *note,
+                  uint64_t *duration_ns, unsigned *level);
+
+/* One live ban as ratelimit_bans and ratelimit_unban report it. */
+struct ratelimit_ban_info {
+    char id[RATELIMIT_BAN_ID_HEX + 1];       /* "" when none was noted */
+    char subject[RATELIMIT_BAN_SUBJECT_MAX]; /* "" when none was noted */
+    const char *reason;     /* as noted; NULL when none */
+    unsigned level;         /* earlier offences when it was given */
+    bool shared;            /* written to Redis too */
+    uint64_t left_ns;       /* until it ends */
+};
+
+/*
+ * Copy up to max live bans into out, in table order, and return how
+ * many were copied; *total (when not NULL) is the number of live bans.
+ * One bucket is locked at a time, so a ban given or lifted during the
+ * walk may or may not be seen; the walk costs one lock per four slots
+ * of abuse.max_bans and never touches the limit table.
+ */
+size_t ratelimit_bans(struct ratelimit *rl, const struct ratelimit_now *now,
+                      struct ratelimit_ban_info *out, size_t max,
+                      size_t *total);
+
+/*
+ * Lift every live ban whose id or subject is name (a non-empty string
+ * compared whole), and forget the offences counted against it, so that
+ * a next ban starts again from the first length. Returns the number
+ * lifted; *first (when not NULL) is then the first of them.
+ */
+size_t ratelimit_unban(struct ratelimit *rl, const char *name,
+                       const struct ratelimit_now *now,
+                       struct ratelimit_ban_info *first);
 
 /*
  * Enter a gauge: count one more request in flight under key unless max
@@ -217,6 +274,7 @@ struct ratelimit_stats {
     uint64_t evictions;     /* live limit states pushed out */
     uint64_t ban_evictions; /* live bans or offence counts pushed out */
     uint64_t bans;          /* bans given */
+    uint64_t lifts;         /* bans lifted by ratelimit_unban */
     uint64_t fleet_outages; /* times the fleet lost Redis (every worker
                                connection down or failing) */
     uint64_t fleet_fallbacks; /* fleet decisions made locally instead:
@@ -245,7 +303,7 @@ void ratelimit_stats(const struct ratelimit *rl, struct ratelimit_stats *s);
  * same on every gateway, fixed in length, and with no client text in
  * Redis.
  */
-#define RATELIMIT_FLEET_KEY_HEX 32
+#define RATELIMIT_FLEET_KEY_HEX RATELIMIT_BAN_ID_HEX
 #define RATELIMIT_FLEET_MAX_ITEMS 24   /* limits and bans of one call */
 
 struct loop;
@@ -339,5 +397,38 @@ void ratelimit_fleet_ban(struct ratelimit_fleet *f, const char *key,
 
 /* True while the connection is up and the script loaded. */
 bool ratelimit_fleet_ready(const struct ratelimit_fleet *f);
+
+/*
+ * The fleet's bans for an operator, from the admin thread: each call
+ * below opens a blocking connection of its own (o->connect_timeout_ms
+ * bounds the connection and each command; max_pending and
+ * backoff_max_ms are not read), and closes it before returning.
+ */
+#define RATELIMIT_FLEET_SCAN_CALLS 64   /* SCAN calls of one listing */
+
+struct ratelimit_fleet_ban {
+    char id[RATELIMIT_FLEET_KEY_HEX + 1]; /* the ban's fleet key */
+    uint64_t left_ns;                     /* until it ends */
+};
+
+/*
+ * Up to max bans in Redis under o->prefix into out (SCAN MATCH, at most
+ * RATELIMIT_FLEET_SCAN_CALLS calls, then PTTL of each); *n is the
+ * number copied and *more is true when a bound ended the scan before
+ * Redis did. AW_OK, AW_INVALID (an address that does not parse) or
+ * AW_IO (no connection, an error or a timeout; *n may then hold the
+ * bans read before it).
+ */
+int ratelimit_fleet_bans(const struct ratelimit_fleet_opts *o,
+                         struct ratelimit_fleet_ban *out, size_t max,
+                         size_t *n, bool *more);
+
+/*
+ * Delete the ban whose fleet key is id (RATELIMIT_FLEET_KEY_HEX hex
+ * digits) from Redis, for every gateway. AW_OK when there was one,
+ * AW_DECLINED when there was none, AW_INVALID or AW_IO as above.
+ */
+int ratelimit_fleet_unban(const struct ratelimit_fleet_opts *o,
+                          const char *id);
 
 #endif

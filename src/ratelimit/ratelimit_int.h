@@ -62,19 +62,61 @@ struct store_entry *store_lock(struct store *s, uint64_t key, uint64_t now_ns,
 /* Release the bucket locked by store_lock. */
 void store_unlock(struct store *s, uint64_t key);
 
+/* Buckets of the table. */
+static inline size_t
+store_nbuckets(const struct store *s)
+{
+    return s->mask + 1;
+}
+
+/*
+ * Lock bucket i (< store_nbuckets) for a walk over its entries; pair
+ * with store_unlock_bucket(s, i). A walk holds one bucket at a time.
+ */
+struct store_bucket *store_lock_bucket(struct store *s, size_t i);
+
+/* Release the bucket locked by store_lock_bucket. */
+void store_unlock_bucket(struct store *s, size_t i);
+
+/*
+ * The index of entry e of s among every slot of the table, for arrays
+ * kept beside the table (bucket * STORE_WAYS + way).
+ */
+size_t store_slot(const struct store *s, const struct store_entry *e);
+
 /* A gauge: requests in flight under one key. */
 struct gauge {
     atomic_uint_fast64_t key;   /* 0: free */
     atomic_uint count;
 };
 
+/*
+ * What an operator sees of a ban, beside its slot of the ban table: the
+ * slot of index i has notes[i]. Written and read under the slot's
+ * bucket lock; meaningful only while the slot holds a live ban (aux
+ * BAN_MARK), so a slot reused for an offence count needs no clearing.
+ */
+struct ban_note {
+    const char *reason;
+    unsigned level;
+    char id[RATELIMIT_BAN_ID_HEX + 1];
+    char subject[RATELIMIT_BAN_SUBJECT_MAX];
+};
+
+/* aux of a ban entry (offence counts keep 0); BAN_SHARED is added when
+   the ban was written to Redis too. */
+#define BAN_MARK 1u
+#define BAN_SHARED 2u
+
 struct ratelimit {
     uint64_t k0, k1;            /* SipHash key */
     struct store limits;        /* rates, quotas, detectors, seen ids */
     struct store bans;          /* bans and offence counts */
+    struct ban_note *notes;     /* one per slot of bans */
     struct gauge *gauges;       /* open addressing, never evicted */
     size_t gauge_mask;
     atomic_uint_fast64_t nbans;
+    atomic_uint_fast64_t nlifts;
     atomic_uint_fast64_t fleet_outages;
     atomic_uint_fast64_t fleet_fallbacks;
     atomic_uint_fast64_t fleet_decisions;
@@ -103,6 +145,12 @@ struct fleet_cmd {
     size_t nbans;               /* ban items, first in the key list */
     char buf[FLEET_BUF_MAX];
 };
+
+/*
+ * Split a Redis address, "host:port", "[v6]:port" or a unix socket path,
+ * into host[0..cap) and *port (0 for a path). AW_OK or AW_INVALID.
+ */
+int fleet_address(const char *a, char *host, size_t cap, int *port);
 
 /* The Lua text of the decision script (script.c). */
 extern const char fleet_script[];

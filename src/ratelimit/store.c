@@ -107,3 +107,25 @@ store_unlock(struct store *s, uint64_t key)
     atomic_flag_clear_explicit(&store_bucket(s, key)->lock,
                                memory_order_release);
 }
+
+struct store_bucket *
+store_lock_bucket(struct store *s, size_t i)
+{
+    bucket_lock(&s->buckets[i]);
+    return &s->buckets[i];
+}
+
+void
+store_unlock_bucket(struct store *s, size_t i)
+{
+    atomic_flag_clear_explicit(&s->buckets[i].lock, memory_order_release);
+}
+
+size_t
+store_slot(const struct store *s, const struct store_entry *e)
+{
+    size_t b = (size_t)((const char *)e - (const char *)s->buckets) /
+               sizeof(*s->buckets);
+
+    return b * STORE_WAYS + (size_t)(e - s->buckets[b].e);
+}

@@ -343,25 +343,251 @@ test_ban_escalation(void **state)
     unsigned level;
 
     (void)state;
-    assert_false(ratelimit_banned(rl, k, &now, &left));
+    assert_false(ratelimit_banned(rl, k, &now, &left, NULL));
     for (unsigned i = 0; i < ARRAY_LEN(want); i++) {
         now.mono_ns = t;
-        ratelimit_ban(rl, k, &now, &p, &d, &level);
+        ratelimit_ban(rl, k, &now, &p, NULL, &d, &level);
         assert_int_equal(level, i);
         assert_true(d == want[i] * NS);
-        assert_true(ratelimit_banned(rl, k, &now, &left));
+        assert_true(ratelimit_banned(rl, k, &now, &left, NULL));
         assert_true(left == want[i] * NS);
         now.mono_ns = t + d - 1;
-        assert_true(ratelimit_banned(rl, k, &now, &left));
+        assert_true(ratelimit_banned(rl, k, &now, &left, NULL));
         now.mono_ns = t + d;
-        assert_false(ratelimit_banned(rl, k, &now, &left));
+        assert_false(ratelimit_banned(rl, k, &now, &left, NULL));
         t += d;
     }
     /* Past the memory, an offender starts again from the first ban. */
     now.mono_ns = t + 86400 * NS + 1;
-    ratelimit_ban(rl, k, &now, &p, &d, &level);
+    ratelimit_ban(rl, k, &now, &p, NULL, &d, &level);
     assert_int_equal(level, 0);
     assert_true(d == 60 * NS);
+    ratelimit_free(rl);
+}
+
+/* Ban k at now with a note of id and subject; returns the length. */
+static uint64_t
+ban_noted(struct ratelimit *rl, uint64_t k, const struct ratelimit_now *now,
+          const char *id, const char *subject, bool shared)
+{
+    struct ratelimit_ban_policy p = {60 * NS, 3600 * NS, 4, 86400 * NS};
+    struct ratelimit_ban_note note = {id, subject, "abuse.auth_failures",
+                                      shared};
+    uint64_t d;
+    unsigned level;
+
+    assert_int_equal(ratelimit_ban(rl, k, now, &p, &note, &d, &level),
+                     AW_OK);
+    return d;
+}
+
+/* The listed ban whose subject is subject, or NULL. */
+static const struct ratelimit_ban_info *
+find_listed(const struct ratelimit_ban_info *b, size_t n, const char *subject)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(b[i].subject, subject) == 0)
+            return &b[i];
+    return NULL;
+}
+
+#define ID_A "0123456789abcdef0123456789abcdef"
+#define ID_B "fedcba9876543210fedcba9876543210"
+#define ID_C "00000000000000000000000000000001"
+
+/*
+ * The list shows live bans only, with their notes, never the offence
+ * counts kept beside them; max bounds the copy, not the count.
+ */
+static void
+test_ban_list(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_now now = {T0, 0};
+    struct ratelimit_ban_info b[8];
+    const struct ratelimit_ban_info *a;
+    size_t total = 99;
+    bool shared = false;
+    uint64_t left;
+    char longname[200];
+
+    (void)state;
+    assert_int_equal(ratelimit_bans(rl, &now, b, 8, &total), 0);
+    assert_int_equal(total, 0);
+    ban_noted(rl, key_of(rl, "a"), &now, ID_A, "ip:192.0.2.1", false);
+    ban_noted(rl, key_of(rl, "a"), &now, ID_A, "ip:192.0.2.1", false);
+    ban_noted(rl, key_of(rl, "b"), &now, ID_B, "sub:main:alice", true);
+    memset(longname, 'x', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    now.mono_ns = T0 + 30 * NS;
+    ban_noted(rl, key_of(rl, "c"), &now, ID_C, longname, false);
+    assert_int_equal(ratelimit_bans(rl, &now, b, 8, &total), 3);
+    assert_int_equal(total, 3);
+    a = find_listed(b, 3, "ip:192.0.2.1");
+    assert_non_null(a);
+    assert_string_equal(a->id, ID_A);
+    assert_string_equal(a->reason, "abuse.auth_failures");
+    assert_int_equal(a->level, 1);              /* the second offence */
+    assert_true(a->left_ns == 4 * 60 * NS - 30 * NS);
+    assert_false(a->shared);
+    a = find_listed(b, 3, "sub:main:alice");
+    assert_non_null(a);
+    assert_true(a->shared && a->level == 0);
+    assert_true(ratelimit_banned(rl, key_of(rl, "b"), &now, &left, &shared));
+    assert_true(shared);
+    /* A subject too long is cut, and still a string. */
+    assert_int_equal(strlen(b[0].subject) < RATELIMIT_BAN_SUBJECT_MAX, 1);
+    for (int i = 0; i < 3; i++)
+        assert_true(strlen(b[i].subject) < RATELIMIT_BAN_SUBJECT_MAX);
+    /* max bounds the copy; the count is of all. */
+    assert_int_equal(ratelimit_bans(rl, &now, b, 2, &total), 2);
+    assert_int_equal(total, 3);
+    /* Expired bans are not listed: b's first ban (60 s) ended. */
+    now.mono_ns = T0 + 61 * NS;
+    assert_int_equal(ratelimit_bans(rl, &now, b, 8, &total), 2);
+    assert_null(find_listed(b, 2, "sub:main:alice"));
+    ratelimit_free(rl);
+}
+
+/*
+ * A lift by id or by subject ends the ban at once, forgets the
+ * offences (the next ban is a first one again) and leaves other bans
+ * alone; an unknown or empty name lifts nothing.
+ */
+static void
+test_ban_lift(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_now now = {T0, 0};
+    struct ratelimit_ban_info first, b[4];
+    struct ratelimit_stats st;
+    uint64_t ka = key_of(rl, "a"), kb = key_of(rl, "b"), left;
+    size_t total;
+
+    (void)state;
+    ban_noted(rl, ka, &now, ID_A, "ip:192.0.2.1", false);
+    ban_noted(rl, ka, &now, ID_A, "ip:192.0.2.1", false);
+    ban_noted(rl, kb, &now, ID_B, "ip:192.0.2.2", false);
+    assert_int_equal(ratelimit_unban(rl, "", &now, &first), 0);
+    assert_int_equal(ratelimit_unban(rl, ID_C, &now, &first), 0);
+    assert_int_equal(ratelimit_unban(rl, "ip:192.0.2.3", &now, NULL), 0);
+
+    assert_int_equal(ratelimit_unban(rl, ID_A, &now, &first), 1);
+    assert_string_equal(first.subject, "ip:192.0.2.1");
+    assert_int_equal(first.level, 1);
+    assert_false(ratelimit_banned(rl, ka, &now, &left, NULL));
+    assert_true(ratelimit_banned(rl, kb, &now, &left, NULL));
+    assert_int_equal(ratelimit_bans(rl, &now, b, 4, &total), 1);
+    assert_string_equal(b[0].id, ID_B);
+    /* Forgiven: banned again, a is a first offender. */
+    assert_true(ban_noted(rl, ka, &now, ID_A, "ip:192.0.2.1", false) ==
+                60 * NS);
+    assert_int_equal(ratelimit_unban(rl, ID_A, &now, NULL), 1);
+    assert_int_equal(ratelimit_unban(rl, ID_A, &now, NULL), 0);
+
+    assert_int_equal(ratelimit_unban(rl, "ip:192.0.2.2", &now, &first), 1);
+    assert_string_equal(first.id, ID_B);
+    assert_false(ratelimit_banned(rl, kb, &now, &left, NULL));
+    assert_int_equal(ratelimit_bans(rl, &now, b, 4, &total), 0);
+    ratelimit_stats(rl, &st);
+    assert_true(st.bans == 4 && st.lifts == 3);
+    ratelimit_free(rl);
+}
+
+/* A full ban table: the list stays bounded by the table's size. */
+static void
+test_ban_list_full_table(void **state)
+{
+    struct ratelimit *rl = make(1024);
+    struct ratelimit_now now = {T0, 0};
+    static struct ratelimit_ban_info b[4096];
+    size_t total, n;
+    char name[32];
+
+    (void)state;
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, sizeof(name), "k%d", i);
+        ban_noted(rl, key_of(rl, name), &now, ID_A, name, false);
+    }
+    n = ratelimit_bans(rl, &now, b, ARRAY_LEN(b), &total);
+    assert_int_equal(n, total);
+    assert_true(total > 0 && total <= 1024);
+    /* Every ban listed is one of those given, and banned. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t left;
+
+        assert_int_equal(b[i].subject[0], 'k');
+        assert_true(ratelimit_banned(rl, key_of(rl, b[i].subject), &now,
+                                     &left, NULL));
+    }
+    /* Lifting by the shared id clears them all. */
+    assert_int_equal(ratelimit_unban(rl, ID_A, &now, NULL), total);
+    assert_int_equal(ratelimit_bans(rl, &now, b, ARRAY_LEN(b), &total), 0);
+    ratelimit_free(rl);
+}
+
+/* Bans given, checked, listed and lifted from several threads at once. */
+struct ban_race {
+    struct ratelimit *rl;
+    int id;
+};
+
+static void *
+ban_racer(void *arg)
+{
+    struct ban_race *br = arg;
+    struct ratelimit_now now = {T0, 0};
+    struct ratelimit_ban_info b[64];
+    char name[32];
+    size_t total;
+    uint64_t left;
+
+    for (int i = 0; i < 2000; i++) {
+        uint64_t k;
+
+        snprintf(name, sizeof(name), "ip:%d.%d", br->id == 0 ? 1 : br->id,
+                 i % 50);
+        k = key_of(br->rl, name);
+        if (br->id == 0) {
+            /* Lists and lifts thread 1's bans while they are given. */
+            ratelimit_bans(br->rl, &now, b, ARRAY_LEN(b), &total);
+            ratelimit_unban(br->rl, name, &now, NULL);
+        } else {
+            ban_noted(br->rl, k, &now, ID_A, name, false);
+            ratelimit_banned(br->rl, k, &now, &left, NULL);
+        }
+    }
+    return NULL;
+}
+
+static void
+test_ban_threads(void **state)
+{
+    struct ratelimit_opts o = {1024, 65536, 64};
+    struct ratelimit *rl = NULL;
+    struct ban_race br[3];
+    pthread_t t[3];
+    struct ratelimit_now now = {T0, 0};
+    struct ratelimit_ban_info b[256];
+    char name[32];
+    size_t total;
+
+    (void)state;
+    assert_int_equal(ratelimit_new(&o, &rl), AW_OK);
+    for (int i = 0; i < 3; i++) {
+        br[i] = (struct ban_race){rl, i};
+        assert_int_equal(pthread_create(&t[i], NULL, ban_racer, &br[i]), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    /* Whatever the race left of thread 1's, thread 2's 50 are all there. */
+    for (int i = 0; i < 50; i++) {
+        snprintf(name, sizeof(name), "ip:1.%d", i);
+        ratelimit_unban(rl, name, &now, NULL);
+    }
+    assert_int_equal(ratelimit_bans(rl, &now, b, ARRAY_LEN(b), &total), 50);
+    for (size_t i = 0; i < 50; i++)
+        assert_memory_equal(b[i].subject, "ip:2.", 5);
     ratelimit_free(rl);
 }
 
@@ -836,6 +1062,42 @@ fleet_ban(struct fleet_run *fr)
     assert_true(fr->a.retry_ns > 55 * NS && fr->a.retry_ns <= 60 * NS);
 }
 
+/*
+ * The admin thread's view of the fleet's bans: the ban just written is
+ * listed with its time left, deleted once, then gone; keys of other
+ * shapes under the prefix are not bans; an unreachable Redis is AW_IO.
+ */
+static void
+fleet_ctl(struct fleet_run *fr, const struct redis_proc *r)
+{
+    char addr[32];
+    struct ratelimit_fleet_opts o = {addr, NULL, "t:", 2000, 200, 8};
+    struct ratelimit_fleet_ban b[8];
+    struct ratelimit_fleet_item it;
+    size_t n;
+    bool more;
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", r->port);
+    item(&it, NULL, "10.0.0.1");                /* banned by fleet_ban */
+    redis_command(r, "SET t:ban:not-a-ban 1");
+    assert_int_equal(ratelimit_fleet_bans(&o, b, 8, &n, &more), AW_OK);
+    assert_int_equal(n, 1);
+    assert_false(more);
+    assert_string_equal(b[0].id, it.key);
+    assert_true(b[0].left_ns > 50 * NS && b[0].left_ns <= 60 * NS);
+    assert_int_equal(ratelimit_fleet_unban(&o, it.key), AW_OK);
+    assert_int_equal(ratelimit_fleet_unban(&o, it.key), AW_DECLINED);
+    assert_int_equal(ratelimit_fleet_bans(&o, b, 8, &n, &more), AW_OK);
+    assert_int_equal(n, 0);
+    /* The next decision no longer sees the ban. */
+    assert_int_equal(decide(fr, &it, 1), AW_OK);
+    assert_true(fr->a.allowed);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", 1);
+    assert_int_equal(ratelimit_fleet_unban(&o, it.key), AW_IO);
+    o.address = "no port";
+    assert_int_equal(ratelimit_fleet_bans(&o, b, 8, &n, &more), AW_INVALID);
+}
+
 static void
 test_fleet_redis(void **state)
 {
@@ -852,6 +1114,7 @@ test_fleet_redis(void **state)
     fleet_rate(&fr);
     fleet_all_or_nothing(&fr);
     fleet_ban(&fr);
+    fleet_ctl(&fr, &r);
 
     /* A flushed script is sent again as EVAL, and decides. */
     redis_command(&r, "SCRIPT FLUSH");
@@ -880,7 +1143,7 @@ test_fleet_redis(void **state)
     ratelimit_stats(fr.rl, &st);
     assert_int_equal(st.fleet_outages, 1);
     assert_int_equal(st.fleet_fallbacks, 3);
-    assert_int_equal(st.fleet_decisions, 14);
+    assert_int_equal(st.fleet_decisions, 15);
     fleet_teardown(&fr);
 }
 
@@ -898,6 +1161,10 @@ main(void)
         cmocka_unit_test(test_quota_month_rollover),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_ban_escalation),
+        cmocka_unit_test(test_ban_list),
+        cmocka_unit_test(test_ban_lift),
+        cmocka_unit_test(test_ban_list_full_table),
+        cmocka_unit_test(test_ban_threads),
         cmocka_unit_test(test_event_threshold),
         cmocka_unit_test(test_first_seen),
         cmocka_unit_test(test_gauges),
