@@ -16,6 +16,9 @@
  *   POST   /reload                       as SIGHUP; answers the outcome
  *   DELETE /introspection/<sha256 hex>   evict a token's cached answer
  *   POST   /introspection/evict          the same, {"token": "..."}
+ *   POST   /api-keys/<id>/revoke         refuse an API key from now on
+ *   GET    /bans[?limit=N]               the live bans (bans.c)
+ *   DELETE /bans/<id or subject>         lift a ban here and in Redis
  *
  * Answers are JSON (metrics aside); refusals are RFC 9457 problem+json
  * with type urn:apiward:problem:<reason>, the admin.* reasons below or
@@ -28,6 +31,9 @@
  *   admin.timeout             408  the request did not arrive in time
  *   admin.reload_failed       500  the file did not compile (the old
  *                                  snapshot keeps serving)
+ *   admin.ban_not_found       404  no live ban has that id or subject
+ *   admin.fleet_unavailable   503  Redis could not be reached to lift a
+ *                                  shared ban
  */
 #ifndef APIWARD_ADMIN_H
 #define APIWARD_ADMIN_H

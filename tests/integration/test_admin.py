@@ -178,7 +178,8 @@ ENDPOINTS = [("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"),
              ("GET", "/config"), ("POST", "/reload"),
              ("DELETE", "/introspection/" + "0" * 64),
              ("POST", "/introspection/evict"),
-             ("POST", "/api-keys/abcdefgh/revoke")]
+             ("POST", "/api-keys/abcdefgh/revoke"), ("GET", "/bans"),
+             ("DELETE", "/bans/ip:127.0.0.1")]
 
 
 @pytest.mark.parametrize("method,path", ENDPOINTS)

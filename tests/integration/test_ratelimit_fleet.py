@@ -265,3 +265,67 @@ def test_a_stalled_redis_times_out_to_the_fallback(gateways, upstream,
     assert got.count(200) <= RATE / 2 * elapsed + BURST + 5
     assert "did not answer a decision in time" in gw.stderr()
     wait_log(gw, "answers again")
+
+
+def test_a_ban_lifted_on_one_gateway_is_lifted_on_both(gateways, upstream,
+                                                       redis, tmp_path):
+    from test_admin import Env, port_open, write_token
+    import json
+
+    abuse = {"client_errors": {"threshold": 5, "window": "1m"},
+             "ban": {"duration": "1m", "max": "10m", "factor": 2}}
+    token_file = tmp_path / "admin.token"
+    write_token(str(token_file))
+    envs = []
+    for name in ("lift_a", "lift_b"):
+        port = free_port()
+        gw = fleet_gateway(gateways, upstream, redis, name, abuse=abuse,
+                           admin={"listen": "127.0.0.1:%d" % port,
+                                  "token_file": str(token_file)},
+                           events={"file": str(tmp_path / (name + ".ev"))})
+        wait_for(lambda: port_open(port), 5, what="the admin listener")
+        envs.append(Env(gw, upstream, port, str(tmp_path / (name + ".ev"))))
+    a, b = envs
+    for env in envs:
+        assert all(env.gw.get("/open").status == 200 for _ in range(8))
+    time.sleep(1.0)
+    assert [a.gw.get("/nothing/%d" % i).status for i in range(6)] == \
+        [404] * 6
+    for env in envs:
+        assert_problem(env.gw.get("/open"), 429, "abuse.banned")
+
+    def listing(env):
+        status, _, body = env.admin("GET", "/bans")
+        assert status == 200, body
+        return json.loads(body)
+
+    # a gave the ban and knows its subject; b sees it in Redis, by id.
+    (mine,) = listing(a)["bans"]
+    assert mine["subject"] == "ip:127.0.0.1" and mine["shared"]
+    assert listing(a)["fleet"] == {"reachable": True, "bans": [],
+                                   "truncated": False}
+    seen = listing(b)
+    assert seen["bans"] == [] and seen["fleet"]["reachable"]
+    (theirs,) = seen["fleet"]["bans"]
+    assert theirs["id"] == mine["id"] and theirs["subject"] is None
+    assert 0 < theirs["seconds_left"] <= 60
+
+    # Lifted on b, by id: Redis forgets it, and both gateways admit.
+    status, _, body = b.admin("DELETE", "/bans/" + mine["id"])
+    assert status == 200, body
+    assert json.loads(body)["fleet"] is True
+    assert json.loads(body)["gateway"] == 0
+    for env in envs:
+        assert env.gw.get("/open").status == 200
+    assert listing(b)["fleet"]["bans"] == []
+    status, _, body = b.admin("DELETE", "/bans/" + mine["id"])
+    assert status == 404
+    b.wait_events(lambda e: e["event"].get("action") == "abuse.ban_lifted",
+                  "the lift's event on b")
+
+    # Redis away: a lift cannot be made good and says so.
+    redis.kill()
+    status, _, body = a.admin("DELETE", "/bans/" + mine["id"])
+    assert status == 503
+    assert "admin.fleet_unavailable" in body
+    assert listing(a)["fleet"]["reachable"] is False
