@@ -1,0 +1,218 @@
+/*
+ * inspect: detectors of injection, SSRF and path tricks in request
+ * values.
+ *
+ * Each detector reads one normalised value: text that has already been
+ * decoded once by the layer that owns its syntax (the HTTP target
+ * normaliser, the query and form readers, the JSON parser), plus where it
+ * came from. inspect_decode undoes the further encodings an attacker
+ * stacks on top (repeated percent-encoding, HTML entities) within fixed
+ * bounds. A detector understands the grammar it looks for (SQL, URLs,
+ * paths, template syntax) rather than matching words, so that prose that
+ * merely contains "select" or "union" passes.
+ *
+ * A detector answers with a verdict: a score, the detector's and rule's
+ * names, and the offset and length of a short window of the value around
+ * what matched. The verdict never holds the value itself; a caller that
+ * logs an excerpt passes it through inspect_excerpt, which cuts and
+ * escapes it.
+ *
+ * Nothing here allocates, keeps state between calls or takes a lock:
+ * every function may be called from any worker at once.
+ */
+#ifndef APIWARD_INSPECT_H
+#define APIWARD_INSPECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* Where a value was found in the request. */
+enum inspect_origin {
+    INSPECT_PATH_SEGMENT,  /* one segment of the normalised path */
+    INSPECT_QUERY_PARAM,   /* a query parameter's value (or name) */
+    INSPECT_HEADER,        /* a header field's value */
+    INSPECT_COOKIE,        /* one cookie's value */
+    INSPECT_FORM_FIELD,    /* an application/x-www-form-urlencoded field */
+    INSPECT_JSON_VALUE,    /* a string in a JSON body; where = pointer */
+};
+
+/*
+ * Flags set by inspect_decode. They describe the value, not a verdict:
+ * a caller may refuse a value with INSPECT_DEC_NUL outright, or only
+ * raise the score of a detector's finding.
+ */
+enum inspect_decode_flag {
+    INSPECT_DEC_NUL = 1 << 0,         /* a NUL byte after decoding */
+    INSPECT_DEC_BAD_UTF8 = 1 << 1,    /* not valid UTF-8 (kept as is) */
+    INSPECT_DEC_OVERLONG = 1 << 2,    /* an overlong UTF-8 form */
+    INSPECT_DEC_BAD_PERCENT = 1 << 3, /* '%' without two hex digits */
+    INSPECT_DEC_PERCENT_U = 1 << 4,   /* the non-standard %uXXXX form */
+    INSPECT_DEC_MULTI = 1 << 5,       /* decoding changed it twice+ */
+    INSPECT_DEC_ROUNDS = 1 << 6,      /* still changing at max_rounds */
+    INSPECT_DEC_ENTITY = 1 << 7,      /* an HTML character reference */
+    INSPECT_DEC_CONTROL = 1 << 8,     /* a C0 control other than tab */
+};
+
+/* What inspect_decode undoes. */
+enum inspect_decode_mode {
+    INSPECT_DECODE_PERCENT = 1 << 0, /* %XX and %uXXXX */
+    INSPECT_DECODE_PLUS = 1 << 1,    /* '+' as space, first round only */
+    INSPECT_DECODE_HTML = 1 << 2,    /* &name; &#D; &#xH; */
+};
+
+#define INSPECT_DECODE_ROUNDS 3 /* default of max_rounds */
+
+/*
+ * Decode in[0..len) into out[0..cap) by the modes given, again and again
+ * while a round changes something, at most max_rounds times (each round
+ * is linear and never lengthens the text, so the whole is linear and
+ * out needs no more room than the input). Invalid escapes are left as
+ * they are and flagged. The result is then checked as UTF-8: overlong
+ * forms, surrogates and truncated sequences are flagged, never repaired.
+ *
+ * Returns AW_OK with *out_len and *flags set (flags are ORed into what
+ * *flags held), AW_TOOBIG when cap < in.len (nothing written), or
+ * AW_INVALID when max_rounds is 0.
+ */
+int inspect_decode(struct slice in, unsigned mode, unsigned max_rounds,
+                   char *out, size_t cap, size_t *out_len,
+                   unsigned *flags);
+
+/*
+ * Check s as UTF-8 and return the INSPECT_DEC_* flags that apply to it
+ * (NUL, BAD_UTF8, OVERLONG, CONTROL); 0 for clean text.
+ */
+unsigned inspect_utf8_flags(struct slice s);
+
+/* One value to inspect. Every pointer is borrowed from the caller. */
+struct inspect_value {
+    struct slice text;          /* the decoded value */
+    enum inspect_origin origin; /* where it was found */
+    struct slice where;         /* its name: parameter, header, cookie or
+                                   field name, or a JSON pointer; may be
+                                   empty */
+    unsigned flags;             /* INSPECT_DEC_* noticed while decoding */
+};
+
+#define INSPECT_WINDOW_MAX 32 /* bytes of the value a verdict points at */
+
+/*
+ * A detector's finding. The strings are static. offset and length place
+ * a window of at most INSPECT_WINDOW_MAX bytes inside the value's text,
+ * around the start of what matched; never more of the value.
+ */
+struct inspect_verdict {
+    const char *detector; /* "sqli", "ssrf", "traversal", ... */
+    const char *reason;   /* stable reason code, "inspect.sqli", ... */
+    const char *rule;     /* which rule matched: "union_select", ... */
+    unsigned score;       /* 1..100, higher is surer */
+    size_t offset;        /* start of the window in text */
+    size_t length;        /* its length, at most INSPECT_WINDOW_MAX */
+};
+
+/*
+ * Write the verdict's window of v's text into dst[0..cap) as printable
+ * ASCII (log_escape rules), for logs and events. Returns dst.
+ */
+char *inspect_excerpt(const struct inspect_value *v,
+                      const struct inspect_verdict *vd, char *dst,
+                      size_t cap);
+
+/*
+ * SQL injection.
+ *
+ * The tokenizer reads text as a SQL engine would if the value were
+ * pasted into a query at one of three places: as is (a number or a
+ * fragment), inside a single-quoted string, or inside a double-quoted
+ * string. In the quoted contexts the text up to the first matching quote
+ * is the tail of the query's own string literal, and injection begins
+ * after it. Tokens are folded into classes (one character each), and
+ * rules over the classes and a few keywords recognise UNION SELECT,
+ * tautologies, stacked statements, comment truncation, subqueries and
+ * time-based probes.
+ */
+enum inspect_sql_context {
+    INSPECT_SQL_AS_IS,
+    INSPECT_SQL_SINGLE_QUOTE,
+    INSPECT_SQL_DOUBLE_QUOTE,
+};
+
+/* Token classes; the enum values are the fingerprint characters. */
+enum inspect_sql_class {
+    SQL_STRING = 's',     /* '...', "..." (unterminated runs to the end) */
+    SQL_NUMBER = 'n',     /* 12, 1.5e3, 0x1f, 0b101, .5 */
+    SQL_KEYWORD = 'k',    /* FROM, WHERE, NULL, TABLE, ... */
+    SQL_STATEMENT = 'E',  /* SELECT, INSERT, DROP, EXEC, ... */
+    SQL_UNION = 'U',      /* UNION, INTERSECT, EXCEPT, MINUS */
+    SQL_LOGIC = '&',      /* AND, OR, XOR, NOT, &&, || */
+    SQL_COMPARE = '=',    /* = < > <= >= <> != <=> LIKE IS IN ... */
+    SQL_OPERATOR = 'o',   /* + - * / % & | ^ ~ :: and DIV, MOD */
+    SQL_FUNCTION = 'f',   /* a word followed by '(' or a known function */
+    SQL_VARIABLE = 'v',   /* @x, @@version, $1, :name */
+    SQL_WORD = 'b',       /* any other word or quoted identifier */
+    SQL_LPAREN = '(',
+    SQL_RPAREN = ')',
+    SQL_COMMA = ',',
+    SQL_SEMICOLON = ';',
+    SQL_DOT = '.',
+    SQL_COMMENT = 'c',    /* --, #, or an unterminated comment to the
+                             end; closed comments fold into spaces */
+    SQL_OTHER = '?',      /* any other byte */
+};
+
+/* One token: its class, its keyword (an internal id, 0 if none), and
+   where it lies in the input. */
+struct inspect_sql_token {
+    enum inspect_sql_class cls;
+    unsigned kw;
+    size_t offset;
+    size_t len;
+};
+
+/* Tokenizer state; fields are private to sqli.c. */
+struct inspect_sql_lexer {
+    struct slice in;
+    size_t pos;
+    enum inspect_sql_context ctx;
+    bool backslash;       /* backslash escapes inside strings */
+    bool opened;          /* the context's leading string was read */
+    bool exec_comment;    /* inside MySQL's executable comment */
+    size_t no_bracket;    /* no ']' at or after this offset */
+};
+
+/*
+ * Start reading in (borrowed; it must outlive the lexer) in context ctx.
+ * With backslash true a backslash escapes the next byte inside strings
+ * (MySQL's default); without, it is an ordinary byte (standard SQL).
+ */
+void inspect_sql_lexer_init(struct inspect_sql_lexer *lx, struct slice in,
+                            enum inspect_sql_context ctx, bool backslash);
+
+/*
+ * The next token into *t. Returns false at the end of the input. Tokens
+ * come in input order, never overlap, and each call consumes at least
+ * one byte, so reading a value is linear in its length.
+ */
+bool inspect_sql_next(struct inspect_sql_lexer *lx,
+                      struct inspect_sql_token *t);
+
+/*
+ * Write the classes of the first cap - 1 tokens of in, read in context
+ * ctx, into fp as a NUL-terminated string. Returns the number of
+ * tokens in the whole input.
+ */
+size_t inspect_sql_fingerprint(struct slice in, enum inspect_sql_context ctx,
+                               char *fp, size_t cap);
+
+/*
+ * True when v's text reads as SQL injection in any of the contexts,
+ * with *out filled (detector "sqli", reason "inspect.sqli"). Linear in
+ * the length of the text.
+ */
+bool inspect_sqli_match(const struct inspect_value *v,
+                        struct inspect_verdict *out);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * Unit tests of the inspection detectors (src/inspect): bounded
+ * decoding, the SQL tokenizer and its rules, and the corpora.
+ *
+ * Each detector class has an attack corpus and a benign corpus in
+ * tests/unit/inspect_corpus/<class>-attack.txt and -benign.txt, one
+ * value per line, percent-escaped where a byte cannot be written plainly.
+ * A line is decoded as the gateway would (inspect_decode, percent and
+ * up to three rounds) and given to the detector. The test prints the
+ * detection and false-positive rates of each class and requires every
+ * attack to be found and no benign value to be flagged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "inspect/inspect.h"
+
+#define CORPUS SRCDIR "/tests/unit/inspect_corpus/"
+#define LINE_MAX 4096
+
+/* A detector under test, as one signature for the corpus runner. */
+typedef bool (*detect_fn)(const struct inspect_value *v,
+                          struct inspect_verdict *out);
+
+static struct inspect_value
+value_of(const char *s)
+{
+    struct inspect_value v = {{s, strlen(s)}, INSPECT_QUERY_PARAM,
+                              SLICE_NULL, 0};
+
+    return v;
+}
+
+/* Decode one corpus line into buf and run fn on it. */
+static bool
+detect_line(detect_fn fn, const char *line, char *buf, size_t cap,
+            struct inspect_verdict *vd)
+{
+    struct slice in = {line, strcspn(line, "\n")};
+    struct inspect_value v = {SLICE_NULL, INSPECT_QUERY_PARAM, SLICE_NULL,
+                              0};
+    size_t len = 0;
+
+    assert_int_equal(inspect_decode(in, INSPECT_DECODE_PERCENT,
+                                    INSPECT_DECODE_ROUNDS, buf, cap, &len,
+                                    &v.flags),
+                     AW_OK);
+    v.text = (struct slice){buf, len};
+    if (!fn(&v, vd))
+        return false;
+    /* The window stays inside the value and within its bound. */
+    assert_true(vd->offset <= len && vd->length <= len - vd->offset);
+    assert_true(vd->length <= INSPECT_WINDOW_MAX);
+    assert_non_null(vd->rule);
+    assert_true(vd->score >= 1 && vd->score <= 100);
+    return true;
+}
+
+/*
+ * Run fn over one corpus file. Returns the number of values read and
+ * sets *hits to how many were flagged; prints each miss (attack) or
+ * false positive (benign) with the rule.
+ */
+static unsigned
+run_corpus(detect_fn fn, const char *cls, const char *kind, bool attack,
+           unsigned *hits)
+{
+    char path[512], line[LINE_MAX], buf[LINE_MAX];
+    unsigned n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), CORPUS "%s-%s.txt", cls, kind);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    *hits = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        struct inspect_verdict vd;
+        bool hit;
+
+        if (line[0] == '\n')
+            continue;
+        hit = detect_line(fn, line, buf, sizeof(buf), &vd);
+        n++;
+        *hits += hit;
+        if (hit != attack)
+            printf("  %s %s: %s%s%s", cls, attack ? "missed" : "flagged",
+                   hit ? vd.rule : "", hit ? " " : "", line);
+    }
+    fclose(f);
+    return n;
+}
+
+/* Both corpora of one class: prints the rates, requires 100 % and 0 %. */
+static void
+check_class(detect_fn fn, const char *cls)
+{
+    unsigned attacks, found, benign, flagged;
+
+    attacks = run_corpus(fn, cls, "attack", true, &found);
+    benign = run_corpus(fn, cls, "benign", false, &flagged);
+    printf("inspect %-10s detection %3u/%-3u (%5.1f %%)  false positives "
+           "%u/%u (%4.1f %%)\n", cls, found, attacks,
+           100.0 * found / attacks, flagged, benign,
+           100.0 * flagged / benign);
+    assert_true(attacks >= 20 && benign >= 20);
+    assert_int_equal(found, attacks);
+    assert_int_equal(flagged, 0);
+}
+
+/* Decode s with mode; returns the flags and leaves the text in out. */
+static unsigned
+decode(const char *s, unsigned mode, char *out, size_t *len)
+{
+    unsigned flags = 0;
+
+    assert_int_equal(inspect_decode((struct slice){s, strlen(s)}, mode,
+                                    INSPECT_DECODE_ROUNDS, out, 256, len,
+                                    &flags),
+                     AW_OK);
+    out[*len] = '\0';
+    return flags;
+}
+
+static void
+test_decode_percent(void **state)
+{
+    char out[256];
+    size_t len;
+    unsigned fl;
+
+    fl = decode("a%20b+c", INSPECT_DECODE_PERCENT | INSPECT_DECODE_PLUS,
+                out, &len);
+    assert_string_equal(out, "a b c");
+    assert_int_equal(fl, 0);
+
+    /* %2527 is a quote encoded twice; %252B stays '+' (form's '+' is
+       read in the first round only). */
+    fl = decode("%2527%252B", INSPECT_DECODE_PERCENT | INSPECT_DECODE_PLUS,
+                out, &len);
+    assert_string_equal(out, "'+");
+    assert_true(fl & INSPECT_DEC_MULTI);
+
+    /* Four layers: three rounds are allowed and the value was still
+       changing. */
+    fl = decode("%25252541", INSPECT_DECODE_PERCENT, out, &len);
+    assert_string_equal(out, "%41");
+    assert_true(fl & INSPECT_DEC_ROUNDS);
+
+    fl = decode("100%", INSPECT_DECODE_PERCENT, out, &len);
+    assert_string_equal(out, "100%");
+    assert_true(fl & INSPECT_DEC_BAD_PERCENT);
+
+    fl = decode("%zz%4", INSPECT_DECODE_PERCENT, out, &len);
+    assert_string_equal(out, "%zz%4");
+    assert_true(fl & INSPECT_DEC_BAD_PERCENT);
+
+    fl = decode("%u0027%u00e9", INSPECT_DECODE_PERCENT, out, &len);
+    assert_string_equal(out, "'\xc3\xa9");
+    assert_true(fl & INSPECT_DEC_PERCENT_U);
+}
+
+static void
+test_decode_flags(void **state)
+{
+    char out[256];
+    size_t len;
+    unsigned fl;
+
+    fl = decode("a%00b", INSPECT_DECODE_PERCENT, out, &len);
+    assert_int_equal(len, 3);
+    assert_true(fl & INSPECT_DEC_NUL);
+
+    /* Overlong '/' and '.' are flagged and kept as they are. */
+    fl = decode("%c0%af%e0%80%ae", INSPECT_DECODE_PERCENT, out, &len);
+    assert_int_equal(len, 5);
+    assert_memory_equal(out, "\xc0\xaf\xe0\x80\xae", 5);
+    assert_true(fl & INSPECT_DEC_OVERLONG);
+    assert_true(fl & INSPECT_DEC_BAD_UTF8);
+
+    fl = decode("%ed%a0%80", INSPECT_DECODE_PERCENT, out, &len);
+    assert_true(fl & INSPECT_DEC_BAD_UTF8);
+    assert_false(fl & INSPECT_DEC_OVERLONG);
+
+    fl = decode("caf%c3%a9 %f0%9f%98%80", INSPECT_DECODE_PERCENT, out, &len);
+    assert_int_equal(fl, 0);
+
+    fl = decode("%e2%82", INSPECT_DECODE_PERCENT, out, &len);
+    assert_true(fl & INSPECT_DEC_BAD_UTF8);
+
+    fl = decode("a%0d%0aSet-Cookie: x", INSPECT_DECODE_PERCENT, out, &len);
+    assert_true(fl & INSPECT_DEC_CONTROL);
+}
+
+static void
+test_decode_html(void **state)
+{
+    char out[256];
+    size_t len;
+    unsigned fl;
+
+    fl = decode("&lt;script&gt;&#97;&#x6C;&#X65;rt&lpar;1&rpar;",
+                INSPECT_DECODE_HTML, out, &len);
+    assert_string_equal(out, "<script>alert(1)");
+    assert_true(fl & INSPECT_DEC_ENTITY);
+
+    /* Legacy names without ';', numeric references without ';' or with
+       many leading zeros, as browsers read them. */
+    decode("&lt&#0000106avascript&colon;", INSPECT_DECODE_HTML, out, &len);
+    assert_string_equal(out, "<javascript:");
+
+    /* Unknown names and '&' alone stay; &colon without ';' is not a
+       legacy name. */
+    decode("AT&T &bogus; &colon x&", INSPECT_DECODE_HTML, out, &len);
+    assert_string_equal(out, "AT&T &bogus; &colon x&");
+
+    /* NUL, surrogates and out-of-range values become U+FFFD. */
+    decode("&#0;&#xD800;&#99999999999;", INSPECT_DECODE_HTML, out, &len);
+    assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+
+    /* Percent over entity over percent: each round undoes both. */
+    decode("%26lt%3Bsvg", INSPECT_DECODE_PERCENT | INSPECT_DECODE_HTML, out,
+           &len);
+    assert_string_equal(out, "<svg");
+}
+
+static void
+test_decode_bounds(void **state)
+{
+    char out[8];
+    size_t len;
+    unsigned fl = 0;
+
+    assert_int_equal(inspect_decode(SLICE_LIT("123456789"),
+                                    INSPECT_DECODE_PERCENT, 3, out,
+                                    sizeof(out), &len, &fl),
+                     AW_TOOBIG);
+    assert_int_equal(inspect_decode(SLICE_LIT("1"), INSPECT_DECODE_PERCENT,
+                                    0, out, sizeof(out), &len, &fl),
+                     AW_INVALID);
+    assert_int_equal(inspect_decode(SLICE_NULL, INSPECT_DECODE_PERCENT, 3,
+                                    out, sizeof(out), &len, &fl),
+                     AW_OK);
+    assert_int_equal(len, 0);
+
+    /* Every entity and escape shrinks or keeps the length: the longest
+       UTF-8 output per input byte fits the input's own room. */
+    {
+        static const char *grow[] = {"&#0", "&nbsp", "&#128", "&#x800",
+                                     "&#65536", "%u0800", "&NewLine;"};
+        char big[16];
+
+        for (size_t i = 0; i < ARRAY_LEN(grow); i++) {
+            size_t n = strlen(grow[i]);
+
+            assert_int_equal(inspect_decode((struct slice){grow[i], n},
+                                            INSPECT_DECODE_PERCENT |
+                                                INSPECT_DECODE_HTML,
+                                            3, big, n, &len, &fl),
+                             AW_OK);
+            assert_true(len <= n);
+        }
+    }
+}
+
+static void
+check_fp(const char *in, enum inspect_sql_context ctx, const char *want)
+{
+    char fp[64];
+
+    inspect_sql_fingerprint((struct slice){in, strlen(in)}, ctx, fp,
+                            sizeof(fp));
+    assert_string_equal(fp, want);
+}
+
+static void
+test_sql_tokens(void **state)
+{
+    check_fp("1 or 1=1--", INSPECT_SQL_AS_IS, "n&n=nc");
+    check_fp("x' or 'a'='a", INSPECT_SQL_SINGLE_QUOTE, "s&s=s");
+    check_fp("x\" or 1=1", INSPECT_SQL_DOUBLE_QUOTE, "s&n=n");
+    check_fp("no quote here", INSPECT_SQL_SINGLE_QUOTE, "s");
+    check_fp("it''s' or 1", INSPECT_SQL_SINGLE_QUOTE, "s&n");
+    /* Closed comments are blanks; MySQL's executable comment is code. */
+    check_fp("1/**/union/**/select", INSPECT_SQL_AS_IS, "nUE");
+    check_fp("/*!50000select*/ 1", INSPECT_SQL_AS_IS, "En");
+    check_fp("1 /* open", INSPECT_SQL_AS_IS, "nc");
+    check_fp("a # b", INSPECT_SQL_AS_IS, "bc");
+    /* Numbers: hex, exponent, a letter right after starts a word. */
+    check_fp("0x7e 1.5e3 .5 1union", INSPECT_SQL_AS_IS, "nnnnU");
+    check_fp("3rd", INSPECT_SQL_AS_IS, "nb");
+    /* Quoted identifiers, prefixed strings, variables. */
+    check_fp("`a b` [c d] N'x' @@version $1", INSPECT_SQL_AS_IS, "bbsvv");
+    check_fp("[[[", INSPECT_SQL_AS_IS, "???");
+    check_fp("count(*) sleep (5)", INSPECT_SQL_AS_IS, "f(o)f(n)");
+    check_fp("a.b.c <=> != || :: x", INSPECT_SQL_AS_IS, "b==&ob");
+    /* Backslash escapes hide the quote from MySQL only. */
+    check_fp("a\\' or 1", INSPECT_SQL_SINGLE_QUOTE, "s");
+}
+
+static void
+test_sql_lexer_tiles(void **state)
+{
+    static const char *inputs[] = {
+        "x' union select 1,2-- -", "[a] `b` \"c", "/*! 1 */ */ /*",
+        "@@a.b $9 0x 0b1 1e+ 1e+5", "'\\", "\xc3\xa9t\xc3\xa9 or 1",
+    };
+
+    for (size_t i = 0; i < ARRAY_LEN(inputs); i++) {
+        for (int ctx = 0; ctx < 3; ctx++) {
+            struct slice in = {inputs[i], strlen(inputs[i])};
+            struct inspect_sql_lexer lx;
+            struct inspect_sql_token t;
+            size_t last = 0;
+
+            inspect_sql_lexer_init(&lx, in, ctx, ctx != 2);
+            while (inspect_sql_next(&lx, &t)) {
+                assert_true(t.offset >= last && t.len > 0);
+                assert_true(t.offset + t.len <= in.len);
+                last = t.offset + t.len;
+            }
+        }
+    }
+}
+
+static void
+test_sqli_verdict(void **state)
+{
+    struct inspect_value v = value_of("some text then 1 union select "
+                                      "password from users");
+    struct inspect_verdict vd;
+    char ex[64];
+
+    assert_true(inspect_sqli_match(&v, &vd));
+    assert_string_equal(vd.detector, "sqli");
+    assert_string_equal(vd.reason, "inspect.sqli");
+    assert_string_equal(vd.rule, "union_select");
+    assert_int_equal(vd.offset, 17);
+    assert_int_equal(vd.length, INSPECT_WINDOW_MAX);
+    assert_string_equal(inspect_excerpt(&v, &vd, ex, sizeof(ex)),
+                        "union select password from users");
+
+    v = value_of("");
+    assert_false(inspect_sqli_match(&v, &vd));
+}
+
+/* A shape far into a long value is found: the window slides. */
+static void
+test_sqli_long_value(void **state)
+{
+    static char text[20000];
+    struct inspect_value v;
+    struct inspect_verdict vd;
+    size_t n = 0;
+
+    while (n + 8 < sizeof(text) - 64) {
+        memcpy(text + n, "a, b (c)", 8);
+        n += 8;
+    }
+    memcpy(text + n, "; drop table users", 18);
+    v = (struct inspect_value){{text, n + 18}, INSPECT_JSON_VALUE,
+                               SLICE_NULL, 0};
+    assert_true(inspect_sqli_match(&v, &vd));
+    assert_string_equal(vd.rule, "stacked_query");
+    assert_int_equal(vd.offset, n);
+
+    /* A value of nothing but openers stays linear and clean. */
+    memset(text, '[', sizeof(text));
+    v.text.len = sizeof(text);
+    assert_false(inspect_sqli_match(&v, &vd));
+    memset(text, '\'', sizeof(text));
+    assert_false(inspect_sqli_match(&v, &vd));
+}
+
+static void
+test_sqli_corpus(void **state)
+{
+    check_class(inspect_sqli_match, "sqli");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_percent),
+        cmocka_unit_test(test_decode_flags),
+        cmocka_unit_test(test_decode_html),
+        cmocka_unit_test(test_decode_bounds),
+        cmocka_unit_test(test_sql_tokens),
+        cmocka_unit_test(test_sql_lexer_tiles),
+        cmocka_unit_test(test_sqli_verdict),
+        cmocka_unit_test(test_sqli_long_value),
+        cmocka_unit_test(test_sqli_corpus),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
