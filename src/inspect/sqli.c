@@ -477,7 +477,7 @@ inspect_sql_next(struct inspect_sql_lexer *lx, struct inspect_sql_token *t)
     size_t n = lx->in.len, p, end;
     unsigned char c;
 
-    if (!lx->opened) {
+    if (!lx->opened && n > 0) {
         context_string(lx, t);
         return true;
     }
