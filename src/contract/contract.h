@@ -193,7 +193,7 @@ struct openapi_options {
     size_t max_operations;     /* default 10000 */
     size_t max_nodes;          /* values of every file together, YAML
                                   aliases counted once per use, default
-                                  2000000 */
+                                  1000000 */
     size_t max_alias_nodes;    /* of those, values that alias uses
                                   add, default 100000 */
     unsigned max_depth;        /* nesting of a file, default 64 */
@@ -244,6 +244,21 @@ int openapi_load(const char *path, const struct openapi_options *o,
 int openapi_load_mem(const char *buf, size_t len, const char *dir,
                      const struct openapi_options *o, struct openapi **out,
                      char *err, size_t errlen);
+
+/*
+ * Parse buf[0..len) as one document by the rules of openapi_load (JSON
+ * when the first non-blank byte is '{' or '[', else YAML 1.2 with its
+ * core schema: "yes" is a string; keys are strings, repeated keys
+ * refused; aliases expanded within max_nodes and max_alias_nodes),
+ * with no OpenAPI meaning attached: for meta-schemas, fixtures and
+ * other files. The tree lives in arena a; the texts of numbers may
+ * point into buf, which must then outlive it. Returns AW_OK with *out set,
+ * AW_INVALID (err names the line and column, or the byte offset),
+ * AW_TOOBIG or AW_NOMEM.
+ */
+int openapi_parse(const char *buf, size_t len,
+                  const struct openapi_options *o, struct arena *a,
+                  struct json_value **out, char *err, size_t errlen);
 
 /* Free a compiled document and everything it owns; accepts NULL. */
 void openapi_free(struct openapi *api);
