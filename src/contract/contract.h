@@ -176,13 +176,16 @@ unsigned schema_types(const struct schema *s);
  *                                         allow_unknown_query)
  *   contract.duplicate_parameter     400  a parameter that is not an
  *                                         array given more than once
+ *   contract.too_many_parameters     400  more than 256 query parameters
+ *                                         or pieces of one value
  *   contract.missing_body            400  a required body is absent
  *   contract.unexpected_body         400  a body for an operation that
  *                                         describes none
  *   contract.unsupported_media_type  415  Content-Type absent, malformed
  *                                         or not listed
- *   contract.invalid_body            400  the body fails its schema (the
+ *   contract.invalid_body            422  the body fails its schema (the
  *                                         caller runs the validator)
+ *   contract.no_memory               500  the request's arena ran out
  */
 
 /* Bounds and choices of a load; openapi_options_default gives these. */
@@ -388,7 +391,7 @@ int openapi_request_body(const struct openapi_op *op,
 
 /*
  * Fill *p for a body that failed validation (contract.invalid_body,
- * 400) with the first of the validator's failures.
+ * 422) with the first of the validator's failures.
  */
 void openapi_body_problem(const struct schema_error *errors, size_t n,
                           struct openapi_problem *p);

@@ -14,6 +14,10 @@
  *
  * A problem names the parameter and its location, and the validator's
  * pointer and keyword; never the value.
+ *
+ * Not enforced: allowReserved (reserved characters are accepted whether
+ * or not they are percent-encoded), and deepObject keys deeper than one
+ * level, which are refused rather than read.
  */
 #include <stddef.h>
 #include <string.h>
@@ -713,6 +717,9 @@ oas_check_one(struct oas_check *c, const struct oas_param *prm,
                           "A parameter is given more than once.");
     if (rc == AW_NOMEM)
         return oas_nomem(c, prm);
+    if (rc == AW_TOOBIG)
+        return oas_refuse(c, prm, "contract.too_many_parameters",
+                          "A parameter has too many pieces.");
     if (rc != AW_OK)
         return oas_malformed(c, prm);
     return oas_validate(c, prm, vs);

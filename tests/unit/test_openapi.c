@@ -935,6 +935,182 @@ test_load_refusals(void **state)
                  "must start with '/'");
 }
 
+/* Documents a meta-schema may reference, by their "$id". */
+struct registry {
+    const char *uri[16];
+    const struct json_value *doc[16];
+    unsigned n;
+};
+
+static const struct json_value *
+on_fetch(void *ctx, const char *uri)
+{
+    struct registry *r = ctx;
+
+    for (unsigned i = 0; i < r->n; i++)
+        if (strcmp(r->uri[i], uri) == 0)
+            return r->doc[i];
+    return NULL;
+}
+
+/* Read and parse a file into arena a; NULL when it cannot be. */
+static struct json_value *
+parse_file(const char *path, struct arena *a)
+{
+    struct openapi_options o;
+    struct json_value *v = NULL;
+    char err[256], *buf;
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    if (f == NULL)
+        fail_msg("%s: cannot open", path);
+    buf = arena_alloc(a, 1 << 20);
+    assert_non_null(buf);
+    n = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    openapi_options_default(&o);
+    if (openapi_parse(buf, n, &o, a, &v, err, sizeof(err)) != AW_OK)
+        fail_msg("%s: %s", path, err);
+    return v;
+}
+
+static void
+registry_add(struct registry *r, const char *path, struct arena *a)
+{
+    struct json_value *v = parse_file(path, a);
+
+    assert_true(r->n < 16);
+    r->uri[r->n] = json_str(json_get(v, "$id")).ptr;
+    assert_non_null(r->uri[r->n]);
+    r->doc[r->n++] = v;
+}
+
+/* Validate a parsed document against a compiled schema. */
+static bool
+valid_against(const struct schema *s, const struct json_value *doc)
+{
+    const struct schema_error *errs;
+    struct schema_validator *v;
+    struct arena a;
+    size_t n;
+    bool ok;
+
+    arena_init(&a, 4096, 64 << 20);
+    v = schema_validator_new(s, 0, 4, &a);
+    assert_non_null(v);
+    assert_int_equal(json_walk(doc, schema_validator_token, v), AW_OK);
+    ok = schema_validator_done(v, &errs, &n);
+    arena_fini(&a);
+    return ok;
+}
+
+/* Validate every file of a fixture folder; each must give want. */
+static void
+validate_folder(const struct schema *s, const char *folder, bool want)
+{
+    static const char *const pass[] = {
+        "callback-object-examples", "comp_pathitems",
+        "components-object-example", "example-object-examples",
+        "header-object-examples", "info-object-example", "info_summary",
+        "json_schema_dialect", "license_identifier", "link-object-examples",
+        "media-type-examples", "mega", "minimal_comp", "minimal_hooks",
+        "minimal_paths", "non-oauth-scopes", "operation-object-example",
+        "parameter-object-examples",
+        "parameter-object-query-allowReserved",
+        "path-item-object-example", "path_item_servers_parameters",
+        "path_no_response", "path_var_empty_pathitem",
+        "paths-object-example", "request-body-examples",
+        "response-object-examples",
+        "schema-object-deprecated-example-keyword", "schema",
+        "security-scheme-object-examples", "servers",
+        "specification-extensions", "style-defaults",
+        "tag-object-example", "valid_schema_types", "webhook-example",
+    };
+    static const char *const fail[] = {
+        "example-examples", "header-object-allowReserved",
+        "invalid_schema_types", "link-object-no-body", "no_containers",
+        "parameter-object-cookie-form-allowReserved",
+        "parameter-object-header-allowReserved",
+        "parameter-object-path-allowReserved", "server_enum_empty",
+        "servers", "unknown_container",
+    };
+    const char *const *names = want ? pass : fail;
+    size_t count = want ? ARRAY_LEN(pass) : ARRAY_LEN(fail);
+
+    for (size_t i = 0; i < count; i++) {
+        char path[512];
+        struct arena a;
+
+        snprintf(path, sizeof(path), "%s/%s.yaml", folder, names[i]);
+        arena_init(&a, 4096, 64 << 20);
+        if (valid_against(s, parse_file(path, &a)) != want)
+            fail_msg("%s: expected %s", path, want ? "valid" : "invalid");
+        arena_fini(&a);
+    }
+}
+
+/*
+ * The OpenAPI 3.1 fixtures: pass/ documents validate against
+ * schema-base.yaml, fail/ documents do not. The meta-schema needs
+ * $dynamicRef; a compiler without it is reported and the test skipped.
+ */
+static void
+test_oas31_fixtures(void **state)
+{
+    static const char *const files[] = {
+        OAS "/OpenAPI-Specification/v3.1/schemas/schema.yaml",
+        OAS "/OpenAPI-Specification/v3.1/schemas/dialect.yaml",
+        OAS "/OpenAPI-Specification/v3.1/schemas/meta.yaml",
+        TESTDATA "/json-schema-metaschemas/draft/2020-12/schema.json",
+    };
+    static const char *const meta[] = {
+        "applicator", "content", "core", "format-annotation",
+        "meta-data", "unevaluated", "validation",
+    };
+    struct registry reg = {.n = 0};
+    struct schema_options so;
+    struct schema_set *set = NULL;
+    const struct schema *s;
+    struct json_value *base;
+    struct arena a;
+    char err[512];
+    (void)state;
+
+    arena_init(&a, 1 << 16, 256 << 20);
+    for (size_t i = 0; i < ARRAY_LEN(files); i++)
+        registry_add(&reg, files[i], &a);
+    for (size_t i = 0; i < ARRAY_LEN(meta); i++) {
+        char path[256];
+
+        snprintf(path, sizeof(path),
+                 TESTDATA "/json-schema-metaschemas/draft/2020-12/meta/%s"
+                          ".json",
+                 meta[i]);
+        registry_add(&reg, path, &a);
+    }
+    base = parse_file(OAS "/OpenAPI-Specification/v3.1/schemas/"
+                          "schema-base.yaml",
+                      &a);
+    schema_options_default(&so);
+    so.dialect = SCHEMA_2020_12;
+    so.base_uri = json_str(json_get(base, "$id")).ptr;
+    so.fetch = on_fetch;
+    so.fetch_ctx = &reg;
+    if (schema_compile(base, &so, &set, err, sizeof(err)) != AW_OK) {
+        print_message("skipped: the 3.1 meta-schema does not compile "
+                      "(%s)\n", err);
+        arena_fini(&a);
+        skip();
+    }
+    s = schema_at(set, "", err, sizeof(err));
+    assert_non_null(s);
+    validate_folder(s, OAS "/OpenAPI-Specification/v3.1/pass", true);
+    validate_folder(s, OAS "/OpenAPI-Specification/v3.1/fail", false);
+    schema_set_free(set);
+    arena_fini(&a);
+}
+
 /* Write a file under dir. */
 static void
 write_file(const char *dir, const char *name, const char *text)
@@ -1037,6 +1213,7 @@ main(void)
         cmocka_unit_test(test_response_schema),
         cmocka_unit_test(test_load_refusals),
         cmocka_unit_test(test_file_refs),
+        cmocka_unit_test(test_oas31_fixtures),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
