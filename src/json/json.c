@@ -1,12 +1,13 @@
 /*
- * Strict JSON parser: recursive descent bounded by max_depth, a tree in
- * the caller's arena, nothing else allocated.
+ * json_parse: the tree, built from json_stream's tokens, so that there is
+ * one grammar in the project. The whole document is fed as one chunk.
  *
- * Strings are scanned twice: once to find the closing quote (so that the
- * decoded copy can be allocated at its final size, which is never larger
- * than the escaped text), then to validate and decode. Array items and
- * object members are first chained in the arena and then copied into an
- * array, so no growable buffer is needed.
+ * Each depth keeps a scratch array of the members (or items) of the
+ * container open at that depth; when the container closes they are
+ * copied into an array of the exact size, and the scratch array is
+ * reused by the next container at that depth. Strings and names are
+ * copied into the arena (a token's text lives only during the callback);
+ * number texts point into the caller's buffer.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -14,22 +15,25 @@
 
 #include "json.h"
 
-#define SMALL_OBJECT 8      /* duplicate check by pairs up to this size */
+#define FIRST_BUILD_FRAMES 8
+#define FIRST_SCRATCH 8
 
-struct parser {
-    const char *buf;
-    size_t len;
-    size_t pos;
-    const struct json_limits *lim;
-    struct arena *a;
-    struct json_error *err;
-    int rc;                 /* status of the first failure */
+/* One open container and the members or items read so far. */
+struct build_frame {
+    struct json_value *v;
+    struct json_member *m;     /* scratch; arrays use m[i].value only */
+    size_t n, cap;
 };
 
-/* A chain link used while an array or object is being read. */
-struct link {
-    struct link *next;
-    struct json_member m;   /* arrays use m.value only */
+struct builder {
+    const char *doc;           /* the document; number texts point in */
+    struct arena *a;
+    struct build_frame *frames;
+    unsigned nframes;
+    unsigned depth;            /* open containers */
+    struct json_value *root;
+    struct slice name;         /* the member name whose value comes next */
+    bool nomem;
 };
 
 void
@@ -40,71 +44,7 @@ json_limits_default(struct json_limits *l)
     l->max_string = 64 * 1024;
     l->max_members = 10000;
     l->max_items = 10000;
-    l->max_number = 64;
-}
-
-/* Record the first failure; returns NULL so callers can return it. */
-static struct json_value *
-fail(struct parser *p, int rc, const char *reason)
-{
-    if (p->rc == AW_OK) {
-        p->rc = rc;
-        p->err->reason = reason;
-        p->err->offset = p->pos;
-    }
-    return NULL;
-}
-
-static void
-skip_ws(struct parser *p)
-{
-    while (p->pos < p->len) {
-        char c = p->buf[p->pos];
-
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            return;
-        p->pos++;
-    }
-}
-
-static struct json_value *
-new_value(struct parser *p, enum json_type t)
-{
-    struct json_value *v = arena_alloc(p->a, sizeof(*v));
-
-    if (v == NULL)
-        return fail(p, AW_NOMEM, "json.no_memory");
-    memset(v, 0, sizeof(*v));
-    v->type = t;
-    return v;
-}
-
-static struct json_value *
-parse_literal(struct parser *p, const char *word, enum json_type t)
-{
-    size_t n = strlen(word);
-
-    if (p->len - p->pos < n || memcmp(p->buf + p->pos, word, n) != 0)
-        return fail(p, AW_INVALID, "json.syntax");
-    p->pos += n;
-    return new_value(p, t);
-}
-
-static bool
-is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* Skip 1*DIGIT; false when there is none. */
-static bool
-skip_digits(struct parser *p)
-{
-    size_t start = p->pos;
-
-    while (p->pos < p->len && is_digit(p->buf[p->pos]))
-        p->pos++;
-    return p->pos > start;
+    l->max_number = 128;
 }
 
 /* Exact int64 value of an integer literal, when it has one. */
@@ -126,495 +66,208 @@ integer_value(struct slice t, int64_t *out)
 }
 
 /*
- * number = [ "-" ] int [ frac ] [ exp ]. The value comes from strtod,
- * which reads the "C" locale's decimal point: the process never calls
- * setlocale, so that is what applies.
+ * The value of a number the tokenizer accepted (so finite). strtod reads
+ * the "C" locale's decimal point: the process never calls setlocale, so
+ * that is what applies.
  */
-static struct json_value *
-parse_number(struct parser *p)
+static bool
+number_value(struct builder *b, struct json_value *v)
 {
-    size_t start = p->pos;
-    bool integral = true;
-    struct json_value *v;
+    struct slice t = v->u.num.text;
     char small[64], *copy = small;
-    struct slice t;
+    bool integral = memchr(t.ptr, '.', t.len) == NULL &&
+                    memchr(t.ptr, 'e', t.len) == NULL &&
+                    memchr(t.ptr, 'E', t.len) == NULL;
 
-    if (p->buf[p->pos] == '-')
-        p->pos++;
-    if (p->pos < p->len && p->buf[p->pos] == '0')
-        p->pos++;
-    else if (!skip_digits(p))
-        return fail(p, AW_INVALID, "json.bad_number");
-    if (p->pos < p->len && p->buf[p->pos] == '.') {
-        p->pos++;
-        integral = false;
-        if (!skip_digits(p))
-            return fail(p, AW_INVALID, "json.bad_number");
-    }
-    if (p->pos < p->len && (p->buf[p->pos] == 'e' || p->buf[p->pos] == 'E')) {
-        p->pos++;
-        integral = false;
-        if (p->pos < p->len && (p->buf[p->pos] == '+' ||
-                                p->buf[p->pos] == '-'))
-            p->pos++;
-        if (!skip_digits(p))
-            return fail(p, AW_INVALID, "json.bad_number");
-    }
-    if (p->pos < p->len && is_digit(p->buf[p->pos]))
-        return fail(p, AW_INVALID, "json.bad_number");   /* "01" */
-    t = (struct slice){p->buf + start, p->pos - start};
     if (t.len >= sizeof(small)) {
-        copy = arena_alloc(p->a, t.len + 1);
+        copy = arena_alloc(b->a, t.len + 1);
         if (copy == NULL)
-            return fail(p, AW_NOMEM, "json.no_memory");
+            return false;
     }
     memcpy(copy, t.ptr, t.len);
     copy[t.len] = '\0';
-    v = new_value(p, JSON_NUMBER);
-    if (v == NULL)
-        return NULL;
-    v->u.num.text = t;
     v->u.num.d = strtod(copy, NULL);
-    if (!isfinite(v->u.num.d)) {
-        p->pos = start;
-        return fail(p, AW_INVALID, "json.bad_number");
-    }
     v->u.num.is_int = integral && integer_value(t, &v->u.num.i);
-    return v;
-}
-
-/* Four hex digits at s; -1 when they are not. */
-static long
-hex4(const char *s)
-{
-    long v = 0;
-
-    for (int i = 0; i < 4; i++) {
-        int h = hex_digit_value((unsigned char)s[i]);
-
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
-static size_t
-put_utf8(char *out, unsigned long cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/*
- * Length of the valid UTF-8 sequence starting at s (at most n bytes
- * available), or 0 (RFC 3629: no overlongs, no surrogates, nothing past
- * U+10FFFF).
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t need;
-
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 2;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 3;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (n < need + 1 || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i <= need; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return need + 1;
-}
-
-/* Decode one escape at p->pos (after the backslash) into out. */
-static size_t
-decode_escape(struct parser *p, char *out)
-{
-    static const char plain_from[] = "\"\\/bfnrt";
-    static const char plain_to[] = "\"\\/\b\f\n\r\t";
-    const char *hit;
-    long hi, lo;
-
-    hit = memchr(plain_from, p->buf[p->pos], sizeof(plain_from) - 1);
-    if (hit != NULL) {
-        p->pos++;
-        out[0] = plain_to[hit - plain_from];
-        return 1;
-    }
-    if (p->buf[p->pos] != 'u' || p->len - p->pos < 5 ||
-        (hi = hex4(p->buf + p->pos + 1)) < 0) {
-        fail(p, AW_INVALID, "json.bad_escape");
-        return 0;
-    }
-    p->pos += 5;
-    if (hi < 0xd800 || hi > 0xdfff)
-        return put_utf8(out, (unsigned long)hi);
-    /* A high surrogate must be followed at once by a low one. */
-    if (hi > 0xdbff || p->len - p->pos < 6 || p->buf[p->pos] != '\\' ||
-        p->buf[p->pos + 1] != 'u' ||
-        (lo = hex4(p->buf + p->pos + 2)) < 0xdc00 || lo > 0xdfff) {
-        fail(p, AW_INVALID, "json.bad_escape");
-        return 0;
-    }
-    p->pos += 6;
-    return put_utf8(out, 0x10000 + (((unsigned long)hi - 0xd800) << 10) +
-                             ((unsigned long)lo - 0xdc00));
-}
-
-/*
- * Find the closing quote of the string whose body starts at p->pos.
- * Returns its offset, or 0 (which can never be one) when missing.
- */
-static size_t
-string_end(const struct parser *p)
-{
-    size_t i = p->pos;
-
-    while (i < p->len) {
-        const char *q = memchr(p->buf + i, '"', p->len - i);
-        size_t bs = 0;
-
-        if (q == NULL)
-            return 0;
-        i = (size_t)(q - p->buf);
-        /* The quote ends the string unless an odd run of backslashes
-         * escapes it. */
-        while (i - bs > p->pos && p->buf[i - bs - 1] == '\\')
-            bs++;
-        if (bs % 2 == 0)
-            return i;
-        i++;
-    }
-    return 0;
-}
-
-/* Parse a string (p->pos at the opening quote) into *out. */
-static bool
-parse_string(struct parser *p, struct slice *out)
-{
-    size_t end, n = 0;
-    char *dst;
-
-    p->pos++;
-    end = string_end(p);
-    if (end == 0)
-        return fail(p, AW_INVALID, "json.syntax"), false;
-    dst = arena_alloc(p->a, end - p->pos + 1);
-    if (dst == NULL)
-        return fail(p, AW_NOMEM, "json.no_memory"), false;
-    while (p->pos < end) {
-        unsigned char c = (unsigned char)p->buf[p->pos];
-        size_t k;
-
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            dst[n++] = (char)c;
-            p->pos++;
-        } else if (c == '\\') {
-            p->pos++;
-            k = decode_escape(p, dst + n);
-            if (k == 0)
-                return false;
-            n += k;
-        } else if (c < 0x20) {
-            return fail(p, AW_INVALID, "json.syntax"), false;
-        } else {
-            k = utf8_seq((const unsigned char *)p->buf + p->pos,
-                         end - p->pos);
-            if (k == 0)
-                return fail(p, AW_INVALID, "json.bad_utf8"), false;
-            memcpy(dst + n, p->buf + p->pos, k);
-            n += k;
-            p->pos += k;
-        }
-        if (n > p->lim->max_string)
-            return fail(p, AW_TOOBIG, "json.too_large"), false;
-    }
-    p->pos++;               /* the closing quote */
-    dst[n] = '\0';
-    *out = (struct slice){dst, n};
     return true;
 }
 
-static struct json_value *parse_value(struct parser *p, unsigned depth);
-
-/* Copy a chain of n links into an array of item pointers. */
-static struct json_value **
-chain_to_items(struct parser *p, struct link *head, size_t n)
-{
-    struct json_value **items = arena_alloc(p->a, sizeof(*items) * n);
-
-    if (items == NULL)
-        return fail(p, AW_NOMEM, "json.no_memory"), NULL;
-    for (size_t i = 0; i < n; i++, head = head->next)
-        items[i] = head->m.value;
-    return items;
-}
-
-static struct json_value *
-parse_array(struct parser *p, unsigned depth)
-{
-    struct link *head = NULL, **tail = &head;
-    struct json_value *v;
-    size_t n = 0;
-
-    p->pos++;
-    skip_ws(p);
-    if (p->pos < p->len && p->buf[p->pos] == ']') {
-        p->pos++;
-        return new_value(p, JSON_ARRAY);
-    }
-    for (;;) {
-        struct link *l = arena_alloc(p->a, sizeof(*l));
-
-        if (l == NULL)
-            return fail(p, AW_NOMEM, "json.no_memory");
-        if (++n > p->lim->max_items)
-            return fail(p, AW_TOOBIG, "json.too_large");
-        l->next = NULL;
-        l->m.value = parse_value(p, depth + 1);
-        if (l->m.value == NULL)
-            return NULL;
-        *tail = l;
-        tail = &l->next;
-        skip_ws(p);
-        if (p->pos < p->len && p->buf[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->len && p->buf[p->pos] == ']')
-            break;
-        return fail(p, AW_INVALID, "json.syntax");
-    }
-    p->pos++;
-    v = new_value(p, JSON_ARRAY);
-    if (v == NULL)
-        return NULL;
-    v->u.arr.items = chain_to_items(p, head, n);
-    v->u.arr.n = n;
-    return v->u.arr.items == NULL ? NULL : v;
-}
-
-static int
-member_cmp(const void *a, const void *b)
-{
-    const struct json_member *x = *(const struct json_member *const *)a;
-    const struct json_member *y = *(const struct json_member *const *)b;
-    size_t n = MIN(x->name.len, y->name.len);
-    int c = n == 0 ? 0 : memcmp(x->name.ptr, y->name.ptr, n);
-
-    if (c != 0)
-        return c;
-    return x->name.len < y->name.len ? -1 : x->name.len > y->name.len;
-}
-
-/*
- * True when two members share a name: pairwise for small objects, by
- * sorting a scratch array of pointers for larger ones, so a large object
- * costs O(n log n).
- */
+/* Add v to the open container, or make it the root. */
 static bool
-has_duplicate(struct parser *p, struct json_member *m, size_t n, bool *dup)
+attach(struct builder *b, struct json_value *v)
 {
-    const struct json_member **sorted;
+    struct build_frame *f;
 
-    *dup = false;
-    if (n <= SMALL_OBJECT) {
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = i + 1; j < n; j++)
-                if (slice_eq(m[i].name, m[j].name))
-                    *dup = true;
+    if (b->depth == 0) {
+        b->root = v;
         return true;
     }
-    sorted = arena_alloc(p->a, sizeof(*sorted) * n);
-    if (sorted == NULL)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = &m[i];
-    qsort(sorted, n, sizeof(*sorted), member_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (slice_eq(sorted[i - 1]->name, sorted[i]->name))
-            *dup = true;
+    f = &b->frames[b->depth - 1];
+    if (f->n == f->cap) {
+        size_t cap = f->cap == 0 ? FIRST_SCRATCH : f->cap * 2;
+        struct json_member *m = arena_alloc(b->a, cap * sizeof(*m));
+
+        if (m == NULL)
+            return false;
+        if (f->n > 0)
+            memcpy(m, f->m, f->n * sizeof(*m));
+        f->m = m;
+        f->cap = cap;
+    }
+    f->m[f->n].name = f->v->type == JSON_OBJECT ? b->name : SLICE_NULL;
+    f->m[f->n].value = v;
+    f->n++;
     return true;
 }
 
-/* One "name": value member; appended to the chain. */
+/* A container begins: v takes the frame of the next depth. */
 static bool
-parse_member(struct parser *p, unsigned depth, struct link *l)
+push(struct builder *b, struct json_value *v)
 {
-    skip_ws(p);
-    if (p->pos >= p->len || p->buf[p->pos] != '"')
-        return fail(p, AW_INVALID, "json.syntax"), false;
-    if (!parse_string(p, &l->m.name))
+    if (b->depth == b->nframes) {
+        unsigned n = b->nframes == 0 ? FIRST_BUILD_FRAMES : b->nframes * 2;
+        struct build_frame *f = arena_alloc(b->a, n * sizeof(*f));
+
+        if (f == NULL)
+            return false;
+        if (b->nframes > 0)
+            memcpy(f, b->frames, b->nframes * sizeof(*f));
+        memset(f + b->nframes, 0, (n - b->nframes) * sizeof(*f));
+        b->frames = f;
+        b->nframes = n;
+    }
+    b->frames[b->depth].v = v;
+    b->frames[b->depth].n = 0;
+    b->depth++;
+    return true;
+}
+
+/* The innermost container closes: its members or items, exactly sized. */
+static bool
+pop(struct builder *b)
+{
+    struct build_frame *f = &b->frames[--b->depth];
+    struct json_value *v = f->v;
+
+    if (f->n == 0)
+        return true;
+    if (v->type == JSON_OBJECT) {
+        v->u.obj.members = arena_alloc(b->a, f->n * sizeof(*f->m));
+        if (v->u.obj.members == NULL)
+            return false;
+        memcpy(v->u.obj.members, f->m, f->n * sizeof(*f->m));
+        v->u.obj.n = f->n;
+        return true;
+    }
+    v->u.arr.items = arena_alloc(b->a, f->n * sizeof(*v->u.arr.items));
+    if (v->u.arr.items == NULL)
         return false;
-    skip_ws(p);
-    if (p->pos >= p->len || p->buf[p->pos] != ':')
-        return fail(p, AW_INVALID, "json.syntax"), false;
-    p->pos++;
-    l->m.value = parse_value(p, depth + 1);
-    return l->m.value != NULL;
+    for (size_t i = 0; i < f->n; i++)
+        v->u.arr.items[i] = f->m[i].value;
+    v->u.arr.n = f->n;
+    return true;
 }
 
 static struct json_value *
-finish_object(struct parser *p, struct link *head, size_t n, size_t start)
+new_value(struct builder *b, enum json_type t)
 {
-    struct json_value *v = new_value(p, JSON_OBJECT);
-    struct json_member *m;
-    bool dup;
+    struct json_value *v = arena_alloc(b->a, sizeof(*v));
 
-    if (v == NULL)
-        return NULL;
-    m = arena_alloc(p->a, sizeof(*m) * n);
-    if (m == NULL)
-        return fail(p, AW_NOMEM, "json.no_memory");
-    for (size_t i = 0; i < n; i++, head = head->next)
-        m[i] = head->m;
-    if (!has_duplicate(p, m, n, &dup))
-        return fail(p, AW_NOMEM, "json.no_memory");
-    if (dup) {
-        p->pos = start;
-        return fail(p, AW_INVALID, "json.duplicate_key");
+    if (v != NULL) {
+        memset(v, 0, sizeof(*v));
+        v->type = t;
     }
-    v->u.obj.members = m;
-    v->u.obj.n = n;
     return v;
 }
 
+/* The value a scalar or opening token stands for, attached. */
 static struct json_value *
-parse_object(struct parser *p, unsigned depth)
+on_value(struct builder *b, const struct json_token *t)
 {
-    struct link *head = NULL, **tail = &head;
-    size_t n = 0, start = p->pos;
+    static const enum json_type types[] = {
+        [JSON_TOK_OBJECT_BEGIN] = JSON_OBJECT,
+        [JSON_TOK_ARRAY_BEGIN] = JSON_ARRAY,
+        [JSON_TOK_STRING] = JSON_STRING,
+        [JSON_TOK_NUMBER] = JSON_NUMBER,
+        [JSON_TOK_TRUE] = JSON_TRUE,
+        [JSON_TOK_FALSE] = JSON_FALSE,
+        [JSON_TOK_NULL] = JSON_NULL,
+    };
+    struct json_value *v = new_value(b, types[t->kind]);
 
-    p->pos++;
-    skip_ws(p);
-    if (p->pos < p->len && p->buf[p->pos] == '}') {
-        p->pos++;
-        return new_value(p, JSON_OBJECT);
-    }
-    for (;;) {
-        struct link *l = arena_alloc(p->a, sizeof(*l));
+    if (v == NULL || !attach(b, v))
+        return NULL;
+    if (t->kind == JSON_TOK_STRING) {
+        char *s = arena_dup(b->a, t->text.ptr, t->text.len);
 
-        if (l == NULL)
-            return fail(p, AW_NOMEM, "json.no_memory");
-        if (++n > p->lim->max_members)
-            return fail(p, AW_TOOBIG, "json.too_large");
-        l->next = NULL;
-        if (!parse_member(p, depth, l))
+        if (s == NULL)
             return NULL;
-        *tail = l;
-        tail = &l->next;
-        skip_ws(p);
-        if (p->pos < p->len && p->buf[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->len && p->buf[p->pos] == '}')
-            break;
-        return fail(p, AW_INVALID, "json.syntax");
+        v->u.str = (struct slice){s, t->text.len};
+    } else if (t->kind == JSON_TOK_NUMBER) {
+        v->u.num.text = (struct slice){b->doc + t->offset, t->text.len};
+        if (!number_value(b, v))
+            return NULL;
     }
-    p->pos++;
-    return finish_object(p, head, n, start);
+    return v;
 }
 
-/*
- * One value, p->pos before it. depth is the number of arrays and objects
- * that would hold it if it is one, so only those count against
- * max_depth: a scalar adds no recursion, and "max_depth 1" must still
- * allow {"a": 1}. The bound is checked at the opening bracket, before
- * recursing.
- */
-static struct json_value *
-parse_value(struct parser *p, unsigned depth)
+/* json_token_fn of the builder: AW_NOMEM when the arena is full. */
+static int
+on_token(void *ctx, const struct json_token *t)
 {
+    struct builder *b = ctx;
     struct json_value *v;
+    char *name;
+    bool ok = true;
 
-    skip_ws(p);
-    if (p->pos >= p->len)
-        return fail(p, AW_INVALID, "json.syntax");
-    switch (p->buf[p->pos]) {
-    case '{':
-        if (depth > p->lim->max_depth)
-            return fail(p, AW_TOOBIG, "json.too_deep");
-        return parse_object(p, depth);
-    case '[':
-        if (depth > p->lim->max_depth)
-            return fail(p, AW_TOOBIG, "json.too_deep");
-        return parse_array(p, depth);
-    case '"':
-        v = new_value(p, JSON_STRING);
-        if (v == NULL || !parse_string(p, &v->u.str))
-            return NULL;
-        return v;
-    case 'n':
-        return parse_literal(p, "null", JSON_NULL);
-    case 't':
-        return parse_literal(p, "true", JSON_TRUE);
-    case 'f':
-        return parse_literal(p, "false", JSON_FALSE);
+    switch (t->kind) {
+    case JSON_TOK_NAME:
+        name = arena_dup(b->a, t->text.ptr, t->text.len);
+        ok = name != NULL;
+        b->name = (struct slice){name, t->text.len};
+        break;
+    case JSON_TOK_OBJECT_END:
+    case JSON_TOK_ARRAY_END:
+        ok = pop(b);
+        break;
     default:
-        if (p->buf[p->pos] == '-' || is_digit(p->buf[p->pos]))
-            return parse_number(p);
-        return fail(p, AW_INVALID, "json.syntax");
+        v = on_value(b, t);
+        ok = v != NULL;
+        if (ok && (v->type == JSON_OBJECT || v->type == JSON_ARRAY))
+            ok = push(b, v);
     }
+    if (!ok)
+        b->nomem = true;
+    return ok ? AW_OK : AW_NOMEM;
 }
 
 int
 json_parse(const char *buf, size_t len, const struct json_limits *l,
            struct arena *a, struct json_value **out, struct json_error *err)
 {
-    struct parser p = {buf, len, 0, l, a, err, AW_OK};
-    struct json_value *v;
+    struct builder b = {.doc = buf, .a = a};
+    struct json_stream *s;
+    int rc;
 
     err->reason = NULL;
     err->offset = 0;
     if (len > l->max_bytes) {
-        fail(&p, AW_TOOBIG, "json.too_large");
-        return p.rc;
+        err->reason = "json.too_large";
+        err->offset = l->max_bytes;
+        return AW_TOOBIG;
     }
-    v = parse_value(&p, 1);
-    if (v == NULL)
-        return p.rc;
-    skip_ws(&p);
-    if (p.pos != len) {
-        fail(&p, AW_INVALID, "json.syntax");
-        return p.rc;
+    s = json_stream_new(l, on_token, &b, a);
+    if (s == NULL) {
+        err->reason = "json.no_memory";
+        return AW_NOMEM;
     }
-    *out = v;
-    return AW_OK;
+    rc = json_stream_feed(s, buf, len, err);
+    if (rc == AW_OK)
+        rc = json_stream_finish(s, err);
+    if (b.nomem)
+        err->reason = "json.no_memory";
+    if (rc == AW_OK)
+        *out = b.root;
+    return rc;
 }
 
 const struct json_value *

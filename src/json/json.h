@@ -1,5 +1,8 @@
 /*
- * json: a strict RFC 8259 parser producing a read-only tree in an arena.
+ * json: a strict RFC 8259 parser, as a streaming tokenizer (json_stream,
+ * fed chunks as they arrive) and as a read-only tree in an arena
+ * (json_parse, built from the same tokens). Choices where the RFC leaves
+ * room are listed at the top of stream.c and in docs/json.md.
  *
  * It is meant for documents that come from outside (token headers and
  * payloads, key sets, discovery documents, introspection answers, admin
@@ -57,34 +60,47 @@ struct json_value {
     } u;
 };
 
-/* Bounds; json_limits_default gives the defaults noted. */
+/*
+ * Bounds; json_limits_default gives the defaults noted. Each has its own
+ * reason code when passed, named after the colon.
+ */
 struct json_limits {
-    size_t max_bytes;    /* document size, default 1 MiB */
-    unsigned max_depth;  /* nesting of arrays and objects, default 32 */
+    size_t max_bytes;    /* document size, default 1 MiB: too_large */
+    unsigned max_depth;  /* arrays and objects open at once, default 32:
+                            too_deep */
     size_t max_string;   /* decoded bytes of one string or member name,
-                            default 64 KiB */
-    size_t max_members;  /* members of one object, default 10000 */
-    size_t max_items;    /* items of one array, default 10000 */
-    size_t max_number;   /* characters of one number, default 64 */
+                            default 64 KiB: string_too_long */
+    size_t max_members;  /* members of one object, default 10000:
+                            too_many_members */
+    size_t max_items;    /* items of one array, default 10000:
+                            array_too_long */
+    size_t max_number;   /* characters of one number, default 128:
+                            number_too_long */
 };
 
 void json_limits_default(struct json_limits *l);
 
 /* Why a document was refused: a stable code and the byte offset. */
 struct json_error {
-    const char *reason;  /* "json.syntax", "json.duplicate_key",
-                            "json.bad_utf8", "json.bad_escape",
-                            "json.bad_number", "json.too_deep",
-                            "json.too_large", "json.no_memory",
-                            "json.stopped" */
+    const char *reason;  /* malformed (AW_INVALID): "json.syntax",
+                            "json.duplicate_key", "json.bad_utf8",
+                            "json.bad_escape", "json.bad_number";
+                            over a bound (AW_TOOBIG): "json.too_large",
+                            "json.too_deep", "json.string_too_long",
+                            "json.too_many_members",
+                            "json.array_too_long",
+                            "json.number_too_long"; "json.no_memory"
+                            (AW_NOMEM); "json.stopped" (a token
+                            callback's value) */
     size_t offset;       /* where in the input the problem was found */
 };
 
 /*
  * Parse buf[0..len) as exactly one JSON value (whitespace around it
- * allowed). The tree lives in arena a. Returns AW_OK with *out set,
- * AW_INVALID with err filled, AW_TOOBIG (a bound, err filled) or AW_NOMEM
- * (the arena's bound; err filled).
+ * allowed). The tree lives in arena a; number texts point into buf,
+ * which must outlive it. Returns AW_OK with *out set, AW_INVALID with err
+ * filled, AW_TOOBIG (a bound, err filled) or AW_NOMEM (the arena's bound;
+ * err filled). *out is untouched on failure.
  */
 int json_parse(const char *buf, size_t len, const struct json_limits *l,
                struct arena *a, struct json_value **out,
@@ -118,8 +134,11 @@ enum json_token_kind {
 struct json_token {
     enum json_token_kind kind;
     struct slice text;   /* NAME, STRING: decoded UTF-8, may hold U+0000,
-                            NUL-terminated; NUMBER: as written. Valid only
-                            during the callback. Empty for other kinds. */
+                            NUL-terminated, in the parser's buffer;
+                            NUMBER: as written, not NUL-terminated, in
+                            the chunk or (split by a chunk boundary) in
+                            the parser's buffer. Valid only during the
+                            callback. Empty for other kinds. */
     unsigned depth;      /* 0 for the top-level value and its BEGIN/END;
                             a member or item of a depth-d container is at
                             depth d + 1 (its NAME token too) */
@@ -130,25 +149,33 @@ struct json_token {
 /*
  * Called for every token, in document order. Return AW_OK to go on; any
  * other value stops the parse: json_stream_feed and json_stream_finish
- * then return that value, with err->reason "json.stopped".
+ * then return that value, with err->reason "json.stopped" and the
+ * token's offset. A NAME is delivered only once it is known not to
+ * repeat a name of its object. A NUMBER is delivered when the byte after
+ * it is read, so one that ends the document comes from
+ * json_stream_finish.
  */
 typedef int (*json_token_fn)(void *ctx, const struct json_token *t);
 
 struct json_stream;
 
 /*
- * A parser whose state lives in arena a (which must outlive it). The
- * limits are copied. Returns NULL when the arena is exhausted.
+ * A parser whose state lives in arena a (which must outlive it); fn may
+ * be NULL to check a document without looking at it. The limits are
+ * copied. Returns NULL when the arena is exhausted. There is nothing to
+ * free: the memory goes with the arena.
  */
 struct json_stream *json_stream_new(const struct json_limits *l,
                                     json_token_fn fn, void *ctx,
                                     struct arena *a);
 
 /*
- * Feed the next n bytes. Returns AW_OK when they were consumed (tokens
- * may have been delivered), or the first failure, as for json_parse
- * (AW_INVALID, AW_TOOBIG, AW_NOMEM, or the callback's value) with err
- * filled, offset counted from the start of the document. After a failure
+ * Feed the next n bytes (p is only read during the call). Returns AW_OK
+ * when they were consumed (tokens may have been delivered), or the first
+ * failure, as for json_parse (AW_INVALID, AW_TOOBIG, AW_NOMEM, or the
+ * callback's value) with err filled, offset counted from the start of
+ * the document. Bytes past max_bytes fail with "json.too_large" at
+ * offset max_bytes, once those before it were read. After a failure
  * every later call returns the same failure.
  */
 int json_stream_feed(struct json_stream *s, const char *p, size_t n,

@@ -37,9 +37,12 @@ static bool
 fuzz_known_reason(const char *reason)
 {
     static const char *const codes[] = {
-        "json.syntax",     "json.duplicate_key", "json.bad_utf8",
-        "json.bad_escape", "json.bad_number",    "json.too_deep",
-        "json.too_large",  "json.no_memory",
+        "json.syntax",          "json.duplicate_key",
+        "json.bad_utf8",        "json.bad_escape",
+        "json.bad_number",      "json.too_deep",
+        "json.too_large",       "json.string_too_long",
+        "json.too_many_members", "json.array_too_long",
+        "json.number_too_long", "json.no_memory",
     };
 
     for (size_t i = 0; reason != NULL && i < ARRAY_LEN(codes); i++)

@@ -10,9 +10,15 @@
  * nothing else may diverge. The i_ files are pinned too, so that a change
  * of policy (a byte order mark, a huge exponent) shows up here.
  *
+ * Every file is also streamed through json_stream: whole (the same
+ * outcome as json_parse), one byte at a time and, for files under 200
+ * bytes, split in two at every offset, each giving the same tokens and
+ * the same outcome (reason and offset included) as whole.
+ *
  * Then the bounds of json_limits, number forms, escapes and surrogates,
- * UTF-8 edge cases, error offsets, and the test_transform files, which
- * pin the policy on big numbers, duplicate keys and lone surrogates.
+ * UTF-8 edge cases, error offsets, the token stream itself, and the
+ * test_transform files, which pin the policy on big numbers, duplicate
+ * keys and lone surrogates.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -178,9 +184,12 @@ static bool
 known_reason(const char *reason)
 {
     static const char *const codes[] = {
-        "json.syntax",     "json.duplicate_key", "json.bad_utf8",
-        "json.bad_escape", "json.bad_number",    "json.too_deep",
-        "json.too_large",  "json.no_memory",
+        "json.syntax",          "json.duplicate_key",
+        "json.bad_utf8",        "json.bad_escape",
+        "json.bad_number",      "json.too_deep",
+        "json.too_large",       "json.string_too_long",
+        "json.too_many_members", "json.array_too_long",
+        "json.number_too_long", "json.no_memory",
     };
 
     for (size_t i = 0; reason != NULL && i < ARRAY_LEN(codes); i++)
@@ -210,19 +219,56 @@ static struct divergence divergences[] = {
 };
 
 /*
- * The i_ files this parser accepts; every other i_ file is refused. They
- * are the numbers that strtod reads as a finite double: an underflow
- * gives zero, an integer past int64 keeps its text and an approximate
- * double. Everything else (invalid UTF-8, UTF-16, a byte order mark,
- * lone or inverted surrogates, an exponent that overflows, 500 levels of
- * nesting) is refused.
+ * What becomes of each i_ file, pinned so that a change of policy shows
+ * up here (docs/json.md says why). Accepted (NULL): the numbers that read
+ * as a finite double; an underflow gives zero, an integer past int64
+ * keeps its text and an approximate double. Refused: an exponent that
+ * overflows or a number over max_number characters, lone or inverted
+ * surrogate escapes, invalid UTF-8 (overlong, encoded surrogates, past
+ * U+10FFFF, Latin-1), UTF-16 and a byte order mark, 500 levels of
+ * nesting.
  */
-static const char *const i_accepted[] = {
-    "i_number_double_huge_neg_exp.json",
-    "i_number_real_underflow.json",
-    "i_number_too_big_neg_int.json",
-    "i_number_too_big_pos_int.json",
-    "i_number_very_big_negative_int.json",
+struct i_file {
+    const char *file;
+    const char *reason;        /* NULL: accepted */
+};
+
+static const struct i_file i_files[] = {
+    {"i_number_double_huge_neg_exp.json", NULL},
+    {"i_number_huge_exp.json", "json.number_too_long"},
+    {"i_number_neg_int_huge_exp.json", "json.bad_number"},
+    {"i_number_pos_double_huge_exp.json", "json.bad_number"},
+    {"i_number_real_neg_overflow.json", "json.bad_number"},
+    {"i_number_real_pos_overflow.json", "json.bad_number"},
+    {"i_number_real_underflow.json", NULL},
+    {"i_number_too_big_neg_int.json", NULL},
+    {"i_number_too_big_pos_int.json", NULL},
+    {"i_number_very_big_negative_int.json", NULL},
+    {"i_object_key_lone_2nd_surrogate.json", "json.bad_escape"},
+    {"i_string_1st_surrogate_but_2nd_missing.json", "json.bad_escape"},
+    {"i_string_1st_valid_surrogate_2nd_invalid.json", "json.bad_escape"},
+    {"i_string_UTF-16LE_with_BOM.json", "json.syntax"},
+    {"i_string_UTF-8_invalid_sequence.json", "json.bad_utf8"},
+    {"i_string_UTF8_surrogate_U+D800.json", "json.bad_utf8"},
+    {"i_string_incomplete_surrogate_and_escape_valid.json", "json.bad_escape"},
+    {"i_string_incomplete_surrogate_pair.json", "json.bad_escape"},
+    {"i_string_incomplete_surrogates_escape_valid.json", "json.bad_escape"},
+    {"i_string_invalid_lonely_surrogate.json", "json.bad_escape"},
+    {"i_string_invalid_surrogate.json", "json.bad_escape"},
+    {"i_string_invalid_utf-8.json", "json.bad_utf8"},
+    {"i_string_inverted_surrogates_U+1D11E.json", "json.bad_escape"},
+    {"i_string_iso_latin_1.json", "json.bad_utf8"},
+    {"i_string_lone_second_surrogate.json", "json.bad_escape"},
+    {"i_string_lone_utf8_continuation_byte.json", "json.bad_utf8"},
+    {"i_string_not_in_unicode_range.json", "json.bad_utf8"},
+    {"i_string_overlong_sequence_2_bytes.json", "json.bad_utf8"},
+    {"i_string_overlong_sequence_6_bytes.json", "json.bad_utf8"},
+    {"i_string_overlong_sequence_6_bytes_null.json", "json.bad_utf8"},
+    {"i_string_truncated-utf-8.json", "json.bad_utf8"},
+    {"i_string_utf16BE_no_BOM.json", "json.syntax"},
+    {"i_string_utf16LE_no_BOM.json", "json.syntax"},
+    {"i_structure_500_nested_arrays.json", "json.too_deep"},
+    {"i_structure_UTF-8_BOM_empty_object.json", "json.syntax"},
 };
 
 struct totals {
@@ -238,13 +284,14 @@ divergence_of(const char *name)
     return NULL;
 }
 
-static bool
-i_is_accepted(const char *name)
+/* The pinned outcome of an i_ file; "?" when the table lacks it. */
+static const char *
+i_reason(const char *name)
 {
-    for (size_t i = 0; i < ARRAY_LEN(i_accepted); i++)
-        if (strcmp(i_accepted[i], name) == 0)
-            return true;
-    return false;
+    for (size_t i = 0; i < ARRAY_LEN(i_files); i++)
+        if (strcmp(i_files[i].file, name) == 0)
+            return i_files[i].reason;
+    return "?";
 }
 
 /*
@@ -308,10 +355,13 @@ judge(const char *name, const struct run *r, struct totals *t)
             t->mismatches++;
         }
     } else {
+        const char *want = i_reason(name);
+
         ok ? t->i_yes++ : t->i_no++;
-        if (ok != i_is_accepted(name)) {
+        if (ok ? want != NULL
+               : want == NULL || strcmp(want, r->err.reason) != 0) {
             printf("%s: %s, which the i_ table does not say\n", name,
-                   ok ? "accepted" : "refused");
+                   ok ? "accepted" : r->err.reason);
             t->mismatches++;
         }
     }
@@ -351,6 +401,400 @@ test_suite_parsing(void **state)
     assert_int_equal(t.mismatches, 0);
     assert_int_equal(n, 318);
     free_names(names, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Streaming: the same document whole, byte by byte and split          */
+/* ------------------------------------------------------------------ */
+
+static char *many(size_t n, bool object);
+
+/* The tokens of one streamed parse, as text, and its outcome. */
+struct tlog {
+    char *p;
+    size_t len, cap;
+    unsigned tokens;
+    unsigned stop_at;          /* stop (AW_DECLINED) at this token; 0 never */
+};
+
+struct verdict {
+    int rc;
+    const char *reason;
+    size_t offset;
+};
+
+static void
+tlog_put(struct tlog *l, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    if (l->cap - l->len < n) {
+        l->cap = (l->cap + n) * 2;
+        l->p = realloc(l->p, l->cap);
+        assert_non_null(l->p);
+    }
+    memcpy(l->p + l->len, s, n);
+    l->len += n;
+}
+
+/* Record a token; check what json.h promises of its text. */
+static int
+on_token_log(void *ctx, const struct json_token *t)
+{
+    struct tlog *l = ctx;
+    char head[96];
+    int n;
+
+    if (t->kind == JSON_TOK_NAME || t->kind == JSON_TOK_STRING)
+        assert_int_equal(t->text.ptr[t->text.len], '\0');
+    if (t->kind == JSON_TOK_NUMBER)
+        assert_true(t->text.len > 0);
+    n = snprintf(head, sizeof(head), "%d %u %zu %zu:", (int)t->kind,
+                 t->depth, t->offset, t->text.len);
+    tlog_put(l, head, (size_t)n);
+    tlog_put(l, t->text.ptr, t->text.len);
+    tlog_put(l, "\n", 1);
+    if (++l->tokens == l->stop_at)
+        return AW_DECLINED;
+    return AW_OK;
+}
+
+/*
+ * Stream buf[0..len) under lim, cut at the sorted offsets cuts[0..ncuts)
+ * (each piece fed from a heap copy of its exact size, so that a read past
+ * a chunk shows under the sanitizers), or byte by byte when bytewise.
+ */
+static void
+stream_run(const char *buf, size_t len, const struct json_limits *lim,
+           const size_t *cuts, size_t ncuts, bool bytewise,
+           struct tlog *log, struct verdict *v)
+{
+    struct arena a;
+    struct json_stream *s;
+    struct json_error err = {NULL, 0};
+    size_t from = 0;
+    int rc = AW_OK;
+
+    arena_init(&a, 4096, ARENA_MAX);
+    s = json_stream_new(lim, on_token_log, log, &a);
+    assert_non_null(s);
+    for (size_t i = 0; rc == AW_OK && from < len; i++) {
+        size_t to = bytewise ? from + 1 : i < ncuts ? cuts[i] : len;
+        char *piece = malloc(to - from + 1);
+
+        assert_non_null(piece);
+        memcpy(piece, buf + from, to - from);
+        rc = json_stream_feed(s, piece, to - from, &err);
+        free(piece);
+        from = to;
+        assert_int_equal(json_stream_offset(s), MIN(from, lim->max_bytes));
+    }
+    if (rc == AW_OK)
+        rc = json_stream_finish(s, &err);
+    *v = (struct verdict){rc, rc == AW_OK ? NULL : err.reason,
+                          rc == AW_OK ? 0 : err.offset};
+    arena_fini(&a);
+}
+
+/* The second run must have the first's tokens and outcome. */
+static void
+same_run(const char *what, const char *name, const struct tlog *a,
+         const struct verdict *va, const struct tlog *b,
+         const struct verdict *vb)
+{
+    bool same_reason = va->reason == vb->reason ||
+                       (va->reason != NULL && vb->reason != NULL &&
+                        strcmp(va->reason, vb->reason) == 0);
+
+    if (va->rc != vb->rc || !same_reason || va->offset != vb->offset)
+        fail_msg("%s %s: rc %d %s at %zu, whole gave %d %s at %zu", name,
+                 what, vb->rc, vb->reason ? vb->reason : "-", vb->offset,
+                 va->rc, va->reason ? va->reason : "-", va->offset);
+    if (a->len != b->len ||
+        (a->len > 0 && memcmp(a->p, b->p, a->len) != 0))
+        fail_msg("%s %s: other tokens than whole", name, what);
+}
+
+/*
+ * One document: streamed whole it must give json_parse's outcome (so
+ * the verdicts judged above); byte by byte and, when short, split in two
+ * at every offset, the same tokens and outcome as whole.
+ */
+static void
+check_stream(const char *name, const char *buf, size_t len, bool all_cuts)
+{
+    struct json_limits lim;
+    struct tlog whole = {0}, other = {0};
+    struct verdict vw, vo;
+    struct run r;
+
+    json_limits_default(&lim);
+    run_bytes(&r, buf, len);
+    stream_run(buf, len, &lim, NULL, 0, false, &whole, &vw);
+    if (vw.rc != r.rc || (r.rc != AW_OK &&
+                          (strcmp(vw.reason, r.err.reason) != 0 ||
+                           vw.offset != r.err.offset)))
+        fail_msg("%s: stream %d %s, json_parse %d %s", name, vw.rc,
+                 vw.reason ? vw.reason : "-", r.rc,
+                 r.err.reason ? r.err.reason : "-");
+    run_done(&r);
+    stream_run(buf, len, &lim, NULL, 0, true, &other, &vo);
+    same_run("byte by byte", name, &whole, &vw, &other, &vo);
+    for (size_t cut = 1; all_cuts && cut < len; cut++) {
+        other.len = 0;
+        stream_run(buf, len, &lim, &cut, 1, false, &other, &vo);
+        same_run("split", name, &whole, &vw, &other, &vo);
+    }
+    free(whole.p);
+    free(other.p);
+}
+
+static void
+test_suite_stream(void **state)
+{
+    char *names[MAX_FILES];
+    size_t n = list_dir(SUITE "test_parsing", names, ARRAY_LEN(names));
+    unsigned split = 0;
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        char path[512];
+        size_t len;
+        char *buf;
+
+        snprintf(path, sizeof(path), "%s/%s", SUITE "test_parsing",
+                 names[i]);
+        buf = read_file(path, &len);
+        check_stream(names[i], buf, len, len < 200);
+        split += len < 200;
+        free(buf);
+    }
+    printf("JSONTestSuite streamed: %zu files whole and byte by byte, %u "
+           "split at every offset\n", n, split);
+    free_names(names, n);
+}
+
+/* Every token of a document, with its depth and offset. */
+static void
+test_stream_tokens(void **state)
+{
+    static const char doc[] =
+        " {\"a\": [1, -2.5e3, \"x\\u00e9\"], \"b\": {\"c\": null},"
+        " \"d\": true, \"e\": false, \"f\": [] } ";
+    static const char want[] =
+        "0 0 1 0:\n" "4 1 2 1:a\n" "2 1 7 0:\n" "6 2 8 1:1\n"
+        "6 2 11 6:-2.5e3\n" "5 2 19 3:x\xc3\xa9\n" "3 1 28 0:\n"
+        "4 1 31 1:b\n" "0 1 36 0:\n" "4 2 37 1:c\n" "9 2 42 0:\n"
+        "1 1 46 0:\n" "4 1 49 1:d\n" "7 1 54 0:\n" "4 1 60 1:e\n"
+        "8 1 65 0:\n" "4 1 72 1:f\n" "2 1 77 0:\n" "3 1 78 0:\n"
+        "1 0 80 0:\n";
+    struct json_limits lim;
+    struct tlog log = {0};
+    struct verdict v;
+
+    (void)state;
+    json_limits_default(&lim);
+    stream_run(doc, sizeof(doc) - 1, &lim, NULL, 0, false, &log, &v);
+    assert_int_equal(v.rc, AW_OK);
+    tlog_put(&log, "", 1);
+    assert_string_equal(log.p, want);
+    free(log.p);
+}
+
+/* A number is complete only once the byte after it, or the end, comes. */
+static void
+test_stream_number_end(void **state)
+{
+    struct json_limits lim;
+    struct json_error err;
+    struct tlog log = {0};
+    struct json_stream *s;
+    struct arena a;
+
+    (void)state;
+    json_limits_default(&lim);
+    arena_init(&a, 4096, ARENA_MAX);
+    s = json_stream_new(&lim, on_token_log, &log, &a);
+    assert_int_equal(json_stream_feed(s, " 12", 3, &err), AW_OK);
+    assert_int_equal(json_stream_feed(s, "3", 1, &err), AW_OK);
+    assert_int_equal(log.tokens, 0);
+    assert_int_equal(json_stream_finish(s, &err), AW_OK);
+    assert_int_equal(log.tokens, 1);
+    tlog_put(&log, "", 1);
+    assert_string_equal(log.p, "6 0 1 3:123\n");
+    arena_fini(&a);
+    free(log.p);
+
+    /* Cut after the minus, the dot or the exponent: malformed at the end. */
+    refuse_at("-", AW_INVALID, "json.bad_number", 1);
+    refuse_at("1.", AW_INVALID, "json.bad_number", 2);
+    refuse_at("1e+", AW_INVALID, "json.bad_number", 3);
+    refuse_at("[1", AW_INVALID, "json.syntax", 2);
+    refuse_at("[tr", AW_INVALID, "json.syntax", 1);
+    refuse_at("\"ab", AW_INVALID, "json.syntax", 3);
+}
+
+/* Where the last number's text was. */
+static int
+on_token_ptr(void *ctx, const struct json_token *t)
+{
+    const char **where = ctx;
+
+    if (t->kind == JSON_TOK_NUMBER)
+        *where = t->text.ptr;
+    return AW_OK;
+}
+
+/* An unsplit number's text points into the chunk it came in. */
+static void
+test_stream_zero_copy(void **state)
+{
+    static const char doc[] = "[12345,678]";
+    const char *where = NULL;
+    struct json_limits lim;
+    struct json_error err;
+    struct json_stream *s;
+    struct arena a;
+
+    (void)state;
+    json_limits_default(&lim);
+    arena_init(&a, 4096, ARENA_MAX);
+    s = json_stream_new(&lim, on_token_ptr, &where, &a);
+    assert_int_equal(json_stream_feed(s, doc, 4, &err), AW_OK);
+    assert_null(where);
+    assert_int_equal(json_stream_feed(s, doc + 4, 7, &err), AW_OK);
+    /* 12345 was split: a copy; 678 was whole in the second chunk. */
+    assert_ptr_equal(where, doc + 7);
+    assert_int_equal(json_stream_finish(s, &err), AW_OK);
+    arena_fini(&a);
+}
+
+/* A callback that says stop ends the parse, for good. */
+static void
+test_stream_stop(void **state)
+{
+    static const char doc[] = "{\"a\":[1,2,3]}";
+    struct json_limits lim;
+    struct json_error err;
+    struct tlog log = {.stop_at = 4};
+    struct json_stream *s;
+    struct arena a;
+
+    (void)state;
+    json_limits_default(&lim);
+    arena_init(&a, 4096, ARENA_MAX);
+    s = json_stream_new(&lim, on_token_log, &log, &a);
+    assert_int_equal(json_stream_feed(s, doc, sizeof(doc) - 1, &err),
+                     AW_DECLINED);
+    assert_string_equal(err.reason, "json.stopped");
+    assert_int_equal(err.offset, 6);          /* the token "1" */
+    assert_int_equal(log.tokens, 4);
+    err.reason = NULL;
+    assert_int_equal(json_stream_feed(s, "x", 1, &err), AW_DECLINED);
+    assert_string_equal(err.reason, "json.stopped");
+    assert_int_equal(json_stream_finish(s, &err), AW_DECLINED);
+    assert_int_equal(log.tokens, 4);
+    arena_fini(&a);
+    free(log.p);
+}
+
+/*
+ * Each bound through the stream, at the bound and one past, with its
+ * reason and offset, whole and byte by byte.
+ */
+static void
+want_stream(const char *doc, const struct json_limits *lim, int rc,
+            const char *reason, size_t offset)
+{
+    struct tlog log = {0};
+    struct verdict v;
+
+    for (int bytewise = 0; bytewise <= 1; bytewise++) {
+        log.len = 0;
+        stream_run(doc, strlen(doc), lim, NULL, 0, bytewise, &log, &v);
+        if (v.rc != rc || (rc != AW_OK && (strcmp(v.reason, reason) != 0 ||
+                                           v.offset != offset)))
+            fail_msg("%s: rc %d %s at %zu, want %d %s at %zu", doc, v.rc,
+                     v.reason ? v.reason : "-", v.offset, rc,
+                     reason ? reason : "-", offset);
+    }
+    free(log.p);
+}
+
+static void
+test_stream_limits(void **state)
+{
+    struct json_limits lim, def;
+
+    (void)state;
+    json_limits_default(&def);
+    lim = def;
+    lim.max_bytes = 7;
+    want_stream("[1,2,3]", &lim, AW_OK, NULL, 0);
+    want_stream("[1,2,3] ", &lim, AW_TOOBIG, "json.too_large", 7);
+    want_stream("[1,2,]  ", &lim, AW_INVALID, "json.syntax", 5);
+    lim = def;
+    lim.max_depth = 2;
+    want_stream("[{\"a\":1}]", &lim, AW_OK, NULL, 0);
+    want_stream("[{\"a\":[]}]", &lim, AW_TOOBIG, "json.too_deep", 6);
+    lim = def;
+    lim.max_string = 3;
+    want_stream("[\"abc\",\"\\u00e9x\"]", &lim, AW_OK, NULL, 0);
+    want_stream("[\"abc\",\"\\u00e9xy\"]", &lim, AW_TOOBIG,
+                "json.string_too_long", 7);
+    want_stream("{\"abcd\":1}", &lim, AW_TOOBIG, "json.string_too_long", 1);
+    want_stream("[\"ab\xc3\xa9\"]", &lim, AW_TOOBIG,
+                "json.string_too_long", 1);
+    lim = def;
+    lim.max_members = 2;
+    want_stream("{\"a\":1,\"b\":{\"c\":1,\"d\":2}}", &lim, AW_OK, NULL, 0);
+    want_stream("{\"a\":1,\"b\":2,\"c\":3}", &lim, AW_TOOBIG,
+                "json.too_many_members", 13);
+    lim = def;
+    lim.max_items = 2;
+    want_stream("[[1,2],[3,4]]", &lim, AW_OK, NULL, 0);
+    want_stream("[1, 2, 3]", &lim, AW_TOOBIG, "json.array_too_long", 7);
+    lim = def;
+    lim.max_number = 4;
+    want_stream("[-1.5,1e10]", &lim, AW_OK, NULL, 0);
+    want_stream("[1, 1.25e1]", &lim, AW_TOOBIG, "json.number_too_long", 4);
+    want_stream("12345", &lim, AW_TOOBIG, "json.number_too_long", 0);
+}
+
+/*
+ * Many members take the hash set of names; a repeat is found wherever it
+ * is, and a later object at the same depth starts afresh.
+ */
+static void
+test_stream_many_names(void **state)
+{
+    char *s = many(10000, true);
+    size_t n = strlen(s) * 2 + 4;
+    char *t = malloc(n), *k;
+    struct json_limits lim;
+    struct tlog log = {0};
+    struct verdict v;
+
+    (void)state;
+    assert_non_null(t);
+    json_limits_default(&lim);
+    lim.max_bytes = 4 << 20;
+    snprintf(t, n, "[%s,%s]", s, s);
+    stream_run(t, strlen(t), &lim, NULL, 0, false, &log, &v);
+    assert_int_equal(v.rc, AW_OK);
+    assert_int_equal(log.tokens, 2 + 2 * (2 + 2 * 10000));
+    /* The last name of the second object repeats the one before it. */
+    k = strstr(t + strlen(s) + 2, "\"k9999\"");
+    assert_non_null(k);
+    memcpy(k, "\"k9998\"", 7);
+    log.len = 0;
+    stream_run(t, strlen(t), &lim, NULL, 0, false, &log, &v);
+    assert_int_equal(v.rc, AW_INVALID);
+    assert_string_equal(v.reason, "json.duplicate_key");
+    assert_int_equal(v.offset, (size_t)(k - t));
+    free(log.p);
+    free(t);
+    free(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -544,7 +988,9 @@ test_limits_default(void **state)
     assert_int_equal(lim.max_bytes, 1024 * 1024);
     assert_int_equal(lim.max_depth, 32);
     assert_int_equal(lim.max_string, 64 * 1024);
+    assert_int_equal(lim.max_members, 10000);
     assert_int_equal(lim.max_items, 10000);
+    assert_int_equal(lim.max_number, 128);
 }
 
 /*
@@ -603,7 +1049,7 @@ test_limit_bytes(void **state)
     run_limits(&r, "\"1234567\"", 9, &lim);
     assert_int_equal(r.rc, AW_TOOBIG);
     assert_string_equal(r.err.reason, "json.too_large");
-    assert_int_equal(r.err.offset, 0);
+    assert_int_equal(r.err.offset, 8);    /* the first byte past */
     assert_null(r.v);
     run_done(&r);
     /* Whitespace counts: the bound is on the document as received. */
@@ -627,7 +1073,8 @@ test_limit_string(void **state)
     run_done(&r);
     run_limits(&r, "\"abcde\"", 7, &lim);
     assert_int_equal(r.rc, AW_TOOBIG);
-    assert_string_equal(r.err.reason, "json.too_large");
+    assert_string_equal(r.err.reason, "json.string_too_long");
+    assert_int_equal(r.err.offset, 0);
     run_done(&r);
     /* Two escapes of two bytes each: 4 decoded bytes out of 12. */
     run_limits(&r, "\"\\u00e9\\u00e9\"", 14, &lim);
@@ -644,7 +1091,8 @@ test_limit_string(void **state)
     /* Member names are strings too. */
     run_limits(&r, "{\"abcde\":1}", 11, &lim);
     assert_int_equal(r.rc, AW_TOOBIG);
-    assert_string_equal(r.err.reason, "json.too_large");
+    assert_string_equal(r.err.reason, "json.string_too_long");
+    assert_int_equal(r.err.offset, 1);
     run_done(&r);
 }
 
@@ -681,7 +1129,8 @@ want_many(const struct json_limits *lim, size_t n, bool object, int rc)
     if (rc == AW_OK)
         assert_int_equal(object ? r.v->u.obj.n : r.v->u.arr.n, n);
     else
-        assert_string_equal(r.err.reason, "json.too_large");
+        assert_string_equal(r.err.reason, object ? "json.too_many_members"
+                                                 : "json.array_too_long");
     run_done(&r);
     free(s);
 }
@@ -728,12 +1177,12 @@ test_duplicates(void **state)
     run_text(&r, s);
     assert_int_equal(r.rc, AW_INVALID);
     assert_string_equal(r.err.reason, "json.duplicate_key");
-    assert_int_equal(r.err.offset, 0);
+    assert_int_equal(r.err.offset, (size_t)(k - s));  /* the repeat */
     run_done(&r);
     free(s);
 
     refuse_at("[1,{\"a\":1,\"b\":2,\"a\":3}]", AW_INVALID,
-              "json.duplicate_key", 3);
+              "json.duplicate_key", 16);
     refuse("{\"\":1,\"\":2}", "json.duplicate_key");
     /* Equal after decoding is equal. */
     refuse("{\"a\":1,\"\\u0061\":2}", "json.duplicate_key");
@@ -853,23 +1302,60 @@ test_numbers(void **state)
     refuse("-Infinity", "json.bad_number");
 }
 
-/* The number text points into the caller's buffer; long ones work. */
+/*
+ * The number text points into the caller's buffer. max_number bounds its
+ * characters; one of more than 308 digits is read to see that it is a
+ * finite double.
+ */
 static void
 test_number_text(void **state)
 {
-    char buf[200];
+    char buf[402];
+    struct json_limits lim;
     struct run r;
 
     (void)state;
+    json_limits_default(&lim);
     memset(buf, '9', sizeof(buf));
     buf[0] = '[';
-    buf[sizeof(buf) - 1] = ']';
-    run_bytes(&r, buf, sizeof(buf));
+    buf[199] = ']';
+    lim.max_number = 198;
+    run_limits(&r, buf, 200, &lim);
     assert_int_equal(r.rc, AW_OK);
     assert_ptr_equal(r.v->u.arr.items[0]->u.num.text.ptr, buf + 1);
     assert_int_equal(r.v->u.arr.items[0]->u.num.text.len, 198);
     assert_false(r.v->u.arr.items[0]->u.num.is_int);
     assert_true(r.v->u.arr.items[0]->u.num.d > 9.9e197);
+    run_done(&r);
+    lim.max_number = 197;
+    run_limits(&r, buf, 200, &lim);
+    assert_int_equal(r.rc, AW_TOOBIG);
+    assert_string_equal(r.err.reason, "json.number_too_long");
+    assert_int_equal(r.err.offset, 1);
+    run_done(&r);
+    /* 308 nines are below DBL_MAX, 309 round past it. */
+    lim.max_number = 400;
+    buf[199] = '9';
+    buf[309] = ']';
+    run_limits(&r, buf, 310, &lim);
+    assert_int_equal(r.rc, AW_OK);
+    run_done(&r);
+    buf[309] = '9';
+    buf[310] = ']';
+    run_limits(&r, buf, 311, &lim);
+    assert_int_equal(r.rc, AW_INVALID);
+    assert_string_equal(r.err.reason, "json.bad_number");
+    run_done(&r);
+    /* The default bound. */
+    buf[310] = '9';
+    buf[128 + 1] = ']';
+    run_bytes(&r, buf, 130);
+    assert_int_equal(r.rc, AW_OK);
+    run_done(&r);
+    buf[128 + 1] = '9';
+    buf[128 + 2] = ']';
+    run_bytes(&r, buf, 131);
+    assert_int_equal(r.rc, AW_TOOBIG);
     run_done(&r);
 }
 
@@ -931,7 +1417,8 @@ test_surrogates(void **state)
     refuse("\"\\ud800x\"", "json.bad_escape");
     refuse("\"\\ud800\\n\"", "json.bad_escape");
     refuse("\"\\ud800\\udc0\"", "json.bad_escape");
-    refuse("\"\\ud800\\\"", "json.syntax");
+    /* The first problem in reading order: no low surrogate follows. */
+    refuse("\"\\ud800\\\"", "json.bad_escape");
     refuse("{\"\\ud800\":1}", "json.bad_escape");
 }
 
@@ -1099,7 +1586,14 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suite_parsing),
+        cmocka_unit_test(test_suite_stream),
         cmocka_unit_test(test_suite_transform),
+        cmocka_unit_test(test_stream_tokens),
+        cmocka_unit_test(test_stream_number_end),
+        cmocka_unit_test(test_stream_zero_copy),
+        cmocka_unit_test(test_stream_stop),
+        cmocka_unit_test(test_stream_limits),
+        cmocka_unit_test(test_stream_many_names),
         cmocka_unit_test(test_limits_default),
         cmocka_unit_test(test_limit_depth),
         cmocka_unit_test(test_limit_bytes),

@@ -56,7 +56,9 @@ vecfile_load(struct vecfile *f, const char *name)
         .max_bytes = 8u << 20,
         .max_depth = 32,
         .max_string = 1u << 20,
+        .max_members = 10000,
         .max_items = 200000,
+        .max_number = 128,
     };
     struct json_error jerr;
     struct json_value *doc;
