@@ -215,4 +215,113 @@ size_t inspect_sql_fingerprint(struct slice in, enum inspect_sql_context ctx,
 bool inspect_sqli_match(const struct inspect_value *v,
                         struct inspect_verdict *out);
 
+/*
+ * URLs and SSRF.
+ *
+ * inspect_url_parse reads a URL as WHATWG-conforming resolvers and curl
+ * do (see url.c); inspect_host_classify says what network a host names;
+ * inspect_ssrf_match refuses values that are network URLs to anything
+ * but public hosts over allowed schemes. Names are not resolved: a
+ * public name whose DNS answer is an internal address (DNS rebinding)
+ * passes here, and only the fetcher, by checking the address it
+ * connects to, can close that (docs/inspect.md).
+ */
+#define INSPECT_URL_MAX 4096 /* longest URL read; bound on max_len */
+
+/* A parsed URL; every slice points into the caller's buffer. */
+struct inspect_url {
+    struct slice scheme;   /* empty for "//host" */
+    struct slice userinfo; /* before the last '@' of the authority */
+    struct slice host;     /* as written; brackets kept for IPv6 */
+    struct slice port;     /* digits, may be empty */
+    struct slice path;     /* the rest: path, query, fragment */
+    uint64_t port_num;     /* when has_port */
+    bool has_authority;
+    bool has_userinfo;
+    bool has_port;
+    bool ipv6_literal;     /* host is "[...]" */
+};
+
+/*
+ * Parse s, copying it into buf[0..cap) without tabs, newlines and
+ * surrounding controls (backslashes become slashes in special schemes).
+ * Returns AW_OK, AW_DECLINED when s is not a URL (no scheme and no
+ * leading "//"), AW_INVALID for a bad port or an unclosed '[', or
+ * AW_TOOBIG when cap < s.len.
+ */
+int inspect_url_parse(struct slice s, char *buf, size_t cap,
+                      struct inspect_url *u);
+
+/* What a host names. */
+enum inspect_host_class {
+    INSPECT_HOST_PUBLIC,
+    INSPECT_HOST_LOOPBACK,      /* 127/8, ::1, localhost, *.localhost */
+    INSPECT_HOST_PRIVATE,       /* RFC 1918, CGNAT, ULA, site-local */
+    INSPECT_HOST_LINK_LOCAL,    /* 169.254/16, fe80::/10 */
+    INSPECT_HOST_METADATA,      /* cloud metadata addresses */
+    INSPECT_HOST_MULTICAST,
+    INSPECT_HOST_UNSPECIFIED,   /* 0/8, :: */
+    INSPECT_HOST_RESERVED,      /* documentation, 240/4, Teredo, ... */
+    INSPECT_HOST_INTERNAL_NAME, /* a configured internal name */
+    INSPECT_HOST_SINGLE_LABEL,  /* "redis": resolved by search domains */
+    INSPECT_HOST_INVALID,       /* not a valid host */
+};
+
+enum inspect_host_kind {
+    INSPECT_HOST_NAME,
+    INSPECT_HOST_IPV4,
+    INSPECT_HOST_IPV6,
+};
+
+struct inspect_host {
+    enum inspect_host_kind kind;
+    enum inspect_host_class cls;
+    uint8_t addr[16];  /* IPv4 in the first 4 bytes, or IPv6 */
+    bool zone;         /* an IPv6 zone identifier was given */
+    struct slice name; /* decoded name, in the caller's buffer */
+};
+
+/* SSRF options; inspect_ssrf_opts_default gives the defaults noted. */
+struct inspect_ssrf_opts {
+    const char *const *schemes;  /* allowed, lower case: http, https */
+    size_t nschemes;
+    const char *const *internal; /* internal names, lower case, exact or
+                                    "*.suffix": *.internal, *.local,
+                                    *.localdomain, *.home.arpa, ... */
+    size_t ninternal;
+    bool allow_userinfo;         /* credentials in URLs, default false */
+    bool allow_single_label;     /* hosts without a dot, default false */
+    size_t max_len;              /* longest URL read, default 2048 */
+};
+
+/* Fill o with the defaults; the lists are static. */
+void inspect_ssrf_opts_default(struct inspect_ssrf_opts *o);
+
+/*
+ * Classify host (as in inspect_url: bracketed when IPv6) after
+ * percent-decoding, lower-casing, IDNA mapping of fullwidth characters
+ * and removing one trailing dot, using buf[0..cap) for the decoded
+ * name. IPv4 is read in every numeric form; IPv6 forms that embed IPv4
+ * are classified by it. Returns AW_OK with *out filled, or AW_TOOBIG
+ * when cap < host.len.
+ */
+int inspect_host_classify(struct slice host, bool bracketed,
+                          const struct inspect_ssrf_opts *o, char *buf,
+                          size_t cap, struct inspect_host *out);
+
+/* A stable name for a class: "loopback", "metadata", ... */
+const char *inspect_host_class_name(enum inspect_host_class c);
+
+/*
+ * True when v's text is a network URL that must not be fetched: a
+ * refused scheme, a host that is not public, a host that another reader
+ * would see differently, credentials, or a URL too long or malformed.
+ * The rule is the host class name or "scheme", "ambiguous_url",
+ * "userinfo", "bad_url", "too_long"; detector "ssrf", reason
+ * "inspect.ssrf". Values that are not URLs pass.
+ */
+bool inspect_ssrf_match(const struct inspect_value *v,
+                        const struct inspect_ssrf_opts *o,
+                        struct inspect_verdict *out);
+
 #endif

@@ -383,6 +383,180 @@ test_sqli_corpus(void **state)
     check_class(inspect_sqli_match, "sqli");
 }
 
+static bool
+ssrf_default(const struct inspect_value *v, struct inspect_verdict *out)
+{
+    struct inspect_ssrf_opts o;
+
+    inspect_ssrf_opts_default(&o);
+    return inspect_ssrf_match(v, &o, out);
+}
+
+static void
+test_ssrf_corpus(void **state)
+{
+    check_class(ssrf_default, "ssrf");
+}
+
+static void
+test_url_parse(void **state)
+{
+    char buf[256];
+    struct inspect_url u;
+
+    assert_int_equal(inspect_url_parse(
+                         SLICE_LIT("https://u:p@Example.COM:8443/a?b#c"),
+                         buf, sizeof(buf), &u),
+                     AW_OK);
+    assert_true(slice_is(u.scheme, "https"));
+    assert_true(slice_is(u.userinfo, "u:p"));
+    assert_true(slice_is(u.host, "Example.COM"));
+    assert_true(u.has_port && u.port_num == 8443);
+    assert_true(slice_is(u.path, "/a?b#c"));
+
+    /* The last '@' ends the userinfo; '#' ends the authority. */
+    assert_int_equal(inspect_url_parse(SLICE_LIT("http://a@b@c/"), buf,
+                                       sizeof(buf), &u),
+                     AW_OK);
+    assert_true(slice_is(u.host, "c"));
+    assert_int_equal(inspect_url_parse(SLICE_LIT("http://a#@b/"), buf,
+                                       sizeof(buf), &u),
+                     AW_OK);
+    assert_true(slice_is(u.host, "a"));
+
+    /* Non-special schemes need "//" for an authority. */
+    assert_int_equal(inspect_url_parse(SLICE_LIT("mailto:x@y"), buf,
+                                       sizeof(buf), &u),
+                     AW_OK);
+    assert_false(u.has_authority);
+    assert_int_equal(inspect_url_parse(SLICE_LIT("no url"), buf,
+                                       sizeof(buf), &u),
+                     AW_DECLINED);
+    assert_int_equal(inspect_url_parse(SLICE_LIT("http://h:80x/"), buf,
+                                       sizeof(buf), &u),
+                     AW_INVALID);
+    assert_int_equal(inspect_url_parse(SLICE_LIT("http://[::1]x/"), buf,
+                                       sizeof(buf), &u),
+                     AW_INVALID);
+    assert_int_equal(inspect_url_parse(SLICE_LIT("http://h/"), buf, 3, &u),
+                     AW_TOOBIG);
+}
+
+/* Classify host and return the class; addr gets the address. */
+static enum inspect_host_class
+host_class(const char *host, uint8_t *addr)
+{
+    struct inspect_ssrf_opts o;
+    struct inspect_host h;
+    char buf[256];
+
+    inspect_ssrf_opts_default(&o);
+    assert_int_equal(inspect_host_classify((struct slice){host,
+                                                          strlen(host)},
+                                           host[0] == '[', &o, buf,
+                                           sizeof(buf), &h),
+                     AW_OK);
+    if (addr != NULL)
+        memcpy(addr, h.addr, 16);
+    return h.cls;
+}
+
+static void
+test_host_forms(void **state)
+{
+    static const char *loop[] = {"127.0.0.1", "127.1", "0x7f.1",
+                                 "0x7F.0.0.1", "2130706433",
+                                 "017700000001", "0177.0.0.01",
+                                 "127.0.0.1.", "0x7f000001"};
+    uint8_t a[16];
+
+    for (size_t i = 0; i < ARRAY_LEN(loop); i++) {
+        assert_int_equal(host_class(loop[i], a), INSPECT_HOST_LOOPBACK);
+        assert_memory_equal(a, "\x7f\x00\x00\x01", 4);
+    }
+    assert_int_equal(host_class("10.1.65535", a), INSPECT_HOST_PRIVATE);
+    assert_memory_equal(a, "\x0a\x01\xff\xff", 4);
+    assert_int_equal(host_class("10.1.65536", a), INSPECT_HOST_INVALID);
+    assert_int_equal(host_class("08.1.1.1", a), INSPECT_HOST_INVALID);
+    assert_int_equal(host_class("1.1.1.1", a), INSPECT_HOST_PUBLIC);
+    assert_int_equal(host_class("99999999999999999999", a),
+                     INSPECT_HOST_INVALID);
+    assert_int_equal(host_class("172.15.255.255", a), INSPECT_HOST_PUBLIC);
+    assert_int_equal(host_class("172.32.0.0", a), INSPECT_HOST_PUBLIC);
+    assert_int_equal(host_class("100.63.255.255", a), INSPECT_HOST_PUBLIC);
+    assert_int_equal(host_class("100.128.0.0", a), INSPECT_HOST_PUBLIC);
+
+    assert_int_equal(host_class("[::ffff:169.254.169.254]", a),
+                     INSPECT_HOST_METADATA);
+    assert_int_equal(host_class("[1:2:3:4:5:6:7:8]", a),
+                     INSPECT_HOST_PUBLIC);
+    assert_memory_equal(a, "\0\1\0\2\0\3\0\4\0\5\0\6\0\7\0\x08", 16);
+    assert_int_equal(host_class("[fe80::1%25eth0]", a),
+                     INSPECT_HOST_LINK_LOCAL);
+    assert_int_equal(host_class("[2001:db8::1]", a), INSPECT_HOST_RESERVED);
+    static const char *bad6[] = {"[1:2:3:4:5:6:7:8:9]", "[1::2::3]",
+                                 "[12345::]", "[::1.2.3]", "[:1]", "[1:]",
+                                 "[::256.1.1.1]", "[]", "[g::]"};
+
+    for (size_t i = 0; i < ARRAY_LEN(bad6); i++)
+        assert_int_equal(host_class(bad6[i], a), INSPECT_HOST_INVALID);
+
+    assert_int_equal(host_class("Example.COM", a), INSPECT_HOST_PUBLIC);
+    assert_int_equal(host_class("x.LocalHost.", a), INSPECT_HOST_LOOPBACK);
+    assert_int_equal(host_class("a..b", a), INSPECT_HOST_INVALID);
+    assert_int_equal(host_class("xn--mnchen-3ya.de", a),
+                     INSPECT_HOST_PUBLIC);
+    assert_int_equal(host_class("xn--ls8h.la", a), INSPECT_HOST_PUBLIC);
+    assert_int_equal(host_class("xn--abc-.la", a), INSPECT_HOST_INVALID);
+    assert_string_equal(inspect_host_class_name(INSPECT_HOST_METADATA),
+                        "metadata");
+}
+
+static void
+test_ssrf_options(void **state)
+{
+    static const char *const schemes[] = {"https", "gopher"};
+    static const char *const internal[] = {"build.example.com",
+                                           "*.corp.example"};
+    struct inspect_ssrf_opts o;
+    struct inspect_verdict vd;
+    struct inspect_value v;
+
+    inspect_ssrf_opts_default(&o);
+    o.allow_single_label = true;
+    o.allow_userinfo = true;
+    v = value_of("http://redis:6379/");
+    assert_false(inspect_ssrf_match(&v, &o, &vd));
+    v = value_of("http://u:p@example.com/");
+    assert_false(inspect_ssrf_match(&v, &o, &vd));
+
+    o.schemes = schemes;
+    o.nschemes = ARRAY_LEN(schemes);
+    o.internal = internal;
+    o.ninternal = ARRAY_LEN(internal);
+    v = value_of("http://example.com/");
+    assert_true(inspect_ssrf_match(&v, &o, &vd));
+    assert_string_equal(vd.rule, "scheme");
+    v = value_of("gopher://example.com/");
+    assert_false(inspect_ssrf_match(&v, &o, &vd));
+    v = value_of("https://BUILD.example.com/");
+    assert_true(inspect_ssrf_match(&v, &o, &vd));
+    assert_string_equal(vd.rule, "internal_name");
+    v = value_of("https://a.b.corp.example/");
+    assert_true(inspect_ssrf_match(&v, &o, &vd));
+    v = value_of("https://corp.example.org/");
+    assert_false(inspect_ssrf_match(&v, &o, &vd));
+
+    /* Longer than max_len: refused when it starts like a URL. */
+    o.max_len = 16;
+    v = value_of("https://example.com/a/long/path");
+    assert_true(inspect_ssrf_match(&v, &o, &vd));
+    assert_string_equal(vd.rule, "too_long");
+    assert_string_equal(vd.reason, "inspect.ssrf");
+    v = value_of("just some long prose, no link");
+    assert_false(inspect_ssrf_match(&v, &o, &vd));
+}
+
 int
 main(void)
 {
@@ -396,6 +570,10 @@ main(void)
         cmocka_unit_test(test_sqli_verdict),
         cmocka_unit_test(test_sqli_long_value),
         cmocka_unit_test(test_sqli_corpus),
+        cmocka_unit_test(test_url_parse),
+        cmocka_unit_test(test_host_forms),
+        cmocka_unit_test(test_ssrf_options),
+        cmocka_unit_test(test_ssrf_corpus),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
