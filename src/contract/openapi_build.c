@@ -268,9 +268,10 @@ oas_paths_build(struct oas_build *b, const struct json_value *root)
             return AW_NOMEM;
         if (m->name.len >= 2 && memcmp(m->name.ptr, "x-", 2) == 0)
             continue;
-        if (m->name.len == 0 || m->name.ptr[0] != '/')
+        if (m->name.len == 0 || m->name.ptr[0] != '/' ||
+            strlen(m->name.ptr) != m->name.len)
             return oas_fail(b, &at, AW_INVALID, "a path must start with "
-                            "'/'");
+                            "'/' and hold no NUL");
         rc = oas_path_build(b, m, &at, &api->routes_tpl[api->npaths]);
         if (rc != AW_OK)
             return rc;

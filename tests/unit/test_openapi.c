@@ -933,6 +933,10 @@ test_load_refusals(void **state)
                  NULL, "not a status code");
     load_refused(HEAD "paths:\n  a:\n    get: {" OK200 "}\n", NULL,
                  "must start with '/'");
+    /* A schema keyword the compiler refuses fails the load. */
+    load_refused(HEAD "paths: {}\ncomponents:\n  schemas:\n"
+                      "    Bad: {type: string, notAKeyword: 1}\n",
+                 NULL, "notAKeyword");
 }
 
 /* Documents a meta-schema may reference, by their "$id". */
@@ -1146,9 +1150,14 @@ test_file_refs(void **state)
     write_file(dir, "common/params.yaml",
                "Limit: {name: limit, in: query, schema: {type: integer}}\n"
                "Chain: {$ref: 'params.yaml#/Limit'}\n");
+    write_file(dir, "common/schemas.yaml",
+               "Id: {type: integer, minimum: 1}\n"
+               "Ids: {type: array, items: {$ref: '#/Id'}}\n");
     write_file(dir, "main.yaml",
                HEAD "paths:\n  /a:\n    get:\n      parameters:\n"
                     "        - $ref: 'common/params.yaml#/Chain'\n"
+                    "        - name: id\n          in: query\n"
+                    "          schema: {$ref: 'common/schemas.yaml#/Ids'}\n"
                     "      " OK200 "\n");
     snprintf(path, sizeof(path), "%s/main.yaml", dir);
     openapi_options_default(&o);
@@ -1156,6 +1165,10 @@ test_file_refs(void **state)
     assert_int_equal(match(api, HTTP_GET, "/a", &m), OPENAPI_FOUND);
     assert_string_equal(check(api, "/a", "limit=5", NULL), "ok");
     assert_string_equal(check(api, "/a", "limit=x", NULL),
+                        "contract.invalid_parameter");
+    /* a schema in another file, referring to its neighbour there */
+    assert_string_equal(check(api, "/a", "id=1&id=2", NULL), "ok");
+    assert_string_equal(check(api, "/a", "id=1&id=0", NULL),
                         "contract.invalid_parameter");
     openapi_free(api);
 
