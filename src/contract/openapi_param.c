@@ -92,6 +92,57 @@ oas_schema_json(struct oas_build *b, struct oas_loc *at)
     return v;
 }
 
+/* The bits of one JSON Schema type name; 0 for an unknown one. */
+static unsigned
+oas_type_bits(struct slice t)
+{
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } names[] = {
+        {"null", OAS_BIT(JSON_NULL)},
+        {"boolean", OAS_BIT(JSON_TRUE) | OAS_BIT(JSON_FALSE)},
+        {"integer", OAS_BIT(JSON_NUMBER)},
+        {"number", OAS_BIT(JSON_NUMBER)},
+        {"string", OAS_BIT(JSON_STRING)},
+        {"array", OAS_BIT(JSON_ARRAY)},
+        {"object", OAS_BIT(JSON_OBJECT)},
+    };
+
+    for (size_t i = 0; i < ARRAY_LEN(names); i++)
+        if (slice_eq(t, (struct slice){names[i].name, strlen(names[i].name)}))
+            return names[i].bits;
+    return 0;
+}
+
+/*
+ * The types a schema admits, read from its own "type" after following
+ * its references (which the compiled schema may not look through), with
+ * OpenAPI 3.0's nullable; else what the compiler says.
+ */
+static unsigned
+oas_types_of(struct oas_build *b, const struct oas_loc *at,
+             const struct schema *s)
+{
+    struct oas_loc l = *at;
+    const struct json_value *v, *t;
+    unsigned bits = 0;
+
+    if (oas_deref(b, &l, &v) != AW_OK)
+        return schema_types(s);
+    t = json_get(v, "type");
+    if (t != NULL && t->type == JSON_STRING)
+        bits = oas_type_bits(t->u.str);
+    for (size_t i = 0; json_is(t, JSON_ARRAY) && i < t->u.arr.n; i++)
+        bits |= oas_type_bits(json_str(t->u.arr.items[i]));
+    if (bits == 0)
+        return schema_types(s);
+    if (json_get(v, "nullable") != NULL &&
+        json_get(v, "nullable")->type == JSON_TRUE)
+        bits |= OAS_BIT(JSON_NULL);
+    return bits;
+}
+
 /* The types admitted by the schema at "under"/name, or all when absent. */
 static int
 oas_sub_types(struct oas_build *b, const struct oas_loc *under,
@@ -108,7 +159,7 @@ oas_sub_types(struct oas_build *b, const struct oas_loc *under,
         return AW_OK;
     rc = oas_schema(b, &at, &s);
     if (rc == AW_OK)
-        *types = schema_types(s);
+        *types = oas_types_of(b, &at, s);
     return rc;
 }
 
@@ -157,8 +208,8 @@ oas_param_schema(struct oas_build *b, struct oas_param *p,
 
     if (rc != AW_OK)
         return rc;
-    t = schema_types(p->schema) & ~OAS_BIT(JSON_NULL);
-    p->types = schema_types(p->schema);
+    p->types = oas_types_of(b, sch, p->schema);
+    t = p->types & ~OAS_BIT(JSON_NULL);
     p->shape = t == OAS_BIT(JSON_ARRAY)    ? OAS_SHAPE_ARRAY
                : t == OAS_BIT(JSON_OBJECT) ? OAS_SHAPE_OBJECT
                                            : OAS_SHAPE_SCALAR;
