@@ -163,6 +163,15 @@ unsigned schema_types(const struct schema *s);
  * rules (what is supported, what is refused at load, how base paths and
  * parameter styles work) are in docs/contract.md.
  *
+ * Schemas: each file of the document is handed to schema_compile whole
+ * (base_uri its "file://" URI, fetch giving the other files), and each
+ * schema is then taken with schema_at at its pointer
+ * ("/paths/~1pets/get/responses/200/content/application~1json/schema",
+ * "/components/schemas/Pet"). The root of an OpenAPI document is not a
+ * schema: the loader relies on schema_compile not compiling a root that
+ * nobody asks for, and likewise for the documents fetch returns, of
+ * which only the pointed-to schemas are to be compiled.
+ *
  * Reason codes of the checks, with the status each problem carries:
  *
  *   contract.unknown_path            404  no path of the document matches
