@@ -47,7 +47,10 @@ json_limits_default(struct json_limits *l)
     l->max_number = 128;
 }
 
-/* Exact int64 value of an integer literal, when it has one. */
+/*
+ * Exact int64 value of a number, when it is an integer literal (no
+ * fraction, no exponent) that fits.
+ */
 static bool
 integer_value(struct slice t, int64_t *out)
 {
@@ -57,7 +60,7 @@ integer_value(struct slice t, int64_t *out)
     for (size_t i = neg ? 1 : 0; i < t.len; i++) {
         unsigned d = (unsigned)(t.ptr[i] - '0');
 
-        if (v > (limit - d) / 10)
+        if (d > 9 || v > (limit - d) / 10)
             return false;
         v = v * 10 + d;
     }
@@ -65,20 +68,84 @@ integer_value(struct slice t, int64_t *out)
     return true;
 }
 
+/* Read digits at t[*i..) into *v, counting them; false past max. */
+static bool
+digits_value(struct slice t, size_t *i, uint64_t *v, int *n, int max)
+{
+    for (; *i < t.len && t.ptr[*i] >= '0' && t.ptr[*i] <= '9'; (*i)++) {
+        *v = *v * 10 + (uint64_t)(t.ptr[*i] - '0');
+        if (*v != 0 && ++*n > max)
+            return false;
+    }
+    return true;
+}
+
 /*
- * The value of a number the tokenizer accepted (so finite). strtod reads
- * the "C" locale's decimal point: the process never calls setlocale, so
- * that is what applies.
+ * The double of a decimal of at most 15 significant digits whose power
+ * of ten lies within 10^-22..10^22, in one IEEE operation: both operands
+ * are exact doubles, so the result is the correctly rounded one, as
+ * strtod's (Clinger's fast path). False for any other number. t is a
+ * number the tokenizer accepted, so its grammar is not checked again.
+ */
+static bool
+decimal_fast(struct slice t, double *out)
+{
+    static const double pow10[] = {
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    };
+    size_t i = t.ptr[0] == '-';
+    uint64_t m = 0, e = 0;
+    int sig = 0, exp_digits = 0;
+    long e10 = 0;
+
+    if (!digits_value(t, &i, &m, &sig, 15))
+        return false;
+    if (i < t.len && t.ptr[i] == '.') {
+        size_t start = ++i;
+
+        if (!digits_value(t, &i, &m, &sig, 15))
+            return false;
+        e10 = -(long)(i - start);
+    }
+    if (i < t.len) {            /* 'e' or 'E', then maybe a sign */
+        bool eneg = t.ptr[++i] == '-';
+
+        i += t.ptr[i] == '-' || t.ptr[i] == '+';
+        if (!digits_value(t, &i, &e, &exp_digits, 3))
+            return false;
+        e10 += eneg ? -(long)e : (long)e;
+    }
+    if (e10 < -22 || e10 > 22)
+        return false;
+    *out = e10 < 0 ? (double)m / pow10[-e10] : (double)m * pow10[e10];
+    if (t.ptr[0] == '-')
+        *out = -*out;
+    return true;
+}
+
+/*
+ * The value of a number the tokenizer accepted (so finite). Integers
+ * that fit an int64 and short decimals are converted here; the rest by
+ * strtod, which reads the "C" locale's decimal point: the process never
+ * calls setlocale, so that is what applies.
  */
 static bool
 number_value(struct builder *b, struct json_value *v)
 {
     struct slice t = v->u.num.text;
     char small[64], *copy = small;
-    bool integral = memchr(t.ptr, '.', t.len) == NULL &&
-                    memchr(t.ptr, 'e', t.len) == NULL &&
-                    memchr(t.ptr, 'E', t.len) == NULL;
 
+    v->u.num.is_int = integer_value(t, &v->u.num.i);
+    if (v->u.num.is_int) {
+        /* An int64 converts exactly or correctly rounded, as strtod. */
+        v->u.num.d = v->u.num.i == 0 && t.ptr[0] == '-'
+                         ? -0.0 : (double)v->u.num.i;
+        return true;
+    }
+    if (decimal_fast(t, &v->u.num.d))
+        return true;
     if (t.len >= sizeof(small)) {
         copy = arena_alloc(b->a, t.len + 1);
         if (copy == NULL)
@@ -87,7 +154,6 @@ number_value(struct builder *b, struct json_value *v)
     memcpy(copy, t.ptr, t.len);
     copy[t.len] = '\0';
     v->u.num.d = strtod(copy, NULL);
-    v->u.num.is_int = integral && integer_value(t, &v->u.num.i);
     return true;
 }
 
@@ -167,10 +233,14 @@ pop(struct builder *b)
     return true;
 }
 
+/*
+ * A value of type t, zeroed, with extra bytes after it (a string's copy
+ * goes there: one allocation instead of two).
+ */
 static struct json_value *
-new_value(struct builder *b, enum json_type t)
+new_value(struct builder *b, enum json_type t, size_t extra)
 {
-    struct json_value *v = arena_alloc(b->a, sizeof(*v));
+    struct json_value *v = arena_alloc(b->a, sizeof(*v) + extra);
 
     if (v != NULL) {
         memset(v, 0, sizeof(*v));
@@ -192,15 +262,16 @@ on_value(struct builder *b, const struct json_token *t)
         [JSON_TOK_FALSE] = JSON_FALSE,
         [JSON_TOK_NULL] = JSON_NULL,
     };
-    struct json_value *v = new_value(b, types[t->kind]);
+    bool str = t->kind == JSON_TOK_STRING;
+    struct json_value *v = new_value(b, types[t->kind],
+                                     str ? t->text.len + 1 : 0);
 
     if (v == NULL || !attach(b, v))
         return NULL;
-    if (t->kind == JSON_TOK_STRING) {
-        char *s = arena_dup(b->a, t->text.ptr, t->text.len);
+    if (str) {
+        char *s = (char *)(v + 1);
 
-        if (s == NULL)
-            return NULL;
+        memcpy(s, t->text.ptr, t->text.len + 1);    /* with the NUL */
         v->u.str = (struct slice){s, t->text.len};
     } else if (t->kind == JSON_TOK_NUMBER) {
         v->u.num.text = (struct slice){b->doc + t->offset, t->text.len};
