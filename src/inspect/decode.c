@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "inspect.h"
+#include "internal.h"
 
 /* A named character reference and the UTF-8 it stands for. */
 struct entity {
@@ -314,4 +314,42 @@ inspect_excerpt(const struct inspect_value *v,
     size_t n = MIN(MIN(vd->length, INSPECT_WINDOW_MAX), v->text.len - off);
 
     return log_escape(dst, cap, (struct slice){v->text.ptr + off, n});
+}
+
+bool
+inspect_found(const struct inspect_value *v, const char *det,
+              const char *reason, const char *rule, unsigned score,
+              size_t offset, struct inspect_verdict *out)
+{
+    out->detector = det;
+    out->reason = reason;
+    out->rule = rule;
+    out->score = score;
+    out->offset = MIN(offset, v->text.len);
+    out->length = MIN(v->text.len - out->offset, INSPECT_WINDOW_MAX);
+    return true;
+}
+
+bool
+inspect_prefix_nocase(const char *s, size_t len, const char *lit)
+{
+    size_t i = 0;
+
+    for (; lit[i] != '\0'; i++)
+        if (i >= len || inspect_lower((unsigned char)s[i]) !=
+                            (unsigned char)lit[i])
+            return false;
+    return true;
+}
+
+size_t
+inspect_find_nocase(struct slice s, size_t from, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    for (size_t i = from; i + n <= s.len; i++)
+        if (inspect_lower((unsigned char)s.ptr[i]) == (unsigned char)lit[0]
+            && inspect_prefix_nocase(s.ptr + i, s.len - i, lit))
+            return i;
+    return SIZE_MAX;
 }

@@ -324,4 +324,71 @@ bool inspect_ssrf_match(const struct inspect_value *v,
                         const struct inspect_ssrf_opts *o,
                         struct inspect_verdict *out);
 
+/*
+ * The detectors below share one contract: true when v's text holds what
+ * the detector looks for, with *out filled (detector and reason
+ * "inspect.<detector>" as named, rule as listed); false otherwise. Each
+ * reads the text once or a fixed number of times, allocates nothing,
+ * and looks at v->origin only where noted.
+ */
+
+/*
+ * "traversal": ".." segments, with backslashes, overlong and fullwidth
+ * dots and slashes, "..;" and "....//" (rule "dot_dot"); absolute paths
+ * of well-known secrets ("sensitive_file"); NUL bytes ("nul_byte"). In
+ * INSPECT_JSON_VALUE and INSPECT_FORM_FIELD values, which are free text,
+ * a single "../" is a relative link and two in a row are needed.
+ */
+bool inspect_traversal_match(const struct inspect_value *v,
+                             struct inspect_verdict *out);
+
+/*
+ * "crlf": line breaks that start a status line ("response_splitting")
+ * or a header an attacker gains from ("header_injection"). In
+ * INSPECT_HEADER and INSPECT_COOKIE values any CR or LF counts
+ * ("line_break").
+ */
+bool inspect_crlf_match(const struct inspect_value *v,
+                        struct inspect_verdict *out);
+
+/*
+ * "nosql": v's text is a name (a JSON member name or a parameter name)
+ * that is a MongoDB query operator, whole or in brackets: "$ne",
+ * "password[$regex]" (rule "operator").
+ */
+bool inspect_nosql_match(const struct inspect_value *v,
+                         struct inspect_verdict *out);
+
+/*
+ * "cmdi": a shell separator and a known command with command-line
+ * arguments ("chained_command"), or a command substitution $(..) or
+ * `..` ("substitution").
+ */
+bool inspect_cmdi_match(const struct inspect_value *v,
+                        struct inspect_verdict *out);
+
+/*
+ * "template": template expressions that do more than name a value
+ * (rules "jinja_expression", "jinja_statement", "el_expression",
+ * "erb_expression", "freemarker_directive"), and Log4j JNDI lookups,
+ * nested obfuscation included ("jndi_lookup").
+ */
+bool inspect_template_match(const struct inspect_value *v,
+                            struct inspect_verdict *out);
+
+/* "ldap": a value that closes an LDAP filter component and opens
+   another ("filter_injection"). */
+bool inspect_ldap_match(const struct inspect_value *v,
+                        struct inspect_verdict *out);
+
+/*
+ * "xss": script-capable elements ("active_tag"), event handlers or
+ * script URLs in a tag ("tag_attribute"), a value that closes an
+ * attribute and adds a handler ("attribute_breakout"), and a value that
+ * is a javascript:, vbscript: or data:text/html URL ("script_url").
+ * Decode HTML references first where the value reaches HTML.
+ */
+bool inspect_xss_match(const struct inspect_value *v,
+                       struct inspect_verdict *out);
+
 #endif

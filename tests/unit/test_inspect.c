@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -39,17 +40,16 @@ value_of(const char *s)
 
 /* Decode one corpus line into buf and run fn on it. */
 static bool
-detect_line(detect_fn fn, const char *line, char *buf, size_t cap,
-            struct inspect_verdict *vd)
+detect_line(detect_fn fn, unsigned mode, const char *line, char *buf,
+            size_t cap, struct inspect_verdict *vd)
 {
     struct slice in = {line, strcspn(line, "\n")};
     struct inspect_value v = {SLICE_NULL, INSPECT_QUERY_PARAM, SLICE_NULL,
                               0};
     size_t len = 0;
 
-    assert_int_equal(inspect_decode(in, INSPECT_DECODE_PERCENT,
-                                    INSPECT_DECODE_ROUNDS, buf, cap, &len,
-                                    &v.flags),
+    assert_int_equal(inspect_decode(in, mode, INSPECT_DECODE_ROUNDS, buf, cap,
+                                    &len, &v.flags),
                      AW_OK);
     v.text = (struct slice){buf, len};
     if (!fn(&v, vd))
@@ -68,8 +68,8 @@ detect_line(detect_fn fn, const char *line, char *buf, size_t cap,
  * false positive (benign) with the rule.
  */
 static unsigned
-run_corpus(detect_fn fn, const char *cls, const char *kind, bool attack,
-           unsigned *hits)
+run_corpus(detect_fn fn, unsigned mode, const char *cls, const char *kind,
+           bool attack, unsigned *hits)
 {
     char path[512], line[LINE_MAX], buf[LINE_MAX];
     unsigned n = 0;
@@ -85,7 +85,7 @@ run_corpus(detect_fn fn, const char *cls, const char *kind, bool attack,
 
         if (line[0] == '\n')
             continue;
-        hit = detect_line(fn, line, buf, sizeof(buf), &vd);
+        hit = detect_line(fn, mode, line, buf, sizeof(buf), &vd);
         n++;
         *hits += hit;
         if (hit != attack)
@@ -96,14 +96,18 @@ run_corpus(detect_fn fn, const char *cls, const char *kind, bool attack,
     return n;
 }
 
-/* Both corpora of one class: prints the rates, requires 100 % and 0 %. */
+/*
+ * Both corpora of one class, decoded by mode (percent-decoding, plus
+ * HTML references where the class reads HTML): prints the rates,
+ * requires 100 % and 0 %.
+ */
 static void
-check_class(detect_fn fn, const char *cls)
+check_class(detect_fn fn, const char *cls, unsigned mode)
 {
     unsigned attacks, found, benign, flagged;
 
-    attacks = run_corpus(fn, cls, "attack", true, &found);
-    benign = run_corpus(fn, cls, "benign", false, &flagged);
+    attacks = run_corpus(fn, mode, cls, "attack", true, &found);
+    benign = run_corpus(fn, mode, cls, "benign", false, &flagged);
     printf("inspect %-10s detection %3u/%-3u (%5.1f %%)  false positives "
            "%u/%u (%4.1f %%)\n", cls, found, attacks,
            100.0 * found / attacks, flagged, benign,
@@ -380,7 +384,7 @@ test_sqli_long_value(void **state)
 static void
 test_sqli_corpus(void **state)
 {
-    check_class(inspect_sqli_match, "sqli");
+    check_class(inspect_sqli_match, "sqli", INSPECT_DECODE_PERCENT);
 }
 
 static bool
@@ -395,7 +399,7 @@ ssrf_default(const struct inspect_value *v, struct inspect_verdict *out)
 static void
 test_ssrf_corpus(void **state)
 {
-    check_class(ssrf_default, "ssrf");
+    check_class(ssrf_default, "ssrf", INSPECT_DECODE_PERCENT);
 }
 
 static void
@@ -557,6 +561,130 @@ test_ssrf_options(void **state)
     assert_false(inspect_ssrf_match(&v, &o, &vd));
 }
 
+static void
+test_other_corpora(void **state)
+{
+    check_class(inspect_traversal_match, "traversal", INSPECT_DECODE_PERCENT);
+    check_class(inspect_crlf_match, "crlf", INSPECT_DECODE_PERCENT);
+    check_class(inspect_nosql_match, "nosql", INSPECT_DECODE_PERCENT);
+    check_class(inspect_cmdi_match, "cmdi", INSPECT_DECODE_PERCENT);
+    check_class(inspect_template_match, "template", INSPECT_DECODE_PERCENT);
+    check_class(inspect_ldap_match, "ldap", INSPECT_DECODE_PERCENT);
+    check_class(inspect_xss_match, "xss",
+                INSPECT_DECODE_PERCENT | INSPECT_DECODE_HTML);
+}
+
+/* Run fn on s with the given origin. */
+static bool
+detect_at(detect_fn fn, const char *s, enum inspect_origin origin,
+          const char **rule)
+{
+    struct inspect_value v = value_of(s);
+    struct inspect_verdict vd;
+
+    v.origin = origin;
+    if (!fn(&v, &vd))
+        return false;
+    if (rule != NULL)
+        *rule = vd.rule;
+    return true;
+}
+
+static void
+test_origins(void **state)
+{
+    const char *rule = NULL;
+
+    /* One relative link is ordinary in free text, not in a parameter. */
+    assert_false(detect_at(inspect_traversal_match, "../README.md",
+                           INSPECT_JSON_VALUE, NULL));
+    assert_true(detect_at(inspect_traversal_match, "../README.md",
+                          INSPECT_QUERY_PARAM, &rule));
+    assert_string_equal(rule, "dot_dot");
+    assert_true(detect_at(inspect_traversal_match, "../../etc/x",
+                          INSPECT_JSON_VALUE, NULL));
+    assert_true(detect_at(inspect_traversal_match, "/etc/passwd",
+                          INSPECT_JSON_VALUE, &rule));
+    assert_string_equal(rule, "sensitive_file");
+
+    /* Any line break in a header or cookie value. */
+    assert_false(detect_at(inspect_crlf_match, "a\nb", INSPECT_QUERY_PARAM,
+                           NULL));
+    assert_true(detect_at(inspect_crlf_match, "a\nb", INSPECT_COOKIE,
+                          &rule));
+    assert_string_equal(rule, "line_break");
+    assert_true(detect_at(inspect_crlf_match, "a\rb", INSPECT_HEADER, NULL));
+}
+
+static void
+test_template_lookups(void **state)
+{
+    static char deep[400];
+    const char *rule = NULL;
+    size_t n = 0;
+
+    assert_true(detect_at(inspect_template_match,
+                          "${${lower:J}${upper:n}${x:-D}i:ldap://h/a}",
+                          INSPECT_HEADER, &rule));
+    assert_string_equal(rule, "jndi_lookup");
+    /* An unclosed lookup is never evaluated by Log4j. */
+    assert_false(detect_at(inspect_template_match, "${jndi:ldap://h/a",
+                           INSPECT_HEADER, NULL));
+    /* Nesting beyond the bound is read as text, without overflow. */
+    for (int i = 0; i < 100; i++) {
+        memcpy(deep + n, "${", 2);
+        n += 2;
+    }
+    memcpy(deep + n, "x", 2);
+    assert_false(detect_at(inspect_template_match, deep, INSPECT_HEADER,
+                           NULL));
+}
+
+/*
+ * Values built to make a careless scanner quadratic, or to run it past
+ * a buffer: each detector must finish on them (the suite's timeout is
+ * the bound) and find nothing in the harmless ones.
+ */
+static void
+test_adversarial_lengths(void **state)
+{
+    static const char *units[] = {"[", "'", "<a ", "${", "{{", ")(", "..",
+                                  "\r", "$(", "%", "&#", "/*", "`", " "};
+    static const detect_fn fns[] = {
+        inspect_sqli_match, inspect_traversal_match, inspect_crlf_match,
+        inspect_nosql_match, inspect_cmdi_match, inspect_template_match,
+        inspect_ldap_match, inspect_xss_match, ssrf_default,
+    };
+    static char text[1 << 17];
+    char *out = malloc(sizeof(text));
+
+    assert_non_null(out);
+    for (size_t u = 0; u < ARRAY_LEN(units); u++) {
+        size_t k = strlen(units[u]), n = 0, len = 0;
+        unsigned flags = 0;
+        struct inspect_verdict vd;
+
+        while (n + k < sizeof(text)) {
+            memcpy(text + n, units[u], k);
+            n += k;
+        }
+        assert_int_equal(inspect_decode((struct slice){text, n},
+                                        INSPECT_DECODE_PERCENT |
+                                            INSPECT_DECODE_HTML,
+                                        INSPECT_DECODE_ROUNDS, out,
+                                        sizeof(text), &len, &flags),
+                         AW_OK);
+        for (size_t f = 0; f < ARRAY_LEN(fns); f++) {
+            struct inspect_value v = {{text, n}, INSPECT_QUERY_PARAM,
+                                      SLICE_NULL, 0};
+
+            if (fns[f](&v, &vd))
+                assert_true(vd.offset + vd.length <= n);
+        }
+    }
+    free(out);
+}
+
 int
 main(void)
 {
@@ -574,6 +702,10 @@ main(void)
         cmocka_unit_test(test_host_forms),
         cmocka_unit_test(test_ssrf_options),
         cmocka_unit_test(test_ssrf_corpus),
+        cmocka_unit_test(test_other_corpora),
+        cmocka_unit_test(test_origins),
+        cmocka_unit_test(test_template_lookups),
+        cmocka_unit_test(test_adversarial_lengths),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

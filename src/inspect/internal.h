@@ -1,0 +1,41 @@
+/*
+ * inspect internals shared by the detectors in src/inspect/ and by
+ * nothing else: filling a verdict and a few byte helpers.
+ */
+#ifndef APIWARD_INSPECT_INTERNAL_H
+#define APIWARD_INSPECT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inspect/inspect.h"
+
+/*
+ * Fill *out for detector det (reason "inspect.<det>" given as reason)
+ * with a window of at most INSPECT_WINDOW_MAX bytes of v's text starting
+ * at offset. Returns true, so that a detector can end with
+ * "return inspect_found(...)".
+ */
+bool inspect_found(const struct inspect_value *v, const char *det,
+                   const char *reason, const char *rule, unsigned score,
+                   size_t offset, struct inspect_verdict *out);
+
+/* ASCII lower case of c; other bytes unchanged. */
+static inline unsigned char
+inspect_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* True when s[0..len) starts with the lower-case literal lit, ASCII
+   case folded. */
+bool inspect_prefix_nocase(const char *s, size_t len, const char *lit);
+
+/*
+ * The offset of the first occurrence of the lower-case literal lit in
+ * s, ASCII case folded, at or after from; SIZE_MAX when there is none.
+ * Linear in len for a literal without a repeated first byte.
+ */
+size_t inspect_find_nocase(struct slice s, size_t from, const char *lit);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * LDAP filter injection: a value that, placed in a filter such as
+ * (&(uid=VALUE)(userPassword=...)), closes its component and opens
+ * others (RFC 4515 syntax). The signs are a ")" followed by "(" and a
+ * filter component (an attribute assertion or a "&", "|", "!"
+ * operator), a value that starts by closing with "*)" or ")", or a
+ * NUL byte that truncates the filter in C directory servers.
+ *
+ * Prose with parentheses, "(see above) (maybe)", has no assertion after
+ * the ")(", and passes.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static bool
+attr_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ';';
+}
+
+/*
+ * True when s[i..) starts a filter component: "&", "|" or "!" followed
+ * by "(" or ")", or an attribute description followed by =, ~=, >=, <=
+ * (the attribute may be empty only for the operators).
+ */
+static bool
+component(struct slice s, size_t i)
+{
+    size_t j = i;
+
+    if (i < s.len && strchr("&|!", s.ptr[i]) != NULL)
+        return i + 1 == s.len || s.ptr[i + 1] == '(' || s.ptr[i + 1] == ')';
+    while (j < s.len && attr_byte((unsigned char)s.ptr[j]))
+        j++;
+    if (j == i || j >= s.len)
+        return false;
+    if (s.ptr[j] == '=')
+        return true;
+    return j + 1 < s.len && strchr("~<>", s.ptr[j]) != NULL &&
+           s.ptr[j + 1] == '=';
+}
+
+bool
+inspect_ldap_match(const struct inspect_value *v, struct inspect_verdict *out)
+{
+    struct slice s = v->text;
+
+    for (size_t i = 0; i + 1 < s.len; i++) {
+        size_t j = i + 1;
+
+        if (s.ptr[i] != ')')
+            continue;
+        while (j < s.len && s.ptr[j] == ')')
+            j++;
+        if (j < s.len && s.ptr[j] == '(' && component(s, j + 1))
+            return inspect_found(v, "ldap", "inspect.ldap",
+                                 "filter_injection", 85, i, out);
+    }
+    if (s.len >= 2 && s.ptr[0] == '*' && s.ptr[1] == ')')
+        return inspect_found(v, "ldap", "inspect.ldap", "filter_injection",
+                             80, 0, out);
+    return false;
+}
