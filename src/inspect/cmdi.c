@@ -10,6 +10,10 @@
  * a separator the word must also be followed by what a command line has
  * next: the end, another separator, a redirection, an option, a path,
  * an address or a variable. "Tom & Jerry" and "dogs; cat lovers" pass.
+ *
+ * Only the programs listed below are seen; another program after a
+ * separator, or an option injected into a command without a separator
+ * ("--output=/etc/x"), passes.
  */
 #include <string.h>
 

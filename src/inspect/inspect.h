@@ -19,6 +19,10 @@
  *
  * Nothing here allocates, keeps state between calls or takes a lock:
  * every function may be called from any worker at once.
+ *
+ * The gateway does not call the detectors yet, and their bounds
+ * (decoding rounds, URL length, Log4j lookup size) are the defaults
+ * given here, with no configuration keys.
  */
 #ifndef APIWARD_INSPECT_H
 #define APIWARD_INSPECT_H

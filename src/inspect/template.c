@@ -9,7 +9,9 @@
  * more than name a value: arithmetic on literals (the "{{7*7}}" probe),
  * calls, Python dunder attributes (__class__, __globals__), SpEL type
  * references T(...), object creation, or names that reach the runtime
- * (self, config, request, Runtime, ProcessBuilder, Execute).
+ * (self, config, request, Runtime, ProcessBuilder, Execute). A filter
+ * called with arguments ("{{ x|date('Y') }}") is a call too, so
+ * legitimate input to a template editor can be refused.
  *
  * Log4j 2 evaluates "${...}" lookups in logged text, nested ones first,
  * which lets "${${lower:j}${::-n}di:ldap://...}" spell "jndi" without

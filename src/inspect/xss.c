@@ -18,6 +18,10 @@
  * with such a scheme counts when what follows looks like code, so the
  * book title "JavaScript: The Good Parts" passes. Character references
  * are the caller's to decode (inspect_decode, INSPECT_DECODE_HTML).
+ *
+ * Not covered: script inside CSS (expression(), url(javascript:) in a
+ * style attribute), values that land inside a <script> element or a
+ * JavaScript string, and DOM clobbering; such payloads pass.
  */
 #include <string.h>
 
