@@ -95,18 +95,27 @@ known_command(const char *w)
     return false;
 }
 
-/* True when s[i..) starts like what follows a command: nothing, a
-   separator, a redirection, an option, a path, an address, a variable. */
+/*
+ * True when s[i..) starts like what follows a command: nothing, a
+ * separator, a redirection, an option, a path, an address, a variable.
+ * A '|' or '`' after the word is not enough: Markdown tables
+ * ("| key | type |") and code spans put them after ordinary words.
+ */
 static bool
 argument_like(struct slice s, size_t i)
 {
     unsigned char c;
 
+    /* The word ends at a blank or a separator: "type=" and "id[0]" are
+       not commands. */
+    if (i < s.len && strchr(" \t;&|<>\n\r$", s.ptr[i]) == NULL &&
+        !inspect_prefix_nocase(s.ptr + i, s.len - i, "${ifs}"))
+        return false;
     i = skip_blank(s, i);
     if (i >= s.len)
         return true;
     c = (unsigned char)s.ptr[i];
-    if (strchr(";|&<>\n\r`$/~\\-", c) != NULL)
+    if (c != '\0' && strchr(";&<>\n\r$/~\\-", c) != NULL)
         return true;
     if (c == '.' || (c >= '0' && c <= '9'))
         return true;
@@ -119,14 +128,24 @@ argument_like(struct slice s, size_t i)
 }
 
 /* A backtick substitutes when it starts the value or follows a quote,
-   '=', '(' or a separator; in prose and Markdown ("run `ls` first") it
-   marks code. */
+   '=', ';', '&' or a line break; in prose and Markdown ("run `ls`
+   first", "| `id` |", "(`id[a]`)") it marks code. */
 static bool
 backtick_opens(struct slice s, size_t i)
 {
     while (i > 0 && (s.ptr[i - 1] == ' ' || s.ptr[i - 1] == '\t'))
         i--;
-    return i == 0 || strchr("'\"=(;|&\n\r", s.ptr[i - 1]) != NULL;
+    return i == 0 || (s.ptr[i - 1] != '\0' &&
+                      strchr("'\"=;&\n\r", s.ptr[i - 1]) != NULL);
+}
+
+/* True when a substituted command word ends at s[i]: the end, a blank,
+   the closing '`' or ')', or a separator; not "`id=5`" or "`id[a]`". */
+static bool
+subst_word_ends(struct slice s, size_t i)
+{
+    return i >= s.len || (s.ptr[i] != '\0' &&
+                          strchr(" \t`);&|\n\r", s.ptr[i]) != NULL);
 }
 
 /* The length of a separator or substitution at s[i], 0 if none. */
@@ -164,13 +183,13 @@ inspect_cmdi_match(const struct inspect_value *v, struct inspect_verdict *out)
         if (n == 0)
             continue;
         j = skip_blank(s, i + n);
-        if (!subst && j < s.len && (s.ptr[j] == '`' || s.ptr[j] == '(')) {
-            subst = true;       /* ;`id` and |(id) */
+        if (!subst && s.ptr[i] != '|' && j < s.len && s.ptr[j] == '(') {
+            subst = true;       /* ;(id) runs a subshell */
             j = skip_blank(s, j + 1);
         }
         if (command_word(s, &j, w, sizeof(w)) == 0 || !known_command(w))
             continue;
-        if (subst || argument_like(s, j))
+        if (subst ? subst_word_ends(s, j) : argument_like(s, j))
             return inspect_found(v, "cmdi", "inspect.cmdi",
                                  subst ? "substitution" : "chained_command",
                                  subst ? 85 : 80, i, out);

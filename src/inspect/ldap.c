@@ -6,8 +6,10 @@
  * operator), a value that starts by closing with "*)" or ")", or a
  * NUL byte that truncates the filter in C directory servers.
  *
- * Prose with parentheses, "(see above) (maybe)", has no assertion after
- * the ")(", and passes.
+ * The ")" must close a parenthesis the value did not open: injection
+ * closes the component the query opened around the value. Prose and
+ * code with balanced parentheses, "(see above)(maybe)" or
+ * "type(self)(policy=p)", pass.
  */
 #include <string.h>
 
@@ -46,11 +48,13 @@ bool
 inspect_ldap_match(const struct inspect_value *v, struct inspect_verdict *out)
 {
     struct slice s = v->text;
+    long depth = 0;
 
     for (size_t i = 0; i + 1 < s.len; i++) {
         size_t j = i + 1;
 
-        if (s.ptr[i] != ')')
+        depth += s.ptr[i] == '(' ? 1 : s.ptr[i] == ')' ? -1 : 0;
+        if (s.ptr[i] != ')' || depth >= 0)
             continue;
         while (j < s.len && s.ptr[j] == ')')
             j++;

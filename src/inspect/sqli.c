@@ -53,7 +53,7 @@ enum sql_kw {
     KW_HAVING,
     KW_LIMIT,
     KW_NULL,
-    KW_TRUE,
+    KW_BOOL,     /* TRUE, FALSE */
     KW_SET,
     KW_OBJECT,   /* TABLE, DATABASE, USER, ... after DROP or CREATE */
     KW_DELAY,    /* DELAY, TIME after WAITFOR */
@@ -96,7 +96,7 @@ static const struct keyword keywords[] = {
     {"exec", SQL_STATEMENT, KW_EXEC},
     {"execute", SQL_STATEMENT, KW_EXEC},
     {"extractvalue", SQL_FUNCTION, KW_DANGERFN},
-    {"false", SQL_KEYWORD, KW_NONE},
+    {"false", SQL_KEYWORD, KW_BOOL},
     {"from", SQL_KEYWORD, KW_FROM},
     {"function", SQL_KEYWORD, KW_OBJECT},
     {"grant", SQL_STATEMENT, KW_GRANT},
@@ -137,7 +137,7 @@ static const struct keyword keywords[] = {
     {"time", SQL_KEYWORD, KW_DELAY},
     {"top", SQL_KEYWORD, KW_NONE},
     {"trigger", SQL_KEYWORD, KW_OBJECT},
-    {"true", SQL_KEYWORD, KW_TRUE},
+    {"true", SQL_KEYWORD, KW_BOOL},
     {"truncate", SQL_STATEMENT, KW_DDL},
     {"union", SQL_UNION, KW_UNION},
     {"update", SQL_STATEMENT, KW_UPDATE},
@@ -257,8 +257,10 @@ string_end(const struct inspect_sql_lexer *lx, size_t from, char q)
     return n;
 }
 
-/* Skip spaces, closed block comments and the markers of MySQL's
-   executable comments, which read as spaces. */
+/* Skip spaces, closed comments and the markers of MySQL's executable
+   comments, which read as spaces. A comment or string that is not
+   closed runs to the end, so no search here repeats over the same
+   bytes. */
 static void
 skip_blank(struct inspect_sql_lexer *lx)
 {
@@ -285,6 +287,12 @@ skip_blank(struct inspect_sql_lexer *lx)
         } else if (p + 1 < n && s[p] == '/' && s[p + 1] == '*' &&
                    (close = memmem(s + p + 2, n - p - 2, "*/", 2)) != NULL) {
             lx->pos = (size_t)(close - s) + 2;
+        } else if ((s[p] == '#' || (p + 1 < n && s[p] == '-' &&
+                                    s[p + 1] == '-')) &&
+                   (close = memchr(s + p, '\n', n - p)) != NULL) {
+            /* A line comment that a newline ends is a blank too:
+               "UNION#\nSELECT". One that runs to the end is a token. */
+            lx->pos = (size_t)(close - s) + 1;
         } else {
             return;
         }
@@ -613,7 +621,7 @@ select_plausible(const struct view *v, size_t k)
     int c;
 
     if (kw_at(v, k) == KW_ALL || kw_at(v, k) == KW_NULL ||
-        kw_at(v, k) == KW_TRUE)
+        kw_at(v, k) == KW_BOOL)
         k++;
     c = at(v, k);
     if (c == SQL_FUNCTION || c == '(' || byte_at(v, k, '*'))
@@ -681,7 +689,7 @@ operand(const struct view *v, size_t k, bool quoted)
     int c = at(v, k);
 
     return c == SQL_NUMBER || c == SQL_STRING || c == SQL_VARIABLE ||
-           kw_at(v, k) == KW_NULL || kw_at(v, k) == KW_TRUE ||
+           kw_at(v, k) == KW_NULL || kw_at(v, k) == KW_BOOL ||
            (quoted && c == SQL_WORD);
 }
 
@@ -759,33 +767,86 @@ same_text(const struct view *v, size_t a, size_t b)
                   v->t[a].len) == 0;
 }
 
+/* "'-'", "'*'", "' '": a value that is an operator (or nothing)
+   between the query's quotes, which MySQL evaluates to a number that
+   matches (k is the token after the leading quote). */
+static bool
+empty_arithmetic(const struct view *v, size_t k)
+{
+    int c = at(v, k);
+
+    if (c == SQL_OPERATOR || c == SQL_LOGIC || c == SQL_COMPARE)
+        k++;
+    return at(v, k) == SQL_STRING && v->t[k].len == 1 && at(v, k + 1) == '$';
+}
+
 /*
- * What follows AND/OR after the value broke out of its string or number
- * (k is the token after the logic operator). After a bare number the
- * comparison must be of equal literals ("1 or 1=1") or end in a
- * comment: "12 and 13 = 25" is arithmetic in prose.
+ * A condition that is always true (or false) after AND/OR: a comparison
+ * of literals, each side possibly in parentheses ("('x')=('x')"), or a
+ * bare truth ("' or 1--", "1 or true", "' or ''-'", since strings in
+ * arithmetic are numbers to MySQL). After a bare number a comparison
+ * must be of equal literals ("1 or 1=1") or end in a comment: "12 and
+ * 13 = 25" is arithmetic in prose. k is the token after the operator.
  */
+static bool
+truth_after(const struct view *v, size_t k, bool quoted, struct finding *f)
+{
+    size_t j = skip_class(v, k, '('), op, r;
+    int c = at(v, j);
+
+    op = skip_class(v, j + 1, ')');
+    r = skip_class(v, op + 1, '(');
+    if (operand(v, j, quoted) && at(v, op) == SQL_COMPARE &&
+        (r > op + 1 || at(v, r) == SQL_FUNCTION ||
+         (operand(v, r, quoted) &&
+          (quoted || same_text(v, j, r) || at(v, r + 1) == SQL_COMMENT))))
+        return found(f, v, k, "tautology", 85);
+    if ((c == SQL_NUMBER || kw_at(v, j) == KW_BOOL) &&
+        (at(v, j + 1) == SQL_COMMENT ||
+         ((quoted || c != SQL_NUMBER) && at(v, j + 1) == '$')))
+        return found(f, v, k, "tautology", 80);
+    if (quoted && c == SQL_STRING && empty_arithmetic(v, j + 1))
+        return found(f, v, k, "tautology", 80);
+    return false;
+}
+
+/* What follows AND/OR after the value broke out of its string or
+   number: a subquery, a function probe, or a truth (k as above). */
 static bool
 after_logic(const struct view *v, size_t k, bool quoted,
             struct finding *f)
 {
     size_t j = skip_class(v, k, '(');
-    int c = at(v, j);
 
     if (kw_at(v, j) == KW_SELECT && select_plausible(v, j + 1))
         return found(f, v, k, "subquery", 85);
-    if (c == SQL_FUNCTION && at(v, j + 1) == '(')
+    if (at(v, j) == SQL_FUNCTION && at(v, j + 1) == '(')
         return found(f, v, k, "boolean_function", 80);
-    if (operand(v, j, quoted) && at(v, j + 1) == SQL_COMPARE &&
-        (at(v, j + 2) == '(' || at(v, j + 2) == SQL_FUNCTION ||
-         (operand(v, j + 2, quoted) &&
-          (quoted || same_text(v, j, j + 2) ||
-           at(v, j + 3) == SQL_COMMENT))))
-        return found(f, v, k, "tautology", 85);
-    if ((c == SQL_NUMBER || kw_at(v, j) == KW_TRUE) &&
-        (at(v, j + 1) == SQL_COMMENT || (quoted && at(v, j + 1) == '$')))
-        return found(f, v, k, "tautology", 80);
-    return false;
+    return truth_after(v, k, quoted, f);
+}
+
+/* "ORDER BY 3--", "GROUP BY 1,2,--": column numbers, then a comment
+   or the end (k is the token after BY). */
+static bool
+column_probe(const struct view *v, size_t k)
+{
+    if (at(v, k) != SQL_NUMBER)
+        return false;
+    while (at(v, k) == SQL_NUMBER || at(v, k) == ',')
+        k++;
+    return at(v, k) == SQL_COMMENT || at(v, k) == '$';
+}
+
+/* True when the leading string ends in a word and its quote, as a
+   user name or an id does before "'--" ("admin'--"); not "write('--"
+   or "'--" alone. */
+static bool
+closes_word(const struct view *v)
+{
+    size_t q = v->t[0].offset + v->t[0].len - 1;
+    unsigned char c = q > 0 ? (unsigned char)v->src[q - 1] : ' ';
+
+    return is_word(c);
 }
 
 /*
@@ -809,20 +870,40 @@ match_breakout(const struct view *v, size_t k, bool quoted,
         kw_at(v, skip_class(v, j + 1, '(')) == KW_SELECT &&
         select_plausible(v, skip_class(v, j + 1, '(') + 1))
         return found(f, v, j, "subquery", 85);
-    if (quoted && c == SQL_COMPARE && operand(v, j + 1, true) &&
+    /* "'='" and "'=''or'": a value that is only a comparison of empty
+       strings. Code such as split("=", 1) has text before its quote. */
+    if (quoted && c == SQL_COMPARE && v->t[0].len == 1 &&
+        operand(v, j + 1, true) &&
         (at(v, j + 2) == '$' || at(v, j + 2) == SQL_COMMENT ||
          at(v, j + 2) == SQL_LOGIC))
         return found(f, v, j, "tautology", 80);
-    if (quoted && c == SQL_COMMENT && v->t[0].len > 1)
+    if (quoted && c == SQL_COMMENT && closes_word(v))
         return found(f, v, j, "comment_truncation", 70);
     if (kw_at(v, j) == KW_HAVING && operand(v, j + 1, quoted) &&
         at(v, j + 2) == SQL_COMPARE && operand(v, j + 3, quoted))
         return found(f, v, j, "tautology", 80);
-    if (kw_at(v, j) == KW_ORDER && kw_at(v, j + 1) == KW_BY &&
-        at(v, j + 2) == SQL_NUMBER &&
-        (at(v, j + 3) == SQL_COMMENT || at(v, j + 3) == '$'))
+    if ((kw_at(v, j) == KW_ORDER || kw_at(v, j) == KW_GROUP) &&
+        kw_at(v, j + 1) == KW_BY && column_probe(v, j + 2))
         return found(f, v, j, "order_by_probe", 70);
+    if (quoted && v->t[0].len == 1 && empty_arithmetic(v, j))
+        return found(f, v, j, "tautology", 75);
     return false;
+}
+
+/*
+ * True when the quote that ends the leading string (the last byte of
+ * token 0) closes it as an injection does: at the start of the value or
+ * right after a word ("admin'--"). A quote after a blank opens a
+ * quotation in prose ('remove "--" here', "type 'or' to combine").
+ */
+static bool
+quote_closes(const struct view *v)
+{
+    size_t q = v->t[0].offset + v->t[0].len - 1;
+    char before = q > 0 ? v->src[q - 1] : 'x';
+
+    return before != ' ' && before != '\t' && before != '\n' &&
+           before != '\r';
 }
 
 /* The head of the value: where it leaves the string or number it was
@@ -834,7 +915,13 @@ match_head(const struct view *v, enum inspect_sql_context ctx,
     size_t k = 0;
 
     if (ctx != INSPECT_SQL_AS_IS)
-        return at(v, 1) != '$' && match_breakout(v, 1, true, f);
+        return at(v, 1) != '$' && quote_closes(v) &&
+               match_breakout(v, 1, true, f);
+    /* A value that starts with OR/AND continues a condition: "or
+       1=1--". Only a truth counts here; "and os.environ.get(..." is
+       prose or code. */
+    if (at(v, 0) == SQL_LOGIC)
+        return truth_after(v, 1, false, f);
     if (byte_at(v, 0, '-'))
         k++;
     if (at(v, k) != SQL_NUMBER && at(v, k) != SQL_VARIABLE)

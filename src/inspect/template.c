@@ -84,10 +84,10 @@ static const struct {
 };
 
 /*
- * Look for each kind of delimited expression; an unclosed one runs to
- * the end of the value, as a payload cut short still shows its intent.
- * Each kind resumes after the expression it examined, so the scan is
- * linear per kind.
+ * Look for each kind of delimited expression. Engines evaluate closed
+ * expressions only, and "<%s>" or "{{" alone are common in code and
+ * prose, so an unclosed one is not examined. Each kind resumes after
+ * the expression it examined, so the scan is linear per kind.
  */
 static bool
 match_expression(const struct inspect_value *v, struct inspect_verdict *out)
@@ -102,7 +102,8 @@ match_expression(const struct inspect_value *v, struct inspect_verdict *out)
             size_t end = inspect_find_nocase(s, from, delims[k].close);
             struct slice e;
 
-            end = end == SIZE_MAX ? s.len : end;
+            if (end == SIZE_MAX)
+                break;          /* no later expression closes either */
             e = (struct slice){s.ptr + from, end - from};
             if (e.len > 0 && risky(e))
                 return inspect_found(v, "template", "inspect.template",

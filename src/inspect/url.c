@@ -98,7 +98,8 @@ strip(struct slice s, char *buf)
 }
 
 /* The scheme's length (before ':'), or 0 when s does not start with
-   one. */
+   one. A URL goes on after the colon without a blank: "file: /etc/x"
+   and "Note: ..." are prose or YAML, not URLs. */
 static size_t
 scheme_len(const char *s, size_t n)
 {
@@ -110,7 +111,9 @@ scheme_len(const char *s, size_t n)
                      is_digit((unsigned char)s[i]) || s[i] == '+' ||
                      s[i] == '-' || s[i] == '.'))
         i++;
-    return i < n && s[i] == ':' ? i : 0;
+    if (i + 1 >= n || s[i] != ':' || s[i + 1] == ' ')
+        return 0;
+    return i;
 }
 
 /* Split the authority a into userinfo, host and port. */

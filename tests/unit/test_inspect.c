@@ -295,6 +295,9 @@ test_sql_tokens(void **state)
     check_fp("/*!50000select*/ 1", INSPECT_SQL_AS_IS, "En");
     check_fp("1 /* open", INSPECT_SQL_AS_IS, "nc");
     check_fp("a # b", INSPECT_SQL_AS_IS, "bc");
+    /* A line comment ended by a newline is a blank. */
+    check_fp("1 union#x\nselect -- y\n2", INSPECT_SQL_AS_IS, "nUEn");
+    check_fp("true false", INSPECT_SQL_AS_IS, "kk");
     /* Numbers: hex, exponent, a letter right after starts a word. */
     check_fp("0x7e 1.5e3 .5 1union", INSPECT_SQL_AS_IS, "nnnnU");
     check_fp("3rd", INSPECT_SQL_AS_IS, "nb");
