@@ -372,68 +372,95 @@ ipv6_tail_v4(struct slice s, uint8_t *out)
     return n == 4;
 }
 
+/* IPv6 groups read so far, and where "::" stood (SIZE_MAX: nowhere). */
+struct v6 {
+    uint16_t g[8];
+    size_t ng;
+    size_t gap;
+};
+
+/*
+ * Read one group at s[*i..): up to four hex digits, or the dotted IPv4
+ * that may end the literal (two groups). Advances *i past it. Returns
+ * false when neither is there or there is no room.
+ */
+static bool
+v6_group(struct slice s, size_t *i, struct v6 *st)
+{
+    size_t j = *i;
+    unsigned v = 0;
+    int d;
+
+    while (j < s.len && j - *i < 5 &&
+           (d = hex_digit_value((unsigned char)s.ptr[j])) >= 0) {
+        v = v << 4 | (unsigned)d;
+        j++;
+    }
+    if (j < s.len && s.ptr[j] == '.') {
+        uint8_t v4[4];
+
+        if (st->ng > 6 ||
+            !ipv6_tail_v4((struct slice){s.ptr + *i, s.len - *i}, v4))
+            return false;
+        st->g[st->ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
+        st->g[st->ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
+        *i = s.len;
+        return true;
+    }
+    if (j == *i || j - *i > 4)
+        return false;
+    st->g[st->ng++] = (uint16_t)v;
+    *i = j;
+    return true;
+}
+
+/* Write the groups into 16 bytes, the "::" gap filled with zeros. */
+static void
+v6_store(const struct v6 *st, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    for (size_t k = 0; k < st->ng; k++) {
+        size_t at = st->gap != SIZE_MAX && k >= st->gap ? k + 8 - st->ng
+                                                        : k;
+
+        out[2 * at] = (uint8_t)(st->g[k] >> 8);
+        out[2 * at + 1] = (uint8_t)st->g[k];
+    }
+}
+
 /*
  * Parse an IPv6 literal (without brackets; a zone identifier after '%'
  * has been cut off by the caller) into 16 bytes. Returns false when it
- * is not one.
+ * is not one: inet_pton's grammar, checked against it by fuzz_url.
  */
 static bool
 ipv6_parse(struct slice s, uint8_t out[16])
 {
-    uint16_t g[8] = {0};
-    size_t ng = 0, gap = SIZE_MAX, i = 0;
+    struct v6 st = {{0}, 0, SIZE_MAX};
+    size_t i = 0;
 
     if (s.len >= 2 && s.ptr[0] == ':' && s.ptr[1] == ':') {
-        gap = 0;
+        st.gap = 0;
         i = 2;
     }
-    while (i < s.len && ng < 8) {
-        size_t j = i;
-        unsigned v = 0;
-        int d;
-
-        while (j < s.len && j - i < 5 &&
-               (d = hex_digit_value((unsigned char)s.ptr[j])) >= 0) {
-            v = v << 4 | (unsigned)d;
-            j++;
-        }
-        if (j < s.len && s.ptr[j] == '.') {
-            uint8_t v4[4];
-
-            if (ng > 6 || !ipv6_tail_v4((struct slice){s.ptr + i,
-                                                        s.len - i}, v4))
-                return false;
-            g[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            g[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            i = s.len;
-            break;
-        }
-        if (j == i || j - i > 4)
+    while (i < s.len && st.ng < 8) {
+        if (!v6_group(s, &i, &st))
             return false;
-        g[ng++] = (uint16_t)v;
-        i = j;
         if (i == s.len)
             break;
         if (s.ptr[i] != ':' || i + 1 == s.len)
             return false;
-        i++;
-        if (s.ptr[i] == ':') {
-            if (gap != SIZE_MAX)
+        if (s.ptr[++i] == ':') {
+            if (st.gap != SIZE_MAX)
                 return false;
-            gap = ng;
+            st.gap = st.ng;
             i++;
         }
     }
-    if (i < s.len || (gap == SIZE_MAX && ng != 8) ||
-        (gap != SIZE_MAX && ng > 7))
+    if (i < s.len || (st.gap == SIZE_MAX && st.ng != 8) ||
+        (st.gap != SIZE_MAX && st.ng > 7))
         return false;
-    memset(out, 0, 16);
-    for (size_t k = 0; k < ng; k++) {
-        size_t at = gap != SIZE_MAX && k >= gap ? k + 8 - ng : k;
-
-        out[2 * at] = (uint8_t)(g[k] >> 8);
-        out[2 * at + 1] = (uint8_t)g[k];
-    }
+    v6_store(&st, out);
     return true;
 }
 
@@ -648,6 +675,23 @@ classify_name(struct slice h, const struct inspect_ssrf_opts *o)
     return INSPECT_HOST_PUBLIC;
 }
 
+/* Classify a bracketed host "[...]" (decoded into h): IPv6 with an
+   optional zone identifier after '%'. */
+static void
+classify_bracketed(struct slice h, struct inspect_host *out)
+{
+    const char *zone;
+
+    h = (struct slice){h.ptr + 1, h.len >= 2 ? h.len - 2 : 0};
+    zone = memchr(h.ptr, '%', h.len);
+    out->zone = zone != NULL;
+    if (zone != NULL)
+        h.len = (size_t)(zone - h.ptr);
+    out->kind = INSPECT_HOST_IPV6;
+    out->cls = ipv6_parse(h, out->addr) ? classify_v6(out->addr)
+                                        : INSPECT_HOST_INVALID;
+}
+
 int
 inspect_host_classify(struct slice host, bool bracketed,
                       const struct inspect_ssrf_opts *o, char *buf,
@@ -662,36 +706,23 @@ inspect_host_classify(struct slice host, bool bracketed,
     h = (struct slice){buf, host_decode(host, buf)};
     h.len = host_map_wide(buf, h.len);
     if (bracketed) {
-        const char *zone;
-
-        h = (struct slice){h.ptr + 1, h.len >= 2 ? h.len - 2 : 0};
-        zone = memchr(h.ptr, '%', h.len);
-        out->zone = zone != NULL;
-        if (zone != NULL)
-            h.len = (size_t)(zone - h.ptr);
-        out->kind = INSPECT_HOST_IPV6;
-        if (!ipv6_parse(h, out->addr))
-            out->cls = INSPECT_HOST_INVALID;
-        else
-            out->cls = classify_v6(out->addr);
+        classify_bracketed(h, out);
         return AW_OK;
     }
     if (h.len > 0 && h.ptr[h.len - 1] == '.')
         h.len--;
+    out->name = h;
     if (h.len == 0) {
         out->cls = INSPECT_HOST_INVALID;
         return AW_OK;
     }
     rc = ipv4_parse(h, out->addr);
-    if (rc == AW_OK) {
-        out->kind = INSPECT_HOST_IPV4;
+    out->kind = rc == AW_OK ? INSPECT_HOST_IPV4 : INSPECT_HOST_NAME;
+    if (rc == AW_OK)
         out->cls = classify_v4(out->addr);
-    } else {
-        out->kind = INSPECT_HOST_NAME;
+    else
         out->cls = rc == AW_INVALID ? INSPECT_HOST_INVALID
                                     : classify_name(h, o);
-    }
-    out->name = h;
     return AW_OK;
 }
 
