@@ -85,6 +85,26 @@ plus_round(char *buf, size_t len, bool *changed)
     }
 }
 
+/* The old IIS form %uXXXX at s[0..len) (s[0] is '%'): true with the
+   code point in *cp (U+FFFD for a surrogate). */
+static bool
+percent_u(const char *s, size_t len, uint32_t *cp)
+{
+    if (len < 6 || (s[1] != 'u' && s[1] != 'U'))
+        return false;
+    *cp = 0;
+    for (size_t i = 2; i < 6; i++) {
+        int d = hex_digit_value((unsigned char)s[i]);
+
+        if (d < 0)
+            return false;
+        *cp = *cp << 4 | (uint32_t)d;
+    }
+    if (*cp >= 0xd800 && *cp <= 0xdfff)
+        *cp = 0xfffd;
+    return true;
+}
+
 /*
  * One round of percent-decoding of buf[0..len) in place. A '%' not
  * followed by two hex digits (or 'u' and four, the old IIS form) stays
@@ -97,33 +117,20 @@ percent_round(char *buf, size_t len, unsigned *flags)
     size_t w = 0;
 
     for (size_t r = 0; r < len; r++) {
-        int hi = r + 2 < len ? hex_digit_value((unsigned char)buf[r + 1]) : -1;
-        int lo = r + 2 < len ? hex_digit_value((unsigned char)buf[r + 2]) : -1;
+        uint32_t cp;
+        int hi, lo;
 
         if (buf[r] != '%') {
             buf[w++] = buf[r];
-        } else if (hi >= 0 && lo >= 0) {
+            continue;
+        }
+        hi = r + 2 < len ? hex_digit_value((unsigned char)buf[r + 1]) : -1;
+        lo = r + 2 < len ? hex_digit_value((unsigned char)buf[r + 2]) : -1;
+        if (hi >= 0 && lo >= 0) {
             *flags |= DECODED;
             buf[w++] = (char)(hi << 4 | lo);
             r += 2;
-        } else if (r + 5 < len && (buf[r + 1] == 'u' || buf[r + 1] == 'U')) {
-            uint32_t cp = 0;
-            size_t i;
-
-            for (i = 2; i < 6; i++) {
-                int d = hex_digit_value((unsigned char)buf[r + i]);
-
-                if (d < 0)
-                    break;
-                cp = cp << 4 | (uint32_t)d;
-            }
-            if (i < 6) {
-                *flags |= INSPECT_DEC_BAD_PERCENT;
-                buf[w++] = buf[r];
-                continue;
-            }
-            if (cp >= 0xd800 && cp <= 0xdfff)
-                cp = 0xfffd;
+        } else if (percent_u(buf + r, len - r, &cp)) {
             *flags |= INSPECT_DEC_PERCENT_U | DECODED;
             w += put_utf8(buf + w, cp);
             r += 5;
