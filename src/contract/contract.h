@@ -53,9 +53,19 @@ struct schema_options {
     void *fetch_ctx;
     size_t max_nodes;          /* compiled schema nodes in the set,
                                   default 100000 */
+    bool assert_format;        /* "format" is asserted for the formats
+                                  listed in docs/contract.md (default
+                                  true); false: an annotation only */
 };
 
 void schema_options_default(struct schema_options *o);
+
+/*
+ * True when "format": name is asserted (date-time, date, time, email,
+ * uuid, uri, uri-reference, ipv4, ipv6, hostname). Any other format is
+ * accepted and ignored, as an annotation; a loader may warn about it.
+ */
+bool schema_format_asserted(const char *name);
 
 /* A compiled set of schemas: one document and whatever it references. */
 struct schema_set;
@@ -63,7 +73,10 @@ struct schema_set;
 struct schema;
 
 /*
- * Compile the document doc (which must outlive the set). Returns AW_OK
+ * Compile the document doc (which must outlive the set). An OpenAPI
+ * document (a root object with an "openapi" or "swagger" member) is not
+ * a schema itself: its root is only registered, and schema_at compiles
+ * the schemas inside it. Returns AW_OK
  * with *out set; AW_INVALID with a message in err naming the JSON
  * pointer of the offending keyword (an unsupported keyword, a bad value,
  * a reference that does not resolve, a pattern PCRE2 refuses); AW_TOOBIG
@@ -125,10 +138,23 @@ struct schema_validator *schema_validator_new(const struct schema *s,
                                               struct arena *a);
 
 /*
+ * Bound the evaluations active at once (a schema applied to a value,
+ * including every allOf/anyOf/oneOf branch and $ref on the way), default
+ * SCHEMA_MAX_EVALS_DEFAULT. Past it the validator stops: the instance
+ * is invalid with the error keyword "limit", and schema_validator_token
+ * returns AW_TOOBIG.
+ */
+#define SCHEMA_MAX_EVALS_DEFAULT 10000
+void schema_validator_set_max_evals(struct schema_validator *v,
+                                    unsigned max);
+
+/*
  * Feed the next token of the instance (the tokens of json_stream, or
  * made up by the caller for a parameter: a NUMBER token for "42", a
  * STRING for text). Usable as a json_token_fn with the validator as
- * ctx: returns AW_OK, or AW_NOMEM when the arena is exhausted.
+ * ctx: returns AW_OK, AW_NOMEM when the arena is exhausted, or
+ * AW_TOOBIG past a bound of the validator (evaluations, depth); after
+ * a failure every call returns it again and the instance is invalid.
  */
 int schema_validator_token(void *v, const struct json_token *t);
 
