@@ -767,7 +767,8 @@ compile_objects(struct schema_set *set, struct schema *s, const struct kw *k,
     s->names = opt_sub(set, k->propnames, base, "propertyNames", &ok);
     if (!ok)
         return false;
-    qsort(nm.e, nm.n, sizeof(*nm.e), prop_cmp);
+    if (nm.n > 1)
+        qsort(nm.e, nm.n, sizeof(*nm.e), prop_cmp);
     s->props = nm.e;
     s->nprops = nm.n;
     if (k->properties && !k->additional && !k->patprops)

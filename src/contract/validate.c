@@ -693,6 +693,8 @@ hash_cmp(const void *a, const void *b)
 static bool
 has_duplicate(struct frame *f)
 {
+    if (f->nitems < 2)
+        return false;
     qsort(f->items, f->nitems, sizeof(*f->items), hash_cmp);
     for (uint32_t i = 1; i < f->nitems; i++)
         if (f->items[i] == f->items[i - 1])
