@@ -115,7 +115,7 @@ argument_like(struct slice s, size_t i)
     if (i >= s.len)
         return true;
     c = (unsigned char)s.ptr[i];
-    if (c != '\0' && strchr(";&<>\n\r$/~\\-", c) != NULL)
+    if (c != '\0' && strchr(";&<>\n\r$/~\\-#", c) != NULL)
         return true;
     if (c == '.' || (c >= '0' && c <= '9'))
         return true;
@@ -146,6 +146,23 @@ subst_word_ends(struct slice s, size_t i)
 {
     return i >= s.len || (s.ptr[i] != '\0' &&
                           strchr(" \t`);&|\n\r", s.ptr[i]) != NULL);
+}
+
+/* True when s[j..) is a path spelled with shell globs, "/???/??t", the
+   way to name /bin/cat without writing it: at least two '?' in a token
+   of path and glob characters. */
+static bool
+glob_path(struct slice s, size_t j)
+{
+    unsigned q = 0;
+
+    if (j >= s.len || s.ptr[j] != '/')
+        return false;
+    for (; j < s.len && s.ptr[j] != '\0' &&
+           strchr("/?*[]abcdefghijklmnopqrstuvwxyz0123456789._-", s.ptr[j]);
+         j++)
+        q += s.ptr[j] == '?';
+    return q >= 2;
 }
 
 /* The length of a separator or substitution at s[i], 0 if none. */
@@ -187,6 +204,9 @@ inspect_cmdi_match(const struct inspect_value *v, struct inspect_verdict *out)
             subst = true;       /* ;(id) runs a subshell */
             j = skip_blank(s, j + 1);
         }
+        if (glob_path(s, j))
+            return inspect_found(v, "cmdi", "inspect.cmdi", "glob_command",
+                                 80, i, out);
         if (command_word(s, &j, w, sizeof(w)) == 0 || !known_command(w))
             continue;
         if (subst ? subst_word_ends(s, j) : argument_like(s, j))

@@ -365,8 +365,9 @@ bool inspect_nosql_match(const struct inspect_value *v,
 
 /*
  * "cmdi": a shell separator and a known command with command-line
- * arguments ("chained_command"), or a command substitution $(..) or
- * `..` ("substitution").
+ * arguments ("chained_command"), a command substitution $(..) or `..`
+ * ("substitution"), or a separator and a path spelled with globs,
+ * /???/??t ("glob_command").
  */
 bool inspect_cmdi_match(const struct inspect_value *v,
                         struct inspect_verdict *out);
@@ -374,8 +375,8 @@ bool inspect_cmdi_match(const struct inspect_value *v,
 /*
  * "template": template expressions that do more than name a value
  * (rules "jinja_expression", "jinja_statement", "el_expression",
- * "erb_expression", "freemarker_directive"), and Log4j JNDI lookups,
- * nested obfuscation included ("jndi_lookup").
+ * "erb_expression", "freemarker_directive", "ognl_expression"), and
+ * Log4j JNDI lookups, nested obfuscation included ("jndi_lookup").
  */
 bool inspect_template_match(const struct inspect_value *v,
                             struct inspect_verdict *out);

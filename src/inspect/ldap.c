@@ -32,16 +32,34 @@ component(struct slice s, size_t i)
 {
     size_t j = i;
 
-    if (i < s.len && strchr("&|!", s.ptr[i]) != NULL)
-        return i + 1 == s.len || s.ptr[i + 1] == '(' || s.ptr[i + 1] == ')';
+    /* An operator, then its first filter, or an assertion straight
+       after it, which lenient servers read ("(|uid=*)"). */
+    if (i < s.len && s.ptr[i] != '\0' && strchr("&|!", s.ptr[i]) != NULL) {
+        i++;
+        j = i;
+        if (i == s.len || s.ptr[i] == '(' || s.ptr[i] == ')')
+            return true;
+    }
     while (j < s.len && attr_byte((unsigned char)s.ptr[j]))
         j++;
     if (j == i || j >= s.len)
         return false;
     if (s.ptr[j] == '=')
         return true;
-    return j + 1 < s.len && strchr("~<>", s.ptr[j]) != NULL &&
-           s.ptr[j + 1] == '=';
+    return j + 1 < s.len && s.ptr[j] != '\0' &&
+           strchr("~<>", s.ptr[j]) != NULL && s.ptr[j + 1] == '=';
+}
+
+/* True when s[j..) opens one or more parentheses and then a filter
+   component: "(uid=", "((|userPassword=". */
+static bool
+opens_component(struct slice s, size_t j)
+{
+    if (j >= s.len || s.ptr[j] != '(')
+        return false;
+    while (j + 1 < s.len && s.ptr[j + 1] == '(')
+        j++;
+    return component(s, j + 1);
 }
 
 bool
@@ -50,17 +68,24 @@ inspect_ldap_match(const struct inspect_value *v, struct inspect_verdict *out)
     struct slice s = v->text;
     long depth = 0;
 
-    for (size_t i = 0; i + 1 < s.len; i++) {
-        size_t j = i + 1;
+    /* Runs of ')' are taken whole, so each byte is looked at a fixed
+       number of times. */
+    for (size_t i = 0; i < s.len;) {
+        size_t j = i;
 
-        depth += s.ptr[i] == '(' ? 1 : s.ptr[i] == ')' ? -1 : 0;
-        if (s.ptr[i] != ')' || depth >= 0)
+        if (s.ptr[i] != ')') {
+            depth += s.ptr[i] == '(';
+            i++;
             continue;
-        while (j < s.len && s.ptr[j] == ')')
+        }
+        while (j < s.len && s.ptr[j] == ')') {
+            depth--;
             j++;
-        if (j < s.len && s.ptr[j] == '(' && component(s, j + 1))
+        }
+        if (depth < 0 && opens_component(s, j))
             return inspect_found(v, "ldap", "inspect.ldap",
                                  "filter_injection", 85, i, out);
+        i = j;
     }
     if (s.len >= 2 && s.ptr[0] == '*' && s.ptr[1] == ')')
         return inspect_found(v, "ldap", "inspect.ldap", "filter_injection",

@@ -36,19 +36,25 @@ static const char *const risky_words[] = {
     "subprocess", "os.", "file.", "io.", "`",
 };
 
+static bool
+filler(char c)
+{
+    return c == ' ' || c == '\'' || c == '"';
+}
+
 /* True when an arithmetic operator sits between two digits, as in the
-   7*7 probes. */
+   7*7 and 7*'7' probes. */
 static bool
 arithmetic_probe(struct slice e)
 {
     for (size_t i = 1; i + 1 < e.len; i++) {
         size_t a = i, b = i + 1;
 
-        if (strchr("*+-/%", e.ptr[i]) == NULL)
+        if (e.ptr[i] == '\0' || strchr("*+-/%", e.ptr[i]) == NULL)
             continue;
-        while (a > 0 && e.ptr[a - 1] == ' ')
+        while (a > 0 && filler(e.ptr[a - 1]))
             a--;
-        while (b < e.len && e.ptr[b] == ' ')
+        while (b < e.len && filler(e.ptr[b]))
             b++;
         if (a > 0 && b < e.len && e.ptr[a - 1] >= '0' && e.ptr[a - 1] <= '9'
             && e.ptr[b] >= '0' && e.ptr[b] <= '9')
@@ -81,6 +87,9 @@ static const struct {
     {"#{", "}", "el_expression"},
     {"<%", "%>", "erb_expression"},
     {"<#", ">", "freemarker_directive"},
+    {"*{", "}", "el_expression"},       /* Thymeleaf selection */
+    {"@{", "}", "el_expression"},       /* Thymeleaf link */
+    {"%{", "}", "ognl_expression"},     /* Struts 2 OGNL */
 };
 
 /*

@@ -18,8 +18,9 @@
 
 /*
  * The byte at s[*i] as a path reader may see it: overlong two-, three-
- * and four-byte forms and fullwidth forms of '.', '/' and '\\' become
- * those bytes. Advances *i past what was read.
+ * and four-byte forms, fullwidth forms and the division slash and set
+ * minus of '.', '/' and '\\' become those bytes. Advances *i past what
+ * was read.
  */
 static unsigned char
 path_char(struct slice s, size_t *i)
@@ -44,6 +45,12 @@ path_char(struct slice s, size_t *i)
     } else if (left >= 3 && p[0] == 0xef && p[1] == 0xbc &&
                (p[2] == 0x8e || p[2] == 0x8f || p[2] == 0xbc)) {
         cp = p[2] == 0x8e ? '.' : p[2] == 0x8f ? '/' : '\\';
+        n = 3;
+    } else if (left >= 3 && p[0] == 0xe2 && p[1] == 0x88 &&
+               (p[2] == 0x95 || p[2] == 0x96)) {
+        /* U+2215 and U+2216, which Windows' best-fit mapping turns into
+           '/' and '\\'. */
+        cp = p[2] == 0x95 ? '/' : '\\';
         n = 3;
     }
     if (cp == '.' || cp == '/' || cp == '\\') {

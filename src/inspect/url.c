@@ -211,11 +211,9 @@ inspect_url_parse(struct slice s, char *buf, size_t cap,
 }
 
 /*
- * Host decoding: percent escapes, ASCII lower case, and the IDNA
- * mappings that turn other characters into URL syntax or digits
- * (fullwidth forms U+FF01..U+FF5E, and the ideographic and fullwidth
- * full stops). Each step shrinks or keeps the length. Writes into out
- * (at least h.len bytes); returns the length.
+ * Host decoding: percent escapes and ASCII lower case (host_map_wide
+ * then applies the IDNA mappings). Shrinks or keeps the length. Writes
+ * into out (at least h.len bytes); returns the length.
  */
 static size_t
 host_decode(struct slice h, char *out)
@@ -238,7 +236,34 @@ host_decode(struct slice h, char *out)
     return n;
 }
 
-/* The IDNA mapping of fullwidth ASCII and full stops, in place. */
+/*
+ * The ASCII character IDNA mapping gives a code point that attackers use
+ * to spell addresses and names: fullwidth forms (U+FF01..U+FF5E), the
+ * ideographic and halfwidth full stops, circled digits (U+2460..U+2468,
+ * U+24EA) and circled letters (U+24B6..U+24E9). 0 for any other.
+ */
+static unsigned char
+wide_ascii(unsigned cp)
+{
+    unsigned char a = 0;
+
+    if (cp >= 0xff01 && cp <= 0xff5e)
+        a = (unsigned char)(cp - 0xff01 + 0x21);
+    else if (cp == 0x3002 || cp == 0xff61)
+        a = '.';
+    else if (cp >= 0x2460 && cp <= 0x2468)
+        a = (unsigned char)('1' + (cp - 0x2460));
+    else if (cp == 0x24ea)
+        a = '0';
+    else if (cp >= 0x24b6 && cp <= 0x24cf)
+        a = (unsigned char)('a' + (cp - 0x24b6));
+    else if (cp >= 0x24d0 && cp <= 0x24e9)
+        a = (unsigned char)('a' + (cp - 0x24d0));
+    return a >= 'A' && a <= 'Z' ? (unsigned char)(a | 0x20) : a;
+}
+
+/* Apply wide_ascii to every three-byte UTF-8 sequence of s, in place
+   (each mapping shrinks three bytes to one). Returns the new length. */
 static size_t
 host_map_wide(char *s, size_t len)
 {
@@ -246,21 +271,15 @@ host_map_wide(char *s, size_t len)
     size_t n = 0;
 
     for (size_t i = 0; i < len; i++) {
-        unsigned cp = 0;
+        unsigned char a = 0;
 
-        if (i + 2 < len && u[i] == 0xef && (u[i + 1] == 0xbc ||
-                                            u[i + 1] == 0xbd))
-            cp = 0xff00 | (u[i + 1] & 3) << 6 | (u[i + 2] & 0x3f);
-        else if (i + 2 < len && u[i] == 0xe3 && u[i + 1] == 0x80 &&
-                 u[i + 2] == 0x82)
-            cp = 0x3002;
-        if (cp >= 0xff01 && cp <= 0xff5e) {
-            unsigned char a = (unsigned char)(cp - 0xff01 + 0x21);
-
-            s[n++] = (char)(a >= 'A' && a <= 'Z' ? a | 0x20 : a);
-            i += 2;
-        } else if (cp == 0x3002 || cp == 0xff61) {
-            s[n++] = '.';
+        if (i + 2 < len && (u[i] & 0xf0) == 0xe0 &&
+            (u[i + 1] & 0xc0) == 0x80 && (u[i + 2] & 0xc0) == 0x80)
+            a = wide_ascii((unsigned)(u[i] & 0x0f) << 12 |
+                           (unsigned)(u[i + 1] & 0x3f) << 6 |
+                           (u[i + 2] & 0x3f));
+        if (a != 0) {
+            s[n++] = (char)a;
             i += 2;
         } else {
             s[n++] = s[i];

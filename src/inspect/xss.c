@@ -129,8 +129,8 @@ tag_attributes(struct slice s, size_t i, size_t *hit, size_t *stop)
             *hit = i;
             return true;
         }
-        if ((is_blank(c) || c == '/' || c == '"' || c == '\'') &&
-            i + 1 < s.len && event_handler(s, i + 1)) {
+        if ((is_blank(c) || c == '/' || c == '"' || c == '\'' ||
+             c == '`') && i + 1 < s.len && event_handler(s, i + 1)) {
             *hit = i + 1;
             return true;
         }
