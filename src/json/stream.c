@@ -50,6 +50,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/types.h>
+#include <endian.h>
 
 #include "json.h"
 
@@ -153,6 +154,7 @@ struct json_stream {
     unsigned nframes;
     size_t total;              /* bytes fed before the current chunk */
     const char *chunk;         /* the current chunk, during a feed */
+    const char *end;           /* its end */
 
     size_t tok_start;          /* offset of the token being read */
 
@@ -257,11 +259,47 @@ emit(struct json_stream *s, enum json_token_kind kind, const char *text,
     return true;
 }
 
-/* A value ended: the container's next separator, or the document end. */
-static void
-after_value(struct json_stream *s)
+static const char *begin_value(struct json_stream *s, const char *p);
+static const char *begin_name(struct json_stream *s, const char *p);
+
+static bool
+is_ws(char c)
 {
-    s->state = s->depth == 0 ? ST_END : ST_AFTER;
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+    while (p < end && is_ws(*p))
+        p++;
+    return p;
+}
+
+/*
+ * A value ended before p. What most often follows, a comma and the next
+ * name or item, is read here at once when the chunk holds it: taking
+ * each structural byte through the state switch costs a mispredicted
+ * jump. Returns where to go on.
+ */
+static const char *
+value_done(struct json_stream *s, const char *p)
+{
+    if (s->depth == 0) {
+        s->state = ST_END;
+        return p;
+    }
+    s->state = ST_AFTER;
+    p = skip_ws(p, s->end);
+    if (p == s->end || *p != ',')
+        return p;
+    p = skip_ws(p + 1, s->end);
+    if (s->frames[s->depth - 1].object) {
+        s->state = ST_NAME;
+        return p < s->end ? begin_name(s, p) : p;
+    }
+    s->state = ST_VALUE;
+    return p < s->end ? begin_value(s, p) : p;
 }
 
 /* ------------------------------------------------------------------ */
@@ -439,8 +477,14 @@ name_done(struct json_stream *s, const char *next)
         return fail(s, AW_INVALID, "json.duplicate_key", s->tok_start);
     if (!emit(s, JSON_TOK_NAME, s->str, s->str_len, s->tok_start))
         return NULL;
+    /* The colon and the value's first byte, when here (see value_done). */
     s->state = ST_COLON;
-    return next;
+    next = skip_ws(next, s->end);
+    if (next == s->end || *next != ':')
+        return next;
+    s->state = ST_VALUE;
+    next = skip_ws(next + 1, s->end);
+    return next < s->end ? begin_value(s, next) : next;
 }
 
 /* ------------------------------------------------------------------ */
@@ -553,6 +597,30 @@ escape_pair(struct json_stream *s, const char *next)
                              (s->cp - 0xdc00), next);
 }
 
+/* The byte a one-letter escape stands for, or -1. */
+static int
+simple_escape(char c)
+{
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+        return c;
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return -1;
+    }
+}
+
 /*
  * One byte of an escape, p inside the chunk. Escapes are rare in real
  * bodies, so they go byte by byte, which also makes a chunk boundary
@@ -561,9 +629,7 @@ escape_pair(struct json_stream *s, const char *next)
 static const char *
 lex_escape(struct json_stream *s, const char *p)
 {
-    static const char from[] = "\"\\/bfnrt";
-    static const char to[] = "\"\\/\b\f\n\r\t";
-    const char *hit;
+    int c;
 
     switch (s->esc) {
     case ESC_START:
@@ -573,10 +639,10 @@ lex_escape(struct json_stream *s, const char *p)
             s->cp = 0;
             return p + 1;
         }
-        hit = *p != '\0' ? memchr(from, *p, sizeof(from) - 1) : NULL;
-        if (hit == NULL)
+        c = simple_escape(*p);
+        if (c < 0)
             return fail(s, AW_INVALID, "json.bad_escape", off(s, p));
-        return str_put_cp(s, (unsigned char)to[hit - from], p + 1);
+        return str_put_cp(s, (unsigned long)c, p + 1);
     case ESC_HEX:
     case ESC_LOW_HEX:
         if (!hex_step(s, *p))
@@ -677,8 +743,7 @@ string_done(struct json_stream *s, const char *p)
         return name_done(s, p + 1);
     if (!emit(s, JSON_TOK_STRING, s->str, s->str_len, s->tok_start))
         return NULL;
-    after_value(s);
-    return p + 1;
+    return value_done(s, p + 1);
 }
 
 /* A byte of a string that is not plain, or an escape or a sequence. */
@@ -709,11 +774,12 @@ lex_string_special(struct json_stream *s, const char *p, const char *end)
 #define HIGHS 0x8080808080808080u
 
 /*
- * True when one of the 8 bytes in w is not plain in a string: below
- * 0x20, a quote, a backslash or above 0x7f. Each test sets the high bit
- * of a byte that matches (x - ONES) & ~x finds a zero byte.
+ * The bytes of the little-endian word w that are not plain in a string
+ * (below 0x20, a quote, a backslash, above 0x7f), as their high bits.
+ * (x - ONES) & ~x flags the zero bytes of x; a borrow may also flag a
+ * byte above a flagged one, never below, so the lowest flag is exact.
  */
-static bool
+static uint64_t
 word_special(uint64_t w)
 {
     uint64_t quote = w ^ (ONES * '"');
@@ -722,19 +788,25 @@ word_special(uint64_t w)
 
     quote = (quote - ONES) & ~quote;
     slash = (slash - ONES) & ~slash;
-    return ((ctl | quote | slash) & HIGHS) != 0 || (w & HIGHS) != 0;
+    return (ctl | quote | slash | w) & HIGHS;
 }
 
-/* The end of the run of plain string bytes from p: 8 at a time, then 1. */
+/*
+ * The end of the run of plain string bytes from p: 8 at a time, the
+ * first special byte of a word found from its flag, the last few bytes
+ * one at a time.
+ */
 static const char *
 plain_run(const char *p, const char *end)
 {
-    uint64_t w;
+    uint64_t w, special;
 
     while (end - p >= 8) {
         memcpy(&w, p, 8);
-        if (word_special(w))
-            break;
+        w = le64toh(w);
+        special = word_special(w);
+        if (special != 0)
+            return p + __builtin_ctzll(special) / 8;
         p += 8;
     }
     while (p < end && str_class[(unsigned char)*p] == C_PLAIN)
@@ -840,8 +912,7 @@ number_done(struct json_stream *s, const char *p, const char *q)
     }
     if (!emit(s, JSON_TOK_NUMBER, text, s->num_len, s->tok_start))
         return NULL;
-    after_value(s);
-    return q;
+    return value_done(s, q);
 }
 
 static const char *
@@ -872,9 +943,18 @@ lex_number(struct json_stream *s, const char *p, const char *end)
     return end;
 }
 
+/* The rest of true, false or null, whole in the chunk or split. */
 static const char *
 lex_literal(struct json_stream *s, const char *p, const char *end)
 {
+    size_t rest = strlen(s->lit + s->lit_pos);
+
+    if ((size_t)(end - p) >= rest) {
+        if (memcmp(p, s->lit + s->lit_pos, rest) != 0)
+            return fail(s, AW_INVALID, "json.syntax", s->tok_start);
+        p += rest;
+        s->lit_pos += (unsigned)rest;
+    }
     for (; p < end && s->lit[s->lit_pos] != '\0'; p++, s->lit_pos++)
         if (*p != s->lit[s->lit_pos])
             return fail(s, AW_INVALID, "json.syntax", s->tok_start);
@@ -882,8 +962,7 @@ lex_literal(struct json_stream *s, const char *p, const char *end)
         return p;
     if (!emit(s, s->lit_kind, "", 0, s->tok_start))
         return NULL;
-    after_value(s);
-    return p;
+    return value_done(s, p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -946,8 +1025,7 @@ close_container(struct json_stream *s, const char *p)
     if (!emit(s, object ? JSON_TOK_OBJECT_END : JSON_TOK_ARRAY_END, "", 0,
               off(s, p)))
         return NULL;
-    after_value(s);
-    return p + 1;
+    return value_done(s, p + 1);
 }
 
 static const char *
@@ -1067,12 +1145,6 @@ on_byte(struct json_stream *s, const char *p)
     return fail(s, AW_INVALID, "json.syntax", off(s, p));
 }
 
-static bool
-is_ws(char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
 /* Read [p, end) of the current chunk, stopping at the first failure. */
 static void
 scan(struct json_stream *s, const char *p, const char *end)
@@ -1163,6 +1235,7 @@ json_stream_feed(struct json_stream *s, const char *p, size_t n,
     room = s->lim.max_bytes - s->total;
     take = MIN(n, room);
     s->chunk = p;
+    s->end = p + take;
     if (take > 0)
         scan(s, p, p + take);
     s->total += take;
@@ -1177,6 +1250,7 @@ json_stream_finish(struct json_stream *s, struct json_error *err)
     if (s->rc != AW_OK)
         return report(s, err);
     s->chunk = NULL;
+    s->end = NULL;
     if (s->state == ST_NUMBER) {
         if (!num_complete(s->num))
             fail(s, AW_INVALID, "json.bad_number", s->total);
