@@ -151,17 +151,24 @@ struct json_stream {
     enum state state;
     struct frame *frames;
     unsigned depth;            /* open containers */
-    unsigned nframes;
+    unsigned nframes;          /* frames allocated */
+    unsigned nused;            /* frames ever used, so initialised */
     size_t total;              /* bytes fed before the current chunk */
     const char *chunk;         /* the current chunk, during a feed */
     const char *end;           /* its end */
 
     size_t tok_start;          /* offset of the token being read */
 
-    /* string: decoded so far, NUL-terminated when delivered */
+    /*
+     * string: decoded so far, NUL-terminated when delivered. A value is
+     * decoded into vstr; a name straight into its frame's names buffer,
+     * where it stays while its object is open.
+     */
     bool is_name;
     char *str;
     size_t str_len, str_cap;
+    char *vstr;
+    size_t vstr_cap;
     enum esc esc;
     unsigned hex_n;
     unsigned long cp, hi;
@@ -370,38 +377,39 @@ names_grow(struct json_stream *s, struct frame *f)
     return true;
 }
 
-/* Room for len more name bytes. */
+/*
+ * Room in f's names buffer for the name being read (at the end of the
+ * buffer, in s->str) and n more bytes and a NUL; s->str moves along.
+ */
 static bool
-names_reserve(struct json_stream *s, struct frame *f, size_t len)
+names_room(struct json_stream *s, struct frame *f, size_t n)
 {
+    size_t keep = f->names_len + s->str_len;
     size_t cap = f->names_cap == 0 ? FIRST_NAMES : f->names_cap;
     char *p;
 
-    if (f->names != NULL && f->names_cap - f->names_len >= len)
-        return true;
-    while (cap - f->names_len < len)
-        cap *= 2;
-    p = arena_alloc(s->a, cap);
-    if (p == NULL)
-        return false;
-    if (f->names_len > 0)
-        memcpy(p, f->names, f->names_len);
-    f->names = p;
-    f->names_cap = cap;
+    if (f->names == NULL || f->names_cap - keep <= n) {
+        while (cap - keep <= n)
+            cap *= 2;
+        p = arena_alloc(s->a, cap);
+        if (p == NULL)
+            return false;
+        if (keep > 0)
+            memcpy(p, f->names, keep);
+        f->names = p;
+        f->names_cap = cap;
+    }
+    s->str = f->names + f->names_len;
+    s->str_cap = f->names_cap - f->names_len;
     return true;
 }
 
-/* Copy the name in s->str to the frame's buffer; false without memory. */
-static bool
+/* The name just read stays in the names buffer, at r. */
+static void
 names_keep(struct json_stream *s, struct frame *f, struct name_ref *r)
 {
-    if (!names_reserve(s, f, s->str_len))
-        return false;
-    if (s->str_len > 0)
-        memcpy(f->names + f->names_len, s->str, s->str_len);
     *r = (struct name_ref){f->names_len, s->str_len};
     f->names_len += s->str_len;
-    return true;
 }
 
 /*
@@ -412,13 +420,20 @@ names_keep(struct json_stream *s, struct frame *f, struct name_ref *r)
 static int
 names_add_small(struct json_stream *s, struct frame *f)
 {
-    size_t n = f->count - 1;
+    size_t n = f->count - 1, len = s->str_len;
 
-    for (size_t i = 0; i < n; i++)
-        if (f->small[i].len == s->str_len &&
-            memcmp(f->names + f->small[i].off, s->str, s->str_len) == 0)
+    /* The first byte spares most calls to memcmp. */
+    for (size_t i = 0; i < n; i++) {
+        const struct name_ref *r = &f->small[i];
+        const char *name = f->names + r->off;
+
+        if (r->len == len &&
+            (len == 0 || (name[0] == s->str[0] &&
+                          memcmp(name + 1, s->str + 1, len - 1) == 0)))
             return 0;
-    return names_keep(s, f, &f->small[n]) ? 1 : -1;
+    }
+    names_keep(s, f, &f->small[n]);
+    return 1;
 }
 
 /* The small object grew past SMALL_OBJECT: its names to the hash set. */
@@ -454,8 +469,7 @@ names_add_hashed(struct json_stream *s, struct frame *f)
     e = name_slot(f, h, s->str, s->str_len);
     if (e->gen == f->gen)
         return 0;
-    if (!names_keep(s, f, &r))
-        return -1;
+    names_keep(s, f, &r);
     *e = (struct name_slot){f->gen, h, r.off, r.len};
     return 1;
 }
@@ -498,6 +512,8 @@ str_grow(struct json_stream *s, size_t n)
     size_t need = s->str_len + n + 1, cap = s->str_cap;
     char *p;
 
+    if (s->is_name)
+        return names_room(s, &s->frames[s->depth - 1], n);
     while (cap < need)
         cap *= 2;
     cap = MIN(cap, s->lim.max_string + UTF8_SLACK);
@@ -505,8 +521,8 @@ str_grow(struct json_stream *s, size_t n)
     if (p == NULL)
         return false;
     memcpy(p, s->str, s->str_len);
-    s->str = p;
-    s->str_cap = cap;
+    s->str = s->vstr = p;
+    s->str_cap = s->vstr_cap = cap;
     return true;
 }
 
@@ -969,22 +985,36 @@ lex_literal(struct json_stream *s, const char *p, const char *end)
 /* Structure                                                           */
 /* ------------------------------------------------------------------ */
 
-/* A frame for depth s->depth, growing the array by doubling. */
+/*
+ * A frame for depth s->depth, growing the array by doubling. A frame is
+ * set up on its first use only, so a stream costs nothing for the depths
+ * it never reaches.
+ */
 static struct frame *
 frame_push(struct json_stream *s)
 {
+    struct frame *f;
+
     if (s->depth == s->nframes) {
         unsigned n = s->nframes * 2;
-        struct frame *f = arena_alloc(s->a, n * sizeof(*f));
 
+        f = arena_alloc(s->a, n * sizeof(*f));
         if (f == NULL)
             return NULL;
-        memcpy(f, s->frames, s->nframes * sizeof(*f));
-        memset(f + s->nframes, 0, (n - s->nframes) * sizeof(*f));
+        memcpy(f, s->frames, s->nused * sizeof(*f));
         s->frames = f;
         s->nframes = n;
     }
-    return &s->frames[s->depth];
+    f = &s->frames[s->depth];
+    if (s->depth == s->nused) {
+        f->gen = 0;
+        f->slots = NULL;
+        f->nslots = 0;
+        f->names = NULL;
+        f->names_len = f->names_cap = 0;
+        s->nused++;
+    }
+    return f;
 }
 
 /* '{' or '[' at p; max_depth bounds the containers open at once. */
@@ -1028,6 +1058,7 @@ close_container(struct json_stream *s, const char *p)
     return value_done(s, p + 1);
 }
 
+/* A string or name opens at p; it is decoded where it will be kept. */
 static const char *
 begin_string(struct json_stream *s, const char *p, bool is_name)
 {
@@ -1037,6 +1068,12 @@ begin_string(struct json_stream *s, const char *p, bool is_name)
     s->str_len = 0;
     s->esc = ESC_NONE;
     s->utf8_need = 0;
+    if (!is_name) {
+        s->str = s->vstr;
+        s->str_cap = s->vstr_cap;
+    } else if (!names_room(s, &s->frames[s->depth - 1], 0)) {
+        return no_memory(s, p);
+    }
     return p + 1;
 }
 
@@ -1206,12 +1243,11 @@ json_stream_new(const struct json_limits *l, json_token_fn fn, void *ctx,
     s->state = ST_VALUE;
     s->nframes = FIRST_FRAMES;
     s->frames = arena_alloc(a, FIRST_FRAMES * sizeof(*s->frames));
-    s->str_cap = MIN(FIRST_STRING, l->max_string + UTF8_SLACK);
-    s->str = arena_alloc(a, s->str_cap);
+    s->vstr_cap = MIN(FIRST_STRING, l->max_string + UTF8_SLACK);
+    s->vstr = arena_alloc(a, s->vstr_cap);
     s->num_buf = arena_alloc(a, nbuf + 1);
-    if (s->frames == NULL || s->str == NULL || s->num_buf == NULL)
+    if (s->frames == NULL || s->vstr == NULL || s->num_buf == NULL)
         return NULL;
-    memset(s->frames, 0, FIRST_FRAMES * sizeof(*s->frames));
     return s;
 }
 

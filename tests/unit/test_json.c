@@ -795,6 +795,18 @@ test_stream_many_names(void **state)
     free(log.p);
     free(t);
     free(s);
+
+    /* Long names outgrow the names buffer, also in the middle of one. */
+    t = malloc(300 * 64 + 3);
+    assert_non_null(t);
+    n = 0;
+    t[n++] = '{';
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(t + n, 64, "%s\"%040d-\\u00e9\":%d",
+                              i > 0 ? "," : "", i, i);
+    t[n++] = '}';
+    check_stream("300 long names", t, n, false);
+    free(t);
 }
 
 /* ------------------------------------------------------------------ */
