@@ -364,13 +364,16 @@ static const struct schema *
 sub(struct schema_set *set, const struct json_value *v, const char *base,
     const char *kw)
 {
-    size_t old = where_push(set, (struct slice){kw, strlen(kw)});
+    size_t old = kw[0] != '\0' ? where_push(set, (struct slice){kw,
+                                                                  strlen(kw)})
+                                : set->where_len;
     const struct schema *s;
 
     if (v->type != JSON_OBJECT && v->type != JSON_TRUE &&
         v->type != JSON_FALSE) {
         where_pop(set, old);
-        return fail_kw(set, "", "must be a schema");
+        set_fail(set, AW_INVALID, "%s/%s: must be a schema", set->where, kw);
+        return NULL;
     }
     s = set_compile(set, v, base);
     where_pop(set, old);
@@ -1009,8 +1012,10 @@ set_compile(struct schema_set *set, const struct json_value *v,
             return NULL;
         e = set_find(set, v);
     }
-    if (e == NULL)
-        return fail_kw(set, "", "must be a schema");
+    if (e == NULL) {
+        set_fail(set, AW_INVALID, "%s: must be a schema", set->where);
+        return NULL;
+    }
     if (e->node != NULL)
         return e->node;
     if (++set->nodes > set->opt.max_nodes) {

@@ -72,7 +72,7 @@ read_json(const char *path)
     return v;
 }
 
-AW_UNUSED static struct json_value *
+static struct json_value *
 parse_text(const char *text)
 {
     struct json_limits lim;
@@ -358,6 +358,673 @@ test_suite(void **state)
     assert_int_equal(all.failed, 0);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Helpers for the cases below                                         */
+/* ------------------------------------------------------------------ */
+
+/* A compiled schema and an arena for validators, torn down together. */
+struct fixture {
+    struct schema_set *set;
+    const struct schema *s;
+    struct arena a;
+};
+
+static void
+fixture_dialect(struct fixture *f, const char *schema, enum schema_dialect d)
+{
+    struct schema_options o;
+    char err[256];
+
+    schema_options_default(&o);
+    o.dialect = d;
+    assert_int_equal(schema_compile(parse_text(schema), &o, &f->set, err,
+                                     sizeof(err)),
+                     AW_OK);
+    f->s = schema_at(f->set, "", err, sizeof(err));
+    assert_non_null(f->s);
+    arena_init(&f->a, 4096, ARENA_MAX);
+}
+
+static void
+fixture(struct fixture *f, const char *schema)
+{
+    fixture_dialect(f, schema, SCHEMA_2020_12);
+}
+
+static void
+fixture_fini(struct fixture *f)
+{
+    arena_fini(&f->a);
+    schema_set_free(f->set);
+}
+
+static struct outcome
+check(struct fixture *f, const char *instance, unsigned flags)
+{
+    return validate(f->s, parse_text(instance), flags, &f->a);
+}
+
+/* True when the outcome holds an error at pointer with keyword. */
+static bool
+has_error(const struct outcome *o, const char *pointer, const char *kw)
+{
+    for (size_t i = 0; i < o->nerr; i++)
+        if (strcmp(o->errs[i].pointer, pointer) == 0 &&
+            strcmp(o->errs[i].keyword, kw) == 0)
+            return true;
+    return false;
+}
+
+/* Compile schema and expect a refusal whose message names where. */
+static void
+refused(const char *schema, enum schema_dialect d, int want,
+        const char *where)
+{
+    struct schema_options o;
+    struct schema_set *set = NULL;
+    char err[256];
+    int rc;
+
+    schema_options_default(&o);
+    o.dialect = d;
+    rc = schema_compile(parse_text(schema), &o, &set, err, sizeof(err));
+    if (rc != want || strstr(err, where) == NULL)
+        fail_msg("%s: rc %d, message \"%s\", want %d naming %s", schema, rc,
+                 err, want, where);
+    assert_null(set);
+}
+
+/* ------------------------------------------------------------------ */
+/* Flags                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *const user_schema =
+    "{\"type\": \"object\", \"properties\": {"
+    "\"id\": {\"type\": \"integer\", \"readOnly\": true},"
+    "\"password\": {\"type\": \"string\", \"writeOnly\": true},"
+    "\"name\": {\"type\": \"string\"}}}";
+
+static void
+test_read_only(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, user_schema);
+    o = check(&f, "{\"id\": 1, \"name\": \"a\"}", SCHEMA_REQUEST);
+    assert_false(o.valid);
+    assert_true(has_error(&o, "/id", "readOnly"));
+    assert_true(check(&f, "{\"id\": 1}", SCHEMA_RESPONSE).valid);
+    assert_true(check(&f, "{\"id\": 1}", 0).valid);
+    assert_true(check(&f, "{\"name\": \"a\"}", SCHEMA_REQUEST).valid);
+    fixture_fini(&f);
+}
+
+static void
+test_write_only(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, user_schema);
+    o = check(&f, "{\"password\": \"x\"}", SCHEMA_RESPONSE);
+    assert_false(o.valid);
+    assert_true(has_error(&o, "/password", "writeOnly"));
+    assert_true(check(&f, "{\"password\": \"x\"}", SCHEMA_REQUEST).valid);
+    fixture_fini(&f);
+}
+
+/* readOnly reached through $ref and allOf counts too. */
+static void
+test_read_only_through_ref(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, "{\"$defs\": {\"ro\": {\"readOnly\": true}},"
+                "\"properties\": {\"a\": {\"allOf\": [{\"$ref\": "
+                "\"#/$defs/ro\"}]}}}");
+    o = check(&f, "{\"a\": 1}", SCHEMA_REQUEST);
+    assert_false(o.valid);
+    assert_true(has_error(&o, "/a", "readOnly"));
+    fixture_fini(&f);
+}
+
+static void
+test_strict(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, user_schema);
+    assert_true(check(&f, "{\"name\": \"a\", \"admin\": true}", 0).valid);
+    o = check(&f, "{\"name\": \"a\", \"admin\": true}", SCHEMA_STRICT);
+    assert_false(o.valid);
+    assert_true(has_error(&o, "/admin", "additionalProperties"));
+    fixture_fini(&f);
+    /* A schema with patternProperties or additionalProperties says what
+     * else it accepts; strict leaves it alone. */
+    fixture(&f, "{\"properties\": {\"a\": {}}, \"additionalProperties\": "
+                "{\"type\": \"string\"}}");
+    assert_true(check(&f, "{\"a\": 1, \"b\": \"x\"}", SCHEMA_STRICT).valid);
+    fixture_fini(&f);
+}
+
+/* Composition: a member any allOf branch lists is known to all. */
+static void
+test_strict_all_of(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, "{\"$defs\": {\"base\": {\"properties\": {\"id\": "
+                "{\"type\": \"integer\"}}}},"
+                "\"allOf\": [{\"$ref\": \"#/$defs/base\"},"
+                "{\"properties\": {\"name\": {\"type\": \"string\"}}}]}");
+    assert_true(check(&f, "{\"id\": 1, \"name\": \"a\"}", SCHEMA_STRICT)
+                    .valid);
+    o = check(&f, "{\"id\": 1, \"role\": \"admin\"}", SCHEMA_STRICT);
+    assert_false(o.valid);
+    assert_true(has_error(&o, "/role", "additionalProperties"));
+    /* Nested objects are closed too. */
+    fixture_fini(&f);
+    fixture(&f, "{\"properties\": {\"a\": {\"properties\": {\"b\": {}}}}}");
+    o = check(&f, "{\"a\": {\"b\": 1, \"c\": 2}}", SCHEMA_STRICT);
+    assert_true(has_error(&o, "/a/c", "additionalProperties"));
+    fixture_fini(&f);
+}
+
+/* Records schema_validator_keep after every NAME token. */
+struct keep_log {
+    struct schema_validator *v;
+    char names[16][16];
+    bool keep[16];
+    size_t n;
+};
+
+static int
+on_token_keep(void *ctx, const struct json_token *t)
+{
+    struct keep_log *k = ctx;
+    int rc = schema_validator_token(k->v, t);
+
+    if (t->kind == JSON_TOK_NAME && k->n < 16) {
+        snprintf(k->names[k->n], sizeof(k->names[0]), "%s", t->text.ptr);
+        k->keep[k->n++] = schema_validator_keep(k->v);
+    }
+    return rc;
+}
+
+static bool
+kept(const struct keep_log *k, const char *name)
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (strcmp(k->names[i], name) == 0)
+            return k->keep[i];
+    fail_msg("no member %s", name);
+    return false;
+}
+
+static void
+test_filter_keep(void **state)
+{
+    struct fixture f;
+    struct keep_log k = {0};
+    const struct schema_error *errs;
+    size_t n;
+
+    (void)state;
+    fixture(&f, user_schema);
+    k.v = schema_validator_new(f.s, SCHEMA_RESPONSE | SCHEMA_FILTER, 8, &f.a);
+    assert_non_null(k.v);
+    assert_int_equal(json_walk(parse_text("{\"id\": 1, \"password\": \"p\","
+                                          "\"secret\": {\"x\": [1]},"
+                                          "\"name\": \"n\"}"),
+                               on_token_keep, &k),
+                     AW_OK);
+    assert_true(kept(&k, "id"));
+    assert_false(kept(&k, "password"));
+    assert_false(kept(&k, "secret"));
+    assert_true(kept(&k, "name"));
+    /* Dropped members are not errors; what stays is still checked. */
+    assert_true(schema_validator_done(k.v, &errs, &n));
+    k = (struct keep_log){0};
+    k.v = schema_validator_new(f.s, SCHEMA_RESPONSE | SCHEMA_FILTER, 8, &f.a);
+    json_walk(parse_text("{\"x\": 1, \"name\": 5}"), on_token_keep, &k);
+    assert_false(kept(&k, "x"));
+    assert_false(schema_validator_done(k.v, &errs, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(errs[0].pointer, "/name");
+    assert_string_equal(errs[0].keyword, "type");
+    /* Without FILTER every member is kept. */
+    k = (struct keep_log){0};
+    k.v = schema_validator_new(f.s, SCHEMA_RESPONSE, 8, &f.a);
+    json_walk(parse_text("{\"x\": 1}"), on_token_keep, &k);
+    assert_true(kept(&k, "x"));
+    fixture_fini(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+test_error_pointers(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, "{\"properties\": {\"a/b\": {\"items\": {\"properties\": "
+                "{\"m~n\": {\"type\": \"string\"}}}},"
+                "\"c\": {\"minimum\": 3}}, \"required\": [\"c\", \"d\"]}");
+    o = check(&f, "{\"a/b\": [{}, {\"m~n\": \"ok\"}, {\"m~n\": 1}],"
+                  "\"c\": 2}", 0);
+    assert_false(o.valid);
+    assert_int_equal(o.nerr, 3);
+    assert_true(has_error(&o, "/a~1b/2/m~0n", "type"));
+    assert_true(has_error(&o, "/c", "minimum"));
+    assert_true(has_error(&o, "", "required"));
+    fixture_fini(&f);
+}
+
+/* A failing branch of anyOf is not an error; the anyOf is. */
+static void
+test_error_combinators(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, "{\"properties\": {\"v\": {\"anyOf\": [{\"type\": "
+                "\"string\"}, {\"minimum\": 10}]}, \"w\": {\"not\": "
+                "{\"const\": 1}}, \"x\": {\"oneOf\": [{}, {}]}}}");
+    assert_true(check(&f, "{\"v\": \"s\"}", 0).valid);
+    assert_true(check(&f, "{\"v\": 11}", 0).valid);
+    o = check(&f, "{\"v\": 5, \"w\": 1, \"x\": 0}", 0);
+    assert_int_equal(o.nerr, 3);
+    assert_true(has_error(&o, "/v", "anyOf"));
+    assert_true(has_error(&o, "/w", "not"));
+    assert_true(has_error(&o, "/x", "oneOf"));
+    fixture_fini(&f);
+}
+
+/* At most max_errors are kept, and validation still ends. */
+static void
+test_error_bound(void **state)
+{
+    struct fixture f;
+    struct schema_validator *v;
+    const struct schema_error *errs;
+    size_t n;
+
+    (void)state;
+    fixture(&f, "{\"items\": {\"type\": \"string\"}}");
+    v = schema_validator_new(f.s, 0, 2, &f.a);
+    assert_int_equal(json_walk(parse_text("[1, 2, 3, 4, \"a\"]"),
+                               schema_validator_token, v),
+                     AW_OK);
+    assert_false(schema_validator_done(v, &errs, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(errs[1].pointer, "/1");
+    fixture_fini(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers, enums, formats                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+test_numbers_exact(void **state)
+{
+    struct fixture f;
+
+    (void)state;
+    fixture(&f, "{\"multipleOf\": 0.1}");
+    assert_true(check(&f, "0.3", 0).valid);
+    assert_true(check(&f, "12345678901234567890.1", 0).valid);
+    assert_false(check(&f, "0.31", 0).valid);
+    fixture_fini(&f);
+    fixture(&f, "{\"multipleOf\": 0.0001}");
+    assert_true(check(&f, "7", 0).valid);
+    assert_true(check(&f, "0.0075", 0).valid);
+    assert_false(check(&f, "0.00751", 0).valid);
+    fixture_fini(&f);
+    fixture(&f, "{\"maximum\": 9007199254740992}");
+    assert_true(check(&f, "9007199254740992", 0).valid);
+    assert_false(check(&f, "9007199254740993", 0).valid);
+    assert_false(check(&f, "9007199254740992.5", 0).valid);
+    fixture_fini(&f);
+    fixture(&f, "{\"type\": \"integer\", \"multipleOf\": 3}");
+    assert_true(check(&f, "-3e2", 0).valid);
+    assert_true(check(&f, "1.5e1", 0).valid);
+    assert_false(check(&f, "1.5", 0).valid);
+    fixture_fini(&f);
+}
+
+static void
+test_enum_structured(void **state)
+{
+    struct fixture f;
+
+    (void)state;
+    fixture(&f, "{\"enum\": [{\"a\": [1, 2.0], \"b\": null}, \"x\"]}");
+    assert_true(check(&f, "{\"b\": null, \"a\": [1.0, 2]}", 0).valid);
+    assert_true(check(&f, "\"x\"", 0).valid);
+    assert_false(check(&f, "{\"a\": [2, 1], \"b\": null}", 0).valid);
+    assert_false(check(&f, "{\"a\": [1, 2]}", 0).valid);
+    fixture_fini(&f);
+    fixture(&f, "{\"uniqueItems\": true}");
+    assert_false(check(&f, "[{\"a\": 1, \"b\": 2}, {\"b\": 2, \"a\": 1.0}]",
+                       0).valid);
+    assert_true(check(&f, "[[1, 2], [2, 1]]", 0).valid);
+    fixture_fini(&f);
+}
+
+static void
+test_formats(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, "{\"properties\": {\"d\": {\"format\": \"date-time\"},"
+                "\"u\": {\"format\": \"uuid\"}, \"e\": {\"format\": "
+                "\"email\"}, \"z\": {\"format\": \"no-such-format\"}}}");
+    assert_true(check(&f, "{\"d\": \"2024-02-29T23:59:60Z\"}", 0).valid);
+    o = check(&f, "{\"d\": \"2023-02-29T10:00:00Z\", \"u\": \"1234\","
+                  "\"e\": \"a@@b\", \"z\": \"anything\"}", 0);
+    assert_int_equal(o.nerr, 3);
+    assert_true(has_error(&o, "/d", "format"));
+    assert_true(has_error(&o, "/u", "format"));
+    assert_true(has_error(&o, "/e", "format"));
+    assert_true(schema_format_asserted("ipv6"));
+    assert_false(schema_format_asserted("duration"));
+    fixture_fini(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* OpenAPI 3.0                                                         */
+/* ------------------------------------------------------------------ */
+
+static const char *const pets =
+    "{\"openapi\": \"3.0.3\", \"components\": {\"schemas\": {"
+    "\"Pet\": {\"oneOf\": [{\"$ref\": \"#/components/schemas/Cat\"},"
+    "{\"$ref\": \"#/components/schemas/Dog\"}],"
+    "\"discriminator\": {\"propertyName\": \"petType\","
+    "\"mapping\": {\"kitty\": \"#/components/schemas/Cat\"}}},"
+    "\"Cat\": {\"type\": \"object\", \"required\": [\"petType\"],"
+    "\"properties\": {\"petType\": {\"type\": \"string\"},"
+    "\"lives\": {\"type\": \"integer\"}}},"
+    "\"Dog\": {\"type\": \"object\", \"required\": [\"petType\"],"
+    "\"properties\": {\"petType\": {\"type\": \"string\"},"
+    "\"bark\": {\"type\": \"boolean\"}}},"
+    "\"Name\": {\"type\": \"string\", \"nullable\": true,"
+    "\"example\": \"x\", \"x-internal\": true}}}}";
+
+static void
+test_discriminator(void **state)
+{
+    struct schema_options o;
+    struct fixture f;
+    struct outcome out;
+    char err[256];
+
+    (void)state;
+    schema_options_default(&o);
+    o.dialect = SCHEMA_OAS30;
+    assert_int_equal(schema_compile(parse_text(pets), &o, &f.set, err,
+                                    sizeof(err)),
+                     AW_OK);
+    /* The document root is not a schema. */
+    f.s = schema_at(f.set, "/components/schemas/Pet", err, sizeof(err));
+    assert_non_null(f.s);
+    arena_init(&f.a, 4096, ARENA_MAX);
+    /* Cat and Dog both match: oneOf alone would refuse, the
+     * discriminator picks one. */
+    assert_true(check(&f, "{\"petType\": \"Dog\", \"bark\": true}", 0).valid);
+    assert_true(check(&f, "{\"petType\": \"kitty\", \"lives\": 9}", 0).valid);
+    assert_true(check(&f, "{\"lives\": 9, \"petType\": \"Cat\"}", 0).valid);
+    out = check(&f, "{\"petType\": \"Dog\", \"bark\": 3}", 0);
+    assert_true(has_error(&out, "", "oneOf"));
+    out = check(&f, "{\"petType\": \"bird\"}", 0);
+    assert_true(has_error(&out, "", "discriminator"));
+    out = check(&f, "{\"bark\": true}", 0);
+    assert_true(has_error(&out, "", "discriminator"));
+    f.s = schema_at(f.set, "/components/schemas/Name", err, sizeof(err));
+    assert_non_null(f.s);
+    assert_true(check(&f, "null", 0).valid);
+    assert_false(check(&f, "1", 0).valid);
+    assert_null(schema_at(f.set, "/components/schemas/None", err,
+                          sizeof(err)));
+    assert_non_null(strstr(err, "/components/schemas/None"));
+    fixture_fini(&f);
+}
+
+static void
+test_types(void **state)
+{
+    struct fixture f;
+
+    (void)state;
+    fixture(&f, "{\"type\": \"integer\"}");
+    assert_int_equal(schema_types(f.s), 1u << JSON_NUMBER);
+    fixture_fini(&f);
+    fixture(&f, "{\"allOf\": [{\"type\": [\"string\", \"null\"]}]}");
+    assert_int_equal(schema_types(f.s), 1u << JSON_STRING | 1u << JSON_NULL);
+    fixture_fini(&f);
+    fixture(&f, "{}");
+    assert_int_equal(schema_types(f.s), 0x7fu);
+    fixture_fini(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Streams and limits                                                  */
+/* ------------------------------------------------------------------ */
+
+/* The validator on json_stream, the body cut into 3-byte pieces. */
+static void
+test_stream(void **state)
+{
+    static const char body[] =
+        "{\"name\": \"caf\\u00e9\", \"tags\": [\"a\", \"b\"], \"n\": 4}";
+    struct fixture f;
+    struct json_limits lim;
+    struct json_error err;
+    struct schema_validator *v;
+    struct json_stream *js;
+    const struct schema_error *errs;
+    size_t n;
+
+    (void)state;
+    fixture(&f, "{\"type\": \"object\", \"properties\": {\"name\": "
+                "{\"maxLength\": 4}, \"tags\": {\"uniqueItems\": true, "
+                "\"items\": {\"enum\": [\"a\", \"b\"]}}, \"n\": "
+                "{\"multipleOf\": 2}}, \"required\": [\"name\"]}");
+    json_limits_default(&lim);
+    v = schema_validator_new(f.s, 0, 4, &f.a);
+    js = json_stream_new(&lim, schema_validator_token, v, &f.a);
+    assert_non_null(js);
+    for (size_t i = 0; i < sizeof(body) - 1; i += 3)
+        assert_int_equal(json_stream_feed(js, body + i,
+                                          MIN(3, sizeof(body) - 1 - i),
+                                          &err),
+                         AW_OK);
+    assert_int_equal(json_stream_finish(js, &err), AW_OK);
+    assert_true(schema_validator_done(v, &errs, &n));
+    fixture_fini(&f);
+}
+
+/* A truncated instance is never valid. */
+static void
+test_unfinished(void **state)
+{
+    struct fixture f;
+    struct schema_validator *v;
+    struct json_token t = {JSON_TOK_OBJECT_BEGIN, SLICE_NULL, 0, 0};
+    const struct schema_error *errs;
+    size_t n;
+
+    (void)state;
+    fixture(&f, "{}");
+    v = schema_validator_new(f.s, 0, 4, &f.a);
+    assert_int_equal(schema_validator_token(v, &t), AW_OK);
+    assert_false(schema_validator_done(v, &errs, &n));
+    fixture_fini(&f);
+}
+
+static void
+test_limit_evals(void **state)
+{
+    struct fixture f;
+    struct schema_validator *v;
+    const struct schema_error *errs;
+    size_t n;
+    int rc;
+
+    (void)state;
+    /* A schema that refers to itself on the same value never ends on
+     * its own; the bound ends it. */
+    fixture(&f, "{\"$defs\": {\"a\": {\"anyOf\": [{\"$ref\": \"#/$defs/a\"},"
+                "{\"$ref\": \"#/$defs/a\"}]}}, \"$ref\": \"#/$defs/a\"}");
+    v = schema_validator_new(f.s, 0, 4, &f.a);
+    rc = v == NULL ? AW_TOOBIG
+                   : json_walk(parse_text("1"), schema_validator_token, v);
+    assert_int_equal(rc, AW_TOOBIG);
+    fixture_fini(&f);
+    /* Many items under contains stay within any bound: each item's
+     * evaluations are gone when it ends. */
+    fixture(&f, "{\"items\": {\"anyOf\": [{\"type\": \"integer\"}, "
+                "{\"type\": \"string\"}]}, \"contains\": {\"const\": 7}}");
+    v = schema_validator_new(f.s, 0, 4, &f.a);
+    schema_validator_set_max_evals(v, 40);
+    assert_int_equal(json_walk(parse_text("[1,2,3,4,5,6,7,8,9,10,\"a\"]"),
+                               schema_validator_token, v),
+                     AW_OK);
+    assert_true(schema_validator_done(v, &errs, &n));
+    /* A deep instance past the bound is refused, not crashed on. */
+    fixture_fini(&f);
+    fixture(&f, "{\"items\": {\"$ref\": \"#\"}}");
+    v = schema_validator_new(f.s, 0, 4, &f.a);
+    schema_validator_set_max_evals(v, 40);
+    rc = AW_OK;
+    for (unsigned d = 0; d < 60 && rc == AW_OK; d++) {
+        struct json_token t = {JSON_TOK_ARRAY_BEGIN, SLICE_NULL, d, 0};
+
+        rc = schema_validator_token(v, &t);
+    }
+    assert_int_equal(rc, AW_TOOBIG);
+    assert_false(schema_validator_done(v, &errs, &n));
+    assert_string_equal(errs[n - 1].keyword, "limit");
+    fixture_fini(&f);
+}
+
+static void
+test_limit_nodes(void **state)
+{
+    struct schema_options o;
+    struct schema_set *set = NULL;
+    char err[256];
+
+    (void)state;
+    schema_options_default(&o);
+    o.max_nodes = 3;
+    assert_int_equal(schema_compile(parse_text("{\"properties\": {\"a\": {},"
+                                               "\"b\": {}, \"c\": {}}}"),
+                                    &o, &set, err, sizeof(err)),
+                     AW_TOOBIG);
+    assert_null(set);
+    assert_non_null(strstr(err, "nodes"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Refusals                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+test_refusals(void **state)
+{
+    static const struct {
+        const char *schema;
+        enum schema_dialect d;
+        const char *where;
+    } cases[] = {
+        {"{\"unevaluatedProperties\": false}", SCHEMA_2020_12,
+         "/unevaluatedProperties"},
+        {"{\"unevaluatedItems\": false}", SCHEMA_2020_12,
+         "/unevaluatedItems"},
+        {"{\"properties\": {\"a\": {\"frobnicate\": 1}}}", SCHEMA_2020_12,
+         "/properties/a/frobnicate"},
+        {"{\"allOf\": [{}, {\"$recursiveRef\": \"#\"}]}", SCHEMA_2020_12,
+         "/allOf/1/$recursiveRef"},
+        {"{\"const\": 1}", SCHEMA_DRAFT4, "/const"},
+        {"{\"nullable\": true}", SCHEMA_2020_12, "/nullable"},
+        {"{\"nullable\": true}", SCHEMA_DRAFT4, "/nullable"},
+        {"{\"prefixItems\": [{}]}", SCHEMA_OAS30, "/prefixItems"},
+        {"{\"type\": \"strin\"}", SCHEMA_2020_12, "/type"},
+        {"{\"type\": []}", SCHEMA_2020_12, "/type"},
+        {"{\"minLength\": -1}", SCHEMA_2020_12, "/minLength"},
+        {"{\"maxItems\": 1.5}", SCHEMA_2020_12, "/maxItems"},
+        {"{\"multipleOf\": 0}", SCHEMA_2020_12, "/multipleOf"},
+        {"{\"minimum\": \"1\"}", SCHEMA_2020_12, "/minimum"},
+        {"{\"pattern\": \"(\"}", SCHEMA_2020_12, "/pattern"},
+        {"{\"patternProperties\": {\"[\": {}}}", SCHEMA_2020_12,
+         "/patternProperties"},
+        {"{\"required\": \"a\"}", SCHEMA_2020_12, "/required"},
+        {"{\"required\": [1]}", SCHEMA_2020_12, "/required"},
+        {"{\"items\": [{}]}", SCHEMA_2020_12, "/items"},
+        {"{\"properties\": {\"a\": 1}}", SCHEMA_2020_12, "/properties/a"},
+        {"{\"uniqueItems\": 1}", SCHEMA_2020_12, "/uniqueItems"},
+        {"{\"exclusiveMinimum\": true}", SCHEMA_2020_12,
+         "/exclusiveMinimum"},
+        {"{\"exclusiveMinimum\": 3}", SCHEMA_DRAFT4, "/exclusiveMinimum"},
+        {"{\"allOf\": []}", SCHEMA_2020_12, "/allOf"},
+        {"{\"$ref\": \"#/$defs/missing\"}", SCHEMA_2020_12, "missing"},
+        {"{\"$ref\": \"http://example.com/x.json\"}", SCHEMA_2020_12,
+         "http://example.com/x.json"},
+        {"{\"$dynamicRef\": \"#node\"}", SCHEMA_2020_12, "/$dynamicRef"},
+        {"{\"oneOf\": [{\"$ref\": \"#/$defs/a\"}], \"$defs\": {\"a\": {}},"
+         "\"discriminator\": {\"propertyName\": \"t\", \"mapping\": "
+         "{\"b\": \"#/$defs/b\"}}}", SCHEMA_2020_12, "/discriminator"},
+        {"{\"discriminator\": {\"mapping\": {}}}", SCHEMA_OAS30,
+         "/discriminator"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        refused(cases[i].schema, cases[i].d, AW_INVALID, cases[i].where);
+}
+
+/* Draft 4 keeps its own forms: boolean exclusive bounds, items arrays,
+ * and $ref hiding its siblings. */
+static void
+test_draft4_forms(void **state)
+{
+    struct fixture f;
+
+    (void)state;
+    fixture_dialect(&f, "{\"minimum\": 1, \"exclusiveMinimum\": true,"
+                        "\"items\": [{\"type\": \"integer\"}],"
+                        "\"additionalItems\": false}", SCHEMA_DRAFT4);
+    assert_true(check(&f, "2", 0).valid);
+    assert_false(check(&f, "1", 0).valid);
+    assert_true(check(&f, "[3]", 0).valid);
+    assert_false(check(&f, "[3, 4]", 0).valid);
+    fixture_fini(&f);
+    fixture_dialect(&f, "{\"definitions\": {\"s\": {\"type\": \"string\"}},"
+                        "\"properties\": {\"a\": {\"$ref\": "
+                        "\"#/definitions/s\", \"type\": \"integer\"}}}",
+                    SCHEMA_DRAFT4);
+    assert_true(check(&f, "{\"a\": \"x\"}", 0).valid);
+    fixture_fini(&f);
+}
+
 /* ------------------------------------------------------------------ */
 /* Main                                                                */
 /* ------------------------------------------------------------------ */
@@ -367,6 +1034,26 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suite),
+        cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_write_only),
+        cmocka_unit_test(test_read_only_through_ref),
+        cmocka_unit_test(test_strict),
+        cmocka_unit_test(test_strict_all_of),
+        cmocka_unit_test(test_filter_keep),
+        cmocka_unit_test(test_error_pointers),
+        cmocka_unit_test(test_error_combinators),
+        cmocka_unit_test(test_error_bound),
+        cmocka_unit_test(test_numbers_exact),
+        cmocka_unit_test(test_enum_structured),
+        cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_discriminator),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_unfinished),
+        cmocka_unit_test(test_limit_evals),
+        cmocka_unit_test(test_limit_nodes),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_draft4_forms),
     };
     int rc;
 
