@@ -57,6 +57,8 @@ line_break(struct slice s, size_t i)
     return 0;
 }
 
+/* True when header value v (after its leading blanks) has the shape
+   sh asks for. */
 static bool
 value_shaped(struct slice v, enum shape sh)
 {
@@ -108,6 +110,8 @@ header_line(struct slice s, size_t i)
     return false;
 }
 
+/* Each run of line breaks is looked at once: what the line after it
+   starts with. */
 bool
 inspect_crlf_match(const struct inspect_value *v, struct inspect_verdict *out)
 {

@@ -73,9 +73,10 @@ enum inspect_decode_mode {
  * Decode in[0..len) into out[0..cap) by the modes given, again and again
  * while a round changes something, at most max_rounds times (each round
  * is linear and never lengthens the text, so the whole is linear and
- * out needs no more room than the input). Invalid escapes are left as
- * they are and flagged. The result is then checked as UTF-8: overlong
- * forms, surrogates and truncated sequences are flagged, never repaired.
+ * out needs no more room than the input; out must not overlap in).
+ * Invalid escapes are left as they are and flagged. The result is then
+ * checked as UTF-8: overlong forms, surrogates and truncated sequences
+ * are flagged, never repaired.
  *
  * Returns AW_OK with *out_len and *flags set (flags are ORed into what
  * *flags held), AW_TOOBIG when cap < in.len (nothing written), or
@@ -395,5 +396,28 @@ bool inspect_ldap_match(const struct inspect_value *v,
  */
 bool inspect_xss_match(const struct inspect_value *v,
                        struct inspect_verdict *out);
+
+/* The detectors, as bits of a set. */
+enum inspect_detector {
+    INSPECT_SQLI = 1 << 0,
+    INSPECT_SSRF = 1 << 1,
+    INSPECT_TRAVERSAL = 1 << 2,
+    INSPECT_CRLF = 1 << 3,
+    INSPECT_NOSQL = 1 << 4,     /* for names, not values */
+    INSPECT_CMDI = 1 << 5,
+    INSPECT_TEMPLATE = 1 << 6,
+    INSPECT_LDAP = 1 << 7,
+    INSPECT_XSS = 1 << 8,
+};
+
+/*
+ * Run every detector in mask (INSPECT_* bits) on v and put in *out the
+ * verdict with the highest score (the earliest detector in the enum's
+ * order on a tie). ssrf may be NULL for the defaults. Returns true when
+ * any detector matched; *out is untouched otherwise.
+ */
+bool inspect_eval(const struct inspect_value *v, unsigned mask,
+                  const struct inspect_ssrf_opts *ssrf,
+                  struct inspect_verdict *out);
 
 #endif

@@ -23,7 +23,7 @@
  */
 #include <string.h>
 
-#include "inspect.h"
+#include "internal.h"
 
 #define WINDOW 64
 #define LOOKAHEAD 16
@@ -154,18 +154,12 @@ static const struct keyword keywords[] = {
     {"xp_cmdshell", SQL_FUNCTION, KW_DANGERFN},
 };
 
-static unsigned char
-lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
 /* Compare word (any case) with a lower-case table entry. */
 static int
 keyword_cmp(const char *w, size_t len, const char *entry)
 {
     for (size_t i = 0; i < len; i++) {
-        unsigned char a = lower((unsigned char)w[i]);
+        unsigned char a = inspect_lower((unsigned char)w[i]);
         unsigned char b = (unsigned char)entry[i];
 
         if (b == 0 || a != b)
@@ -305,8 +299,8 @@ static size_t
 number_end(const char *s, size_t n, size_t p)
 {
     if (p + 1 < n && s[p] == '0' &&
-        (lower((unsigned char)s[p + 1]) == 'x' ||
-         lower((unsigned char)s[p + 1]) == 'b')) {
+        (inspect_lower((unsigned char)s[p + 1]) == 'x' ||
+         inspect_lower((unsigned char)s[p + 1]) == 'b')) {
         size_t q = p + 2;
 
         while (q < n && hex_digit_value((unsigned char)s[q]) >= 0)
@@ -319,7 +313,7 @@ number_end(const char *s, size_t n, size_t p)
     if (p < n && s[p] == '.')
         for (p++; p < n && is_digit((unsigned char)s[p]); p++)
             ;
-    if (p + 1 < n && lower((unsigned char)s[p]) == 'e' &&
+    if (p + 1 < n && inspect_lower((unsigned char)s[p]) == 'e' &&
         (is_digit((unsigned char)s[p + 1]) ||
          ((s[p + 1] == '-' || s[p + 1] == '+') && p + 2 < n &&
           is_digit((unsigned char)s[p + 2]))))
@@ -464,12 +458,13 @@ context_string(struct inspect_sql_lexer *lx, struct inspect_sql_token *t)
 static bool
 prefixed_string(const char *s, size_t n, size_t p, size_t end)
 {
-    unsigned char c = lower((unsigned char)s[p]);
+    unsigned char c = inspect_lower((unsigned char)s[p]);
 
     return end == p + 1 && end < n && s[end] == '\'' &&
            (c == 'n' || c == 'x' || c == 'b' || c == 'e');
 }
 
+/* Variables: "@name", "@@version", "$1"; the sigils, then a word. */
 static size_t
 variable_end(const char *s, size_t n, size_t p)
 {
@@ -478,6 +473,12 @@ variable_end(const char *s, size_t n, size_t p)
     return word_end(s, n, p);
 }
 
+/*
+ * One token: after blanks and closed comments, the first of quoted
+ * tokens (strings, identifiers, comments to the end), numbers, words
+ * (keywords, functions, prefixed strings), variables and operators that
+ * matches at the current byte.
+ */
 bool
 inspect_sql_next(struct inspect_sql_lexer *lx, struct inspect_sql_token *t)
 {
@@ -671,6 +672,8 @@ statement_plausible(const struct view *v, size_t k)
     }
 }
 
+/* Record a finding at token k (clamped to the window) and return true,
+   so that a rule can end with "return found(...)". */
 static bool
 found(struct finding *f, const struct view *v, size_t k, const char *rule,
       unsigned score)
@@ -979,6 +982,11 @@ scan_context(struct slice in, enum inspect_sql_context ctx, bool backslash,
     return sc.n > 0 && scan_window(&sc, in.ptr, true, sc.n, ctx, f);
 }
 
+/*
+ * Read the value in each context, the quoted ones twice when a
+ * backslash makes MySQL and standard SQL disagree; the first rule that
+ * matches gives the verdict. At most five linear passes.
+ */
 bool
 inspect_sqli_match(const struct inspect_value *v,
                    struct inspect_verdict *out)

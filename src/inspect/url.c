@@ -56,6 +56,8 @@ inspect_ssrf_opts_default(struct inspect_ssrf_opts *o)
     o->max_len = 2048;
 }
 
+/* True when s is one of the n lower-case strings of list (ASCII case
+   folded). */
 static bool
 in_list(struct slice s, const char *const *list, size_t n)
 {
@@ -509,6 +511,7 @@ static const struct range4 ranges4[] = {
     {{240, 0, 0, 0}, 4, INSPECT_HOST_RESERVED},      /* and broadcast */
 };
 
+/* True when the first bits of address a equal those of net. */
 static bool
 prefix_match(const uint8_t *a, const uint8_t *net, unsigned bits)
 {
@@ -789,6 +792,8 @@ class_score(enum inspect_host_class c)
     }
 }
 
+/* Fill the verdict for an SSRF finding; the window is the URL's start,
+   where scheme and host are. */
 static bool
 ssrf_found(const struct inspect_value *v, const char *rule, unsigned score,
            struct inspect_verdict *out)
@@ -845,6 +850,12 @@ check_url(const struct inspect_value *v, const struct inspect_url *u,
     return false;
 }
 
+/*
+ * The checks in order of what they reveal: a URL that cannot be read
+ * whole, a malformed one, a refused scheme, a host that is not public,
+ * then ambiguity and credentials (check_url). Buffers are on the stack,
+ * bounded by INSPECT_URL_MAX.
+ */
 bool
 inspect_ssrf_match(const struct inspect_value *v,
                    const struct inspect_ssrf_opts *o,

@@ -688,6 +688,36 @@ test_adversarial_lengths(void **state)
     free(out);
 }
 
+static void
+test_eval(void **state)
+{
+    static const char *const schemes[] = {"https"};
+    struct inspect_ssrf_opts o;
+    struct inspect_verdict vd = {0};
+    struct inspect_value v;
+    unsigned all = (1u << 9) - 1;
+
+    /* Both a traversal (dot_dot, 90 for a run) and SQL (union_select,
+       95): the higher score wins. */
+    v = value_of("../../x' union select password from users--");
+    assert_true(inspect_eval(&v, all, NULL, &vd));
+    assert_string_equal(vd.detector, "sqli");
+    assert_true(inspect_eval(&v, INSPECT_TRAVERSAL | INSPECT_XSS, NULL,
+                             &vd));
+    assert_string_equal(vd.detector, "traversal");
+    assert_false(inspect_eval(&v, INSPECT_XSS | INSPECT_LDAP, NULL, &vd));
+
+    /* The SSRF options are passed through; NULL means the defaults. */
+    v = value_of("http://example.com/");
+    assert_false(inspect_eval(&v, all, NULL, &vd));
+    inspect_ssrf_opts_default(&o);
+    o.schemes = schemes;
+    o.nschemes = 1;
+    assert_true(inspect_eval(&v, INSPECT_SSRF, &o, &vd));
+    assert_string_equal(vd.rule, "scheme");
+    assert_false(inspect_eval(&v, 0, &o, &vd));
+}
+
 int
 main(void)
 {
@@ -709,6 +739,7 @@ main(void)
         cmocka_unit_test(test_origins),
         cmocka_unit_test(test_template_lookups),
         cmocka_unit_test(test_adversarial_lengths),
+        cmocka_unit_test(test_eval),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
