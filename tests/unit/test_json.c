@@ -13,7 +13,8 @@
  * Every file is also streamed through json_stream: whole (the same
  * outcome as json_parse), one byte at a time and, for files under 200
  * bytes, split in two at every offset, each giving the same tokens and
- * the same outcome (reason and offset included) as whole.
+ * the same outcome (reason and offset included) as whole; the tree of an
+ * accepted one, replayed by json_walk, gives the same tokens again.
  *
  * Then the bounds of json_limits, number forms, escapes and surrogates,
  * UTF-8 edge cases, error offsets, the token stream itself, and the
@@ -415,6 +416,7 @@ struct tlog {
     size_t len, cap;
     unsigned tokens;
     unsigned stop_at;          /* stop (AW_DECLINED) at this token; 0 never */
+    bool no_offsets;           /* log every offset as 0, as json_walk's */
 };
 
 struct verdict {
@@ -450,7 +452,7 @@ on_token_log(void *ctx, const struct json_token *t)
     if (t->kind == JSON_TOK_NUMBER)
         assert_true(t->text.len > 0);
     n = snprintf(head, sizeof(head), "%d %u %zu %zu:", (int)t->kind,
-                 t->depth, t->offset, t->text.len);
+                 t->depth, l->no_offsets ? 0 : t->offset, t->text.len);
     tlog_put(l, head, (size_t)n);
     tlog_put(l, t->text.ptr, t->text.len);
     tlog_put(l, "\n", 1);
@@ -515,10 +517,33 @@ same_run(const char *what, const char *name, const struct tlog *a,
         fail_msg("%s %s: other tokens than whole", name, what);
 }
 
+/* The tree json_parse built, replayed by json_walk, is the stream again. */
+static void
+check_walk(const char *name, const char *buf, size_t len)
+{
+    struct json_limits lim;
+    struct tlog streamed = {.no_offsets = true}, walked = {0};
+    struct verdict v;
+    struct run r;
+
+    json_limits_default(&lim);
+    stream_run(buf, len, &lim, NULL, 0, false, &streamed, &v);
+    run_bytes(&r, buf, len);
+    assert_int_equal(r.rc, AW_OK);
+    assert_int_equal(json_walk(r.v, on_token_log, &walked), AW_OK);
+    if (streamed.len != walked.len ||
+        memcmp(streamed.p, walked.p, streamed.len) != 0)
+        fail_msg("%s: the walked tree gives other tokens", name);
+    run_done(&r);
+    free(streamed.p);
+    free(walked.p);
+}
+
 /*
  * One document: streamed whole it must give json_parse's outcome (so
  * the verdicts judged above); byte by byte and, when short, split in two
- * at every offset, the same tokens and outcome as whole.
+ * at every offset, the same tokens and outcome as whole. An accepted one
+ * must give the same tokens again from its tree through json_walk.
  */
 static void
 check_stream(const char *name, const char *buf, size_t len, bool all_cuts)
@@ -538,6 +563,8 @@ check_stream(const char *name, const char *buf, size_t len, bool all_cuts)
                  vw.reason ? vw.reason : "-", r.rc,
                  r.err.reason ? r.err.reason : "-");
     run_done(&r);
+    if (vw.rc == AW_OK)
+        check_walk(name, buf, len);
     stream_run(buf, len, &lim, NULL, 0, true, &other, &vo);
     same_run("byte by byte", name, &whole, &vw, &other, &vo);
     for (size_t cut = 1; all_cuts && cut < len; cut++) {
