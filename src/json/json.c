@@ -129,7 +129,10 @@ decimal_fast(struct slice t, double *out)
  * The value of a number the tokenizer accepted (so finite). Integers
  * that fit an int64 and short decimals are converted here; the rest by
  * strtod, which reads the "C" locale's decimal point: the process never
- * calls setlocale, so that is what applies.
+ * calls setlocale, so that is what applies. A double is all there is for
+ * the others, so an integer past int64 or a decimal of more than 17
+ * digits has an approximate value (a known limitation; the text as
+ * written is kept beside it).
  */
 static bool
 number_value(struct builder *b, struct json_value *v)

@@ -315,8 +315,9 @@ value_done(struct json_stream *s, const char *p)
 
 /*
  * A seeded multiply-xorshift hash. The seed is random per process, so
- * names that collide cannot be computed in advance; the worst case is
- * bounded anyway by max_members comparisons per name.
+ * colliding names cannot simply be looked up, but the hash is not a
+ * keyed cryptographic one (a known limitation): names built to collide
+ * cost up to max_members comparisons each, the bound on the worst case.
  */
 static uint64_t
 name_hash(uint64_t seed, const char *p, size_t n)
