@@ -106,6 +106,8 @@ end_segment(struct climb *cl, size_t start, unsigned dots, unsigned other,
     bool up = other == 0 && (dots == 2 ||
                              (dots > 2 && after_sep && is_sep(c)));
 
+    if (dots == 0 && other == 0)
+        return;                 /* "//" and ";/" leave a run unbroken */
     if (!up) {
         cl->run = 0;
         return;
@@ -128,8 +130,7 @@ scan_segments(struct slice s, struct climb *cl)
         unsigned char c = path_char(s, &i);
 
         if (is_sep(c) || c == ';') {
-            if (dots + other > 0 || c != ';')
-                end_segment(cl, start, dots, other, after_sep, c);
+            end_segment(cl, start, dots, other, after_sep, c);
             dots = other = 0;
             after_sep = c != ';';
             start = i;

@@ -606,6 +606,13 @@ test_origins(void **state)
     assert_string_equal(rule, "dot_dot");
     assert_true(detect_at(inspect_traversal_match, "../../etc/x",
                           INSPECT_JSON_VALUE, NULL));
+    /* Empty segments do not break a run of climbs. */
+    assert_true(detect_at(inspect_traversal_match, "..;/..;/x",
+                          INSPECT_JSON_VALUE, NULL));
+    assert_true(detect_at(inspect_traversal_match, "....//....//x",
+                          INSPECT_JSON_VALUE, NULL));
+    assert_false(detect_at(inspect_traversal_match, "../x/../y",
+                           INSPECT_JSON_VALUE, NULL));
     assert_true(detect_at(inspect_traversal_match, "/etc/passwd",
                           INSPECT_JSON_VALUE, &rule));
     assert_string_equal(rule, "sensitive_file");
