@@ -359,7 +359,8 @@ bool inspect_crlf_match(const struct inspect_value *v,
 /*
  * "nosql": v's text is a name (a JSON member name or a parameter name)
  * that is a MongoDB query operator, whole or in brackets: "$ne",
- * "password[$regex]" (rule "operator").
+ * "password[$regex]" (rule "operator"); or a value holding JSON with an
+ * operator as a member name, '{"$ne": null}' (rule "json_operator").
  */
 bool inspect_nosql_match(const struct inspect_value *v,
                          struct inspect_verdict *out);

@@ -7,7 +7,9 @@
  * The value given is a name: a JSON member name or a query or form
  * parameter name. Only the operators of the query language count, so
  * "$schema", "$id" and "$ref" of JSON Schema, and prices such as "$100",
- * pass.
+ * pass. A value that holds JSON with an operator as a member name
+ * ('{"$ne": null}', which applications that parse a parameter as JSON
+ * turn into a query) counts too.
  */
 #include <string.h>
 
@@ -33,12 +35,39 @@ is_operator(const char *s, size_t len)
     return false;
 }
 
+/* The offset of the first '"$op":' in s (JSON member name that is an
+   operator, blanks allowed before the colon), or SIZE_MAX. */
+static size_t
+json_operator(struct slice s)
+{
+    for (size_t i = 0; i + 2 < s.len; i++) {
+        const char *q;
+        size_t j;
+
+        if (s.ptr[i] != '"' || s.ptr[i + 1] != '$')
+            continue;
+        q = memchr(s.ptr + i + 1, '"', s.len - i - 1);
+        if (q == NULL)
+            return SIZE_MAX;
+        j = (size_t)(q - s.ptr);
+        if (is_operator(s.ptr + i + 1, j - i - 1)) {
+            for (j++; j < s.len && (s.ptr[j] == ' ' || s.ptr[j] == '\t');
+                 j++)
+                ;
+            if (j < s.len && s.ptr[j] == ':')
+                return i;
+        }
+        i = j - 1;
+    }
+    return SIZE_MAX;
+}
+
 bool
 inspect_nosql_match(const struct inspect_value *v,
                     struct inspect_verdict *out)
 {
     struct slice s = v->text;
-    size_t start = 0;
+    size_t start = 0, at;
 
     /* The name itself, then each bracketed part: a[$ne], a[b][$gt]. */
     for (size_t i = 0; i <= s.len; i++) {
@@ -50,5 +79,9 @@ inspect_nosql_match(const struct inspect_value *v,
                                  85, start, out);
         start = i + 1;
     }
+    at = json_operator(s);
+    if (at != SIZE_MAX)
+        return inspect_found(v, "nosql", "inspect.nosql", "json_operator",
+                             85, at, out);
     return false;
 }
