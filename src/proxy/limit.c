@@ -394,8 +394,10 @@ check_ban(struct conn *c, struct request *r, struct ratelimit *rl,
     if (!ratelimit_banned(rl, key, &now, &left, &shared))
         return AW_OK;
     if (shared && !local_only && fleet_on(r->cfg) &&
-        ratelimit_fleet_ready(c->w->fleet))
+        ratelimit_fleet_ready(c->w->fleet)) {
+        r->fleet_ban_deferred = true;
         return AW_OK;
+    }
     r->retry_after_s = ceil_s(left);
     conn_refuse(c, 429, "abuse.banned",
                 "This client is banned for a while after abusive requests.");
@@ -606,6 +608,26 @@ fleet_fallback(struct conn *c, struct request *r, struct ratelimit *rl)
     return enter_gauges(c, r, rl);
 }
 
+/*
+ * Redis admitted a request whose address or principal this gateway
+ * holds a shared ban of: the ban was lifted on another gateway (or
+ * ended there first). Forget the local copies, which would otherwise
+ * come back into force while Redis is away. A decision that raced
+ * ahead of this gateway's own write of the ban costs only the local
+ * copy: the ban in Redis holds once the write lands.
+ */
+static void
+forget_stale_bans(const struct conn *c, const struct request *r,
+                  struct ratelimit *rl)
+{
+    struct ratelimit_now now = limit_now();
+
+    ratelimit_unban_shared(rl, ban_key_ip(rl, c), &now);
+    if (r->principal.kind != AUTH_NONE)
+        ratelimit_unban_shared(rl, ban_key_principal(rl, &r->principal),
+                               &now);
+}
+
 /* Apply Redis's answer; AW_OK when the request goes on. */
 static int
 fleet_apply(struct conn *c, struct request *r, struct ratelimit *rl,
@@ -616,6 +638,8 @@ fleet_apply(struct conn *c, struct request *r, struct ratelimit *rl,
 
     if (a->rc != AW_OK)
         return fleet_fallback(c, r, rl);
+    if (a->allowed && r->fleet_ban_deferred)
+        forget_stale_bans(c, r, rl);
     if (a->allowed)
         return enter_gauges(c, r, rl);
     if (a->banned) {

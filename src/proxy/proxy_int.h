@@ -131,6 +131,8 @@ struct request {
                                       leaves them */
     void *fleet_ticket;            /* the shared-limit decision awaited
                                       in PHASE_LIMIT_WAIT, or NULL */
+    bool fleet_ban_deferred;       /* a shared ban of the local table was
+                                      left to Redis's decision */
     struct slice problem_fields;   /* more "Name: value\r\n" lines for a
                                       gateway-made answer (in the arena),
                                       e.g. RateLimit fields; may be

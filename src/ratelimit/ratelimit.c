@@ -276,6 +276,19 @@ ratelimit_ban(struct ratelimit *rl, uint64_t key,
     return AW_OK;
 }
 
+bool
+ratelimit_unban_shared(struct ratelimit *rl, uint64_t key,
+                       const struct ratelimit_now *now)
+{
+    struct store_entry *e = store_lock(&rl->bans, key, now->mono_ns, false);
+    bool shared = e != NULL && (e->aux & BAN_SHARED) != 0;
+
+    if (shared)
+        *e = (struct store_entry){0};
+    store_unlock(&rl->bans, key);
+    return shared;
+}
+
 /* True when e is a live ban at now_ns. */
 static bool
 live_ban(const struct store_entry *e, uint64_t now_ns)

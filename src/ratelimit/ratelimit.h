@@ -223,6 +223,15 @@ int ratelimit_ban(struct ratelimit *rl, uint64_t key,
                   const struct ratelimit_ban_note *note,
                   uint64_t *duration_ns, unsigned *level);
 
+/*
+ * Forget the local copy of key's ban when it was shared (written to
+ * Redis), for a gateway that Redis told the ban is over: lifted on
+ * another gateway, or gone. Offence counts stay. True when one was
+ * there.
+ */
+bool ratelimit_unban_shared(struct ratelimit *rl, uint64_t key,
+                            const struct ratelimit_now *now);
+
 /* One live ban as ratelimit_bans and ratelimit_unban report it. */
 struct ratelimit_ban_info {
     char id[RATELIMIT_BAN_ID_HEX + 1];       /* "" when none was noted */

@@ -485,12 +485,21 @@ test_ban_lift(void **state)
     assert_int_equal(ratelimit_unban(rl, ID_A, &now, NULL), 1);
     assert_int_equal(ratelimit_unban(rl, ID_A, &now, NULL), 0);
 
+    /* A shared ban's local copy is forgotten on Redis's word; a local
+       one is not. */
+    ban_noted(rl, key_of(rl, "s"), &now, ID_C, "ip:192.0.2.9", true);
+    assert_false(ratelimit_unban_shared(rl, kb, &now));
+    assert_true(ratelimit_banned(rl, kb, &now, &left, NULL));
+    assert_true(ratelimit_unban_shared(rl, key_of(rl, "s"), &now));
+    assert_false(ratelimit_banned(rl, key_of(rl, "s"), &now, &left, NULL));
+    assert_false(ratelimit_unban_shared(rl, key_of(rl, "s"), &now));
+
     assert_int_equal(ratelimit_unban(rl, "ip:192.0.2.2", &now, &first), 1);
     assert_string_equal(first.id, ID_B);
     assert_false(ratelimit_banned(rl, kb, &now, &left, NULL));
     assert_int_equal(ratelimit_bans(rl, &now, b, 4, &total), 0);
     ratelimit_stats(rl, &st);
-    assert_true(st.bans == 4 && st.lifts == 3);
+    assert_true(st.bans == 5 && st.lifts == 3);
     ratelimit_free(rl);
 }
 
