@@ -182,6 +182,7 @@ config_free(struct config *c)
                        c->introspection->client_secret_len);
     route_table_free(c->route_table);
     policy_set_free(c->policy);
+    config_contracts_free(c);
     arena_fini(&c->strings);
     free(c);
 }

@@ -19,6 +19,7 @@
 
 #include "base/base.h"
 #include "http/http.h"
+#include "json/json.h"
 #include "ratelimit/ratelimit.h"
 #include "route/route.h"
 
@@ -364,6 +365,49 @@ struct config_abuse {
                                            remembered, default 24 h */
 };
 
+/* Defined by the contract module (contract/contract.h); owned. */
+struct openapi;
+
+/* contracts[].responses: what is done with the responses of a route. */
+enum config_responses {
+    RESPONSES_OFF,    /* not looked at (default) */
+    RESPONSES_LOG,    /* validated as they stream through; a violation
+                         is an event, the response passes */
+    RESPONSES_BLOCK,  /* read whole (max_response_buffer); an invalid
+                         one is replaced by a 502 problem */
+    RESPONSES_FILTER, /* read whole; members the schema does not list,
+                         and writeOnly ones, are dropped */
+};
+
+/*
+ * One contracts[] entry: an OpenAPI document that the routes naming it
+ * enforce as a positive security model. Strings live in the snapshot's
+ * arena; api is the compiled document, owned by the snapshot.
+ */
+struct config_contract {
+    char *name;                   /* letters, digits, '_', '-', '.' */
+    char *openapi;                /* absolute path of the document */
+    char *base_path;              /* prefix of every path of the
+                                     document; NULL: the path of its
+                                     servers[0].url */
+    bool strict;                  /* strict: true (default): an object
+                                     schema of a request body without
+                                     additionalProperties refuses members
+                                     it does not list */
+    bool refuse_unknown_query;    /* unknown_query: refuse (default) or
+                                     allow */
+    bool block_deprecated;        /* deprecated: block, or log (default) */
+    enum config_responses responses;
+    size_t max_response_buffer;   /* bytes of a response read whole in
+                                     block and filter modes, 1m */
+    bool monitor;                 /* mode: monitor: violations are
+                                     logged and let through; block is
+                                     the default */
+    unsigned max_errors;          /* failures named in one problem, 10 */
+    struct json_limits json;      /* json.*: bounds of a request body */
+    struct openapi *api;          /* compiled at load; owned */
+};
+
 /* A route; route_def.data points back to this. */
 struct config_route {
     char *name;
@@ -388,6 +432,9 @@ struct config_route {
                                          field): it is read whole, within
                                          limits.max_buffered_body, and
                                          parsed as JSON before authorize */
+    const struct config_contract *contract; /* routes[].contract: the
+                                         document the route enforces;
+                                         NULL: none */
 };
 
 /* A response header added to every answer. */
@@ -529,6 +576,9 @@ struct config {
     size_t rl_ban_entries;         /* abuse.max_bans: bans and offence
                                       counts, 65536; read at start */
     struct config_redis redis;     /* redis.*: fleet mode */
+
+    struct config_contract *contracts; /* contracts[], file order */
+    size_t ncontracts;
 
     struct arena strings;          /* owns every string above */
 };

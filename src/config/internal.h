@@ -409,6 +409,21 @@ int config_parse_route_limits(struct config_loader *ld,
 int config_ratelimit_cross(struct config_loader *ld);
 
 /*
+ * The contracts section (src/config/contract.c), parsed before the
+ * routes that name its entries: each document is compiled here.
+ * routes[].contract stores a pointer to the entry it names.
+ * config_contracts_free releases the compiled documents.
+ */
+int config_parse_contracts(struct config_loader *ld,
+                           const struct config_node *v, void *dst,
+                           const struct config_field *f, const char *where);
+int config_parse_route_contract(struct config_loader *ld,
+                                const struct config_node *v, void *dst,
+                                const struct config_field *f,
+                                const char *where);
+void config_contracts_free(struct config *c);
+
+/*
  * server.listen (src/config/tls.c): 1 to max listeners, each a
  * "host:port" string or a mapping {address, tls}, into the snapshot's
  * listeners and listener_tls. TLS settings are compiled here, reading

@@ -391,6 +391,9 @@ static const struct config_field routes_route_schema[] = {
     FIELD("max_in_flight", config_parse_uint, struct config_route,
           max_in_flight, 0, 1000000),
     {.key = "authz", .parse = routes_authz_later},
+    {.key = "contract",
+     .parse = config_parse_route_contract,
+     .offset = offsetof(struct config_route, contract)},
     {.key = NULL},
 };
 

@@ -506,6 +506,7 @@ static const struct config_field schema_top[] = {
     SECTION("redis", config_redis_fields),
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},
     SPECIAL("policies", config_parse_policies),
+    SPECIAL("contracts", config_parse_contracts),
     {.key = "routes", .parse = config_parse_routes, .required = true},
     {.key = NULL},
 };

@@ -214,4 +214,41 @@ bool json_is(const struct json_value *v, enum json_type t);
 /* True when v is an array whose every item is a string (NULL-safe). */
 bool json_is_string_array(const struct json_value *v);
 
+/*
+ * Writing tokens back as JSON text.
+ *
+ * A writer appends each token it is given to a fixed buffer, with the
+ * separators the grammar needs and strings escaped exactly (quote,
+ * backslash and control characters; other bytes, already valid UTF-8,
+ * as they are). Fed the tokens of json_stream, it writes the document
+ * without its insignificant whitespace. It can drop a member: the name
+ * and every token of its value.
+ */
+#define JSON_WRITER_MAX_DEPTH 1024
+
+struct json_writer {
+    struct buf *out;          /* borrowed; appended to */
+    bool after_name;          /* the last token written was a NAME */
+    bool dropping;            /* swallowing the value of a member */
+    unsigned drop_depth;      /* depth of the member being dropped */
+    uint64_t has_item[JSON_WRITER_MAX_DEPTH / 64]; /* by depth: the open
+                                 container there has a member or item */
+};
+
+/* Start writing to out (which must outlive the writer). */
+void json_writer_init(struct json_writer *w, struct buf *out);
+
+/*
+ * Append token t. Usable as a json_token_fn with the writer as ctx.
+ * Returns AW_OK, or AW_TOOBIG when out is full or the nesting passes
+ * JSON_WRITER_MAX_DEPTH (out then holds a cut document).
+ */
+int json_writer_token(void *w, const struct json_token *t);
+
+/*
+ * Instead of giving it NAME token t: drop that member. The tokens of
+ * its value, given next, are swallowed.
+ */
+void json_writer_drop(struct json_writer *w, const struct json_token *t);
+
 #endif

@@ -543,6 +543,7 @@ status_title(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 410: return "Gone";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
@@ -605,6 +606,7 @@ message_problem(struct conn *c, struct request *r, int status,
     struct bld o = {c->out, false};
     char body[768], line[128], esc[384];
     struct buf eb = {esc, 0, 0, sizeof(esc) - 1};
+    struct slice more = r->problem_members;
     int n;
 
     r->status = status;
@@ -616,7 +618,7 @@ message_problem(struct conn *c, struct request *r, int status,
     n = snprintf(body, sizeof(body),
                  "{\"type\":\"urn:apiward:problem:%s\",\"title\":\"%s\","
                  "\"status\":%d,\"detail\":\"%s\",\"reason\":\"%s\","
-                 "\"request_id\":\"%s\"}\n",
+                 "\"request_id\":\"%s\"",
                  reason, status_title(status), status, esc, reason, r->id);
     if (n < 0 || (size_t)n >= sizeof(body))
         n = 0;
@@ -625,7 +627,8 @@ message_problem(struct conn *c, struct request *r, int status,
     bld_str(&o, line);
     bld_str(&o, "Content-Type: application/problem+json\r\n"
                 "Cache-Control: no-store\r\n");
-    snprintf(line, sizeof(line), "Content-Length: %d\r\n", n);
+    snprintf(line, sizeof(line), "Content-Length: %zu\r\n",
+             n > 0 ? (size_t)n + more.len + 2 : 0);
     bld_str(&o, line);
     if (status == 405)
         put_allow(&o, r->allowed);
@@ -648,7 +651,11 @@ message_problem(struct conn *c, struct request *r, int status,
     if (c->close_after)
         bld_str(&o, "Connection: close\r\n");
     bld_str(&o, "\r\n");
-    bld_add(&o, (struct slice){body, (size_t)n});
+    if (n > 0) {
+        bld_add(&o, (struct slice){body, (size_t)n});
+        bld_add(&o, more);
+        bld_str(&o, "}\n");
+    }
     if (o.overflow) {
         c->close_after = true;
         return;
@@ -701,7 +708,7 @@ message_request_id(struct worker *w, struct request *r)
 
 static const char *const stage_names[] = {
     "parse", "route", "guard", "authenticate", "body", "authorize",
-    "limit", "forward", "respond", "tls",
+    "limit", "contract", "forward", "respond", "tls",
 };
 
 /* ISO 8601 UTC with milliseconds, cached per second per thread. */

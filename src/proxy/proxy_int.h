@@ -89,6 +89,7 @@ enum stage {
     STAGE_BODY,
     STAGE_AUTHZ,
     STAGE_LIMIT,
+    STAGE_CONTRACT,  /* the route's OpenAPI contract */
     STAGE_FORWARD,
     STAGE_RESPOND,
     STAGE_TLS,       /* the handshake failed; no request was read */
@@ -137,6 +138,11 @@ struct request {
                                       gateway-made answer (in the arena),
                                       e.g. RateLimit fields; may be
                                       empty */
+    struct slice problem_members;  /* more members for the body of a
+                                      gateway-made problem, each after
+                                      a ',' (in the arena; e.g. the
+                                      "errors" of a contract failure);
+                                      may be empty */
 
     /* The body read whole before authorize, on routes with buffer_body. */
     char *body;                    /* arena; NULL until reading starts */

@@ -23,7 +23,7 @@
 /* The stage names of the access log, which metrics label with. */
 static const char *const record_stages[] = {
     "parse", "route", "guard", "authenticate", "body", "authorize",
-    "limit", "forward", "respond",
+    "limit", "contract", "forward", "respond",
 };
 
 /*
