@@ -26,6 +26,8 @@ static const char usage[] =
     "                                 (--audience may be repeated), its\n"
     "                                 keys in a JWK Set file or at an\n"
     "                                 http(s):// URL\n"
+    "        [--openapi FILE]         and let through only what the\n"
+    "                                 OpenAPI document FILE describes\n"
     "  key new --consumer NAME --pepper-file FILE [--not-before DATE]\n"
     "        [--expires DATE]         make an API key; prints it once\n"
     "                                 with its keys-file line\n"
@@ -191,8 +193,9 @@ cmd_proxy(int argc, char **argv)
         fprintf(stderr, "apiward proxy: missing --to URL\n\n%s", usage);
         return 2;
     }
-    if (config_for_proxy_jwt(listen, to, use_jwt ? &jwt : NULL, &cfg,
-                             &errs) != AW_OK) {
+    if (config_for_proxy_contract(listen, to, use_jwt ? &jwt : NULL,
+                                  option_value(argc, argv, NULL, "--openapi"),
+                                  &cfg, &errs) != AW_OK) {
         config_errors_print(&errs, stderr);
         return 1;
     }

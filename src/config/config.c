@@ -527,10 +527,44 @@ proxy_identity(struct config_loader *ld, const struct config_proxy_jwt *jwt)
     return rc;
 }
 
+/*
+ * What --openapi stands for: one contract named "proxy" with every
+ * default, enforced by the catch-all route. The path is made absolute
+ * first, as the contracts section wants it.
+ */
+static int
+proxy_contract(struct config_loader *ld, const char *openapi)
+{
+    struct config_node root = {.type = CONFIG_NODE_MAP};
+    struct config_node *seq, *m;
+    char q[96], *abs = realpath(openapi, NULL);
+    struct slice s = {openapi, strlen(openapi)};
+    const char *path;
+    int rc;
+
+    if (abs == NULL) {
+        config_error_at(ld, 0, 0, "--openapi '%s': cannot open: %s",
+                        log_escape(q, sizeof(q), s), strerror(errno));
+        return AW_INVALID;
+    }
+    path = config_strdup(ld, abs, strlen(abs));
+    free(abs);
+    seq = proxy_node(ld, &root, "contracts", CONFIG_NODE_SEQ, NULL);
+    m = seq ? proxy_node(ld, seq, NULL, CONFIG_NODE_MAP, NULL) : NULL;
+    if (path == NULL || m == NULL ||
+        !proxy_node(ld, m, "name", CONFIG_NODE_SCALAR, "proxy") ||
+        !proxy_node(ld, m, "openapi", CONFIG_NODE_SCALAR, path))
+        return AW_NOMEM;
+    rc = config_parse_contracts(ld, seq, ld->c, NULL, "contracts");
+    if (rc == AW_OK)
+        ld->c->routes[0].contract = &ld->c->contracts[0];
+    return rc;
+}
+
 /* The options stand in for the file in the hash, one per line. */
 static void
 proxy_hash(struct config *c, const char *listen, const char *to_url,
-           const struct config_proxy_jwt *jwt)
+           const struct config_proxy_jwt *jwt, const char *openapi)
 {
     uint64_t h = config_fnv(CONFIG_FNV_BASIS, listen, strlen(listen));
 
@@ -548,6 +582,10 @@ proxy_hash(struct config *c, const char *listen, const char *to_url,
             h = config_fnv(h, jwt->audiences[i], strlen(jwt->audiences[i]));
         }
     }
+    if (openapi != NULL) {
+        h = config_fnv(h, "\n", 1);
+        h = config_fnv(h, openapi, strlen(openapi));
+    }
     config_hash_hex(h, c->hash);
 }
 
@@ -559,6 +597,15 @@ int
 config_for_proxy_jwt(const char *listen, const char *to_url,
                      const struct config_proxy_jwt *jwt, struct config **out,
                      struct config_errors *errs)
+{
+    return config_for_proxy_contract(listen, to_url, jwt, NULL, out, errs);
+}
+
+int
+config_for_proxy_contract(const char *listen, const char *to_url,
+                          const struct config_proxy_jwt *jwt,
+                          const char *openapi, struct config **out,
+                          struct config_errors *errs)
 {
     struct config_loader ld;
     struct config_addr to;
@@ -572,11 +619,13 @@ config_for_proxy_jwt(const char *listen, const char *to_url,
         rc = config_proxy_routes(&ld, &to);
     if (rc == AW_OK && jwt != NULL)
         rc = proxy_identity(&ld, jwt);
+    if (rc == AW_OK && openapi != NULL)
+        rc = proxy_contract(&ld, openapi);
     /* With --jwks every caller needs a token, and any valid one will do. */
     if (rc == AW_OK)
         rc = config_policy_builtin(&ld, &ld.c->routes[0], jwt != NULL);
     if (rc == AW_OK)
-        proxy_hash(ld.c, listen, to_url, jwt);
+        proxy_hash(ld.c, listen, to_url, jwt, openapi);
     return config_loader_finish(&ld, rc, out);
 }
 

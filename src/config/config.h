@@ -659,6 +659,18 @@ int config_for_proxy_jwt(const char *listen, const char *to_url,
                          const struct config_proxy_jwt *jwt,
                          struct config **out, struct config_errors *errs);
 
+/*
+ * config_for_proxy_jwt, and when openapi is not NULL (a document path,
+ * relative to the working directory; borrowed): one contract named
+ * "proxy" (contracts[0] with every other setting at its default)
+ * enforced by routes[0]. Problems in the document are reported as
+ * "contracts[0].openapi: ...".
+ */
+int config_for_proxy_contract(const char *listen, const char *to_url,
+                              const struct config_proxy_jwt *jwt,
+                              const char *openapi, struct config **out,
+                              struct config_errors *errs);
+
 /* Take a reference; returns c. */
 struct config *config_ref(struct config *c);
 

@@ -384,6 +384,18 @@ stage_forward(struct conn *c, struct request *r)
 }
 
 /*
+ * Stage contract: the verdict on the request kept since its head and
+ * body arrived is applied now (proxy_contract refuses when it fails).
+ */
+static void
+stage_contract(struct conn *c, struct request *r)
+{
+    r->stage = STAGE_CONTRACT;
+    if (proxy_contract(c, r) == AW_OK)
+        stage_forward(c, r);
+}
+
+/*
  * Stage authorize: the route's policy decides on the principal and on
  * what was kept of the request (proxy_authorize refuses when it does
  * not allow).
@@ -397,7 +409,7 @@ stage_authorize(struct conn *c, struct request *r)
     r->stage = STAGE_LIMIT;
     switch (proxy_limit(c, r)) {
     case AW_OK:
-        stage_forward(c, r);
+        stage_contract(c, r);
         break;
     case AW_AGAIN:
         /* Waiting for the shared limits; the timer bounds the wait. */
@@ -424,7 +436,7 @@ conn_resume_limit(struct conn *c, bool ok)
     if (c->phase == PHASE_LIMIT_WAIT)
         c->phase = PHASE_HEAD;
     if (ok)
-        stage_forward(c, &c->req);
+        stage_contract(c, &c->req);
     if (!c->closed)
         conn_pump(c);
 }
@@ -442,12 +454,12 @@ stage_body(struct conn *c, struct request *r)
 {
     bool chunked = r->h.framing == HTTP_BODY_CHUNKED;
 
-    if (!r->route->buffer_body || r->req_body_done) {
+    if (!r->body_whole || r->req_body_done) {
         stage_authorize(c, r);
         return;
     }
     r->stage = STAGE_BODY;
-    if (!r->body_is_json) {
+    if (r->route->buffer_body && !r->body_is_json) {
         refuse(c, 415, "body.unsupported_media_type",
                "This route reads the body as JSON: send it as "
                "application/json or another +json media type.");
@@ -457,7 +469,8 @@ stage_body(struct conn *c, struct request *r)
     r->body_cap = chunked ? (size_t)MIN(BODY_FIRST_CAP, r->body_max)
                           : (size_t)r->h.content_length;
     r->body = arena_alloc(&c->arena, r->body_cap);
-    if (r->body == NULL) {
+    if (r->body == NULL || (proxy_contract_wants_body(r) &&
+                            proxy_contract_body_begin(c, r) != AW_OK)) {
         refuse(c, 500, "gateway.no_memory", "Out of request memory.");
         return;
     }
@@ -614,6 +627,22 @@ body_expect(struct request *r)
 }
 
 /*
+ * A body a contract checks is read whole, so its declared length is
+ * held to the same bound as on routes with buffer_body (the guard
+ * checked those). False once the request is refused.
+ */
+static bool
+body_fits(struct conn *c, struct request *r)
+{
+    if (r->h.framing != HTTP_BODY_LENGTH ||
+        r->h.content_length <= buffered_body_max(r))
+        return true;
+    refuse(c, 413, "http.body_too_large",
+           "The request body is larger than this route reads whole.");
+    return false;
+}
+
+/*
  * A complete head is in the input buffer: run the stages up to forward.
  * Everything the later stages need is copied out of the head here. On
  * refusal the request is already answered and recorded.
@@ -640,13 +669,21 @@ start_request(struct conn *c)
     }
     if (!stage_route(c, r) || !stage_guard(c, r))
         return;
+    if (proxy_contract_head(c, r) != AW_OK) {
+        refuse(c, 500, "gateway.no_memory", "Out of request memory.");
+        return;
+    }
     r->req_framing = r->h.framing;
     r->body_left = r->h.content_length;
     r->req_body_done = r->req_framing == HTTP_BODY_NONE ||
                        (r->req_framing == HTTP_BODY_LENGTH &&
                         r->body_left == 0);
     http_chunked_init(&r->req_chunks);
-    if (r->route->buffer_body && !r->req_body_done)
+    r->body_whole = !r->req_body_done && (r->route->buffer_body ||
+                                          proxy_contract_wants_body(r));
+    if (r->body_whole && !body_fits(c, r))
+        return;
+    if (r->body_whole)
         body_expect(r);
     if (message_upstream_head(c, r) != AW_OK) {
         refuse(c, 431, "http.head_too_large",
@@ -900,6 +937,7 @@ body_take_length(struct conn *c, struct request *r)
     size_t n = (size_t)MIN(buf_len(&c->in), r->body_left);
 
     memcpy(r->body + r->body_len, c->in.data + c->in.start, n);
+    proxy_contract_feed(r, r->body + r->body_len, n);
     c->in.start += n;
     r->body_len += n;
     r->body_left -= n;
@@ -931,6 +969,7 @@ body_take_chunked(struct conn *c, struct request *r)
         return AW_NOMEM;
     }
     memcpy(r->body + r->body_len, c->in.data + c->in.start, pending);
+    proxy_contract_feed(r, r->body + r->body_len, pending);
     c->in.start += pending;
     r->body_len += pending;
     return rc;
@@ -955,7 +994,8 @@ body_complete(struct conn *c, struct request *r)
     r->req_framing = HTTP_BODY_LENGTH;
     r->body_left = r->body_len;
     r->req_body_done = r->body_len == 0;
-    if (r->body_len > 0) {
+    proxy_contract_body_end(c, r);
+    if (r->body_len > 0 && r->route->buffer_body) {
         json_limits_default(&lim);
         lim.max_bytes = r->body_len;
         rc = json_parse(r->body, r->body_len, &lim, &c->arena, &v, &jerr);

@@ -742,6 +742,37 @@ put_json_string(struct bld *o, const char *key, struct slice v)
     bld_str(o, "\"");
 }
 
+/*
+ * The operation of the route's contract the request was matched to
+ * (its operationId and path template, both from the document), and
+ * whether a failure was let through in monitor mode or a response
+ * broke the contract.
+ */
+static void
+put_contract(struct bld *o, const struct request *r)
+{
+    const struct contract_req *k = r->contract;
+    const char *s;
+
+    if (k == NULL)
+        return;
+    if (k->match.op != NULL) {
+        s = openapi_op_id(k->match.op);
+        put_json_string(o, "operation", (struct slice){s, strlen(s)});
+        s = openapi_op_template(k->match.op);
+        put_json_string(o, "template", (struct slice){s, strlen(s)});
+    }
+    if (k->monitored) {
+        bld_str(o, ",\"contract_monitored\":true");
+        put_json_string(o, "contract", (struct slice){k->reason,
+                                                      strlen(k->reason)});
+    }
+    if (k->res_reason != NULL)
+        put_json_string(o, "response_contract",
+                        (struct slice){k->res_reason,
+                                       strlen(k->res_reason)});
+}
+
 /* Queue the access-log line of a finished request. */
 void
 message_access_log(struct conn *c, struct request *r)
@@ -802,6 +833,7 @@ message_access_log(struct conn *c, struct request *r)
                                                          strlen(r->authz_rule)});
     if (r->authz_monitored)
         bld_str(&o, ",\"authz_monitored\":true");
+    put_contract(&o, r);
     bld_str(&o, "}\n");
     if (!o.overflow)
         accesslog_write(c->w->id, line, o.b.end);

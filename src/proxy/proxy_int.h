@@ -15,6 +15,7 @@
 
 #include "base/base.h"
 #include "config/config.h"
+#include "contract/contract.h"
 #include "http/http.h"
 #include "identity/identity.h"
 #include "loop/loop.h"
@@ -95,6 +96,49 @@ enum stage {
     STAGE_TLS,       /* the handshake failed; no request was read */
 };
 
+/*
+ * What the contract stage knows of a request on a route with a
+ * contract (in the request arena). The head is judged as it arrives and
+ * the body as it streams in; the verdict is only applied at the
+ * contract stage, after authentication, authorization and limits, so
+ * that a caller learns nothing of the contract before it is let in.
+ */
+struct contract_req {
+    const struct config_contract *ct;
+    struct openapi_match match;    /* op NULL when none was found */
+    bool failed;                   /* a verdict is kept below */
+    int status;                    /* of the refusal */
+    const char *reason;            /* reason code: contract.*, json.* */
+    const char *detail;            /* a fixed sentence, or in the arena */
+    struct slice errors;           /* ',"errors":[...]' for the problem
+                                      body (arena); may be empty */
+    bool monitored;                /* failed, let through (monitor) */
+
+    /* The request body, when it is JSON and read whole. */
+    struct openapi_body body;
+    struct json_stream *stream;    /* NULL: the body is not checked */
+    struct schema_validator *validator; /* NULL: no schema */
+
+    /* The response, when responses is not off. */
+    struct json_stream *res_stream;
+    struct schema_validator *res_validator;
+    struct json_writer *writer;    /* filter mode: the body re-written */
+    struct buf res_out;            /* the filtered body (arena) */
+    bool res_hold;                 /* held until read whole (block,
+                                      filter) */
+    bool res_failed;               /* invalid (reason in res_reason) */
+    const char *res_reason;
+    char *res_body;                /* the response body read so far */
+    size_t res_len;
+    size_t res_cap;
+    struct http_header *res_headers; /* copies of the head, kept while */
+    char *res_head;                  /* the body is held */
+    const char *spill;             /* bytes still to queue for the
+                                      client (a held body); NULL: none */
+    size_t spill_len;
+    bool spill_ends;               /* the response ends with the spill */
+};
+
 /* The request in progress on a connection. */
 struct request {
     struct config *cfg;            /* snapshot reference, or NULL */
@@ -151,6 +195,11 @@ struct request {
     uint64_t body_max;             /* limits.max_buffered_body, at most
                                       the route's max_body */
     bool body_is_json;             /* Content-Type, judged from the head */
+    bool body_whole;               /* the body is read whole before the
+                                      authorize stage (buffer_body, or
+                                      a JSON body a contract checks) */
+    struct contract_req *contract; /* the route's contract at work, or
+                                      NULL */
     bool body_buffered;            /* read whole: forwarded from body
                                       with Content-Length */
 
@@ -359,5 +408,35 @@ void message_request_id(struct worker *w, struct request *r);
 
 /* record.c: metrics and security events of a request as it ends. */
 void proxy_record(struct conn *c, struct request *r);
+
+/*
+ * A security event about r that is not its refusal (those are emitted
+ * as it ends): a violation let through in monitor mode, a deprecated
+ * operation, an invalid response. Strings are borrowed for the call.
+ */
+void proxy_record_event(struct conn *c, struct request *r,
+                        const char *action, const char *reason,
+                        const char *outcome, int severity);
+
+/*
+ * contract.c: the contract stage (see the comment there).
+ *
+ * proxy_contract_head judges the head of a request on a route with a
+ * contract, while the head is in the input buffer, and keeps the
+ * verdict in r->contract: AW_OK, or AW_NOMEM (the caller answers).
+ * proxy_contract_wants_body: the body is JSON to be checked, so it is
+ * read whole; proxy_contract_body_begin prepares the parser and the
+ * validator as reading starts (AW_OK or AW_NOMEM), proxy_contract_feed
+ * pushes each piece of the body as it arrives, and
+ * proxy_contract_body_end completes the verdict. proxy_contract, the
+ * stage, applies it: AW_OK when the request goes on, AW_DECLINED once
+ * it has been answered (conn_refuse).
+ */
+int proxy_contract_head(struct conn *c, struct request *r);
+bool proxy_contract_wants_body(const struct request *r);
+int proxy_contract_body_begin(struct conn *c, struct request *r);
+void proxy_contract_feed(struct request *r, const char *p, size_t n);
+void proxy_contract_body_end(struct conn *c, struct request *r);
+int proxy_contract(struct conn *c, struct request *r);
 
 #endif

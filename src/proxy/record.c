@@ -158,6 +158,32 @@ record_event(struct conn *c, struct request *r, const char *action,
     events_emit(c->w->id, &e);
 }
 
+void
+proxy_record_event(struct conn *c, struct request *r, const char *action,
+                   const char *reason, const char *outcome, int severity)
+{
+    char method[16], path[513], cred[13];
+    struct security_event e = {0};
+
+    if (!events_enabled())
+        return;
+    slice_copy_cstr(method, sizeof(method), r->method);
+    slice_copy_cstr(path, sizeof(path), r->path);
+    credential_hash(r, cred);
+    e.action = action;
+    e.category = "intrusion_detection";
+    e.reason = reason;
+    e.outcome = outcome;
+    e.severity = severity;
+    e.request_id = r->id;
+    e.method = method;
+    e.path = path;
+    e.route = r->route != NULL ? r->route->name : NULL;
+    e.client_ip = c->peer_text;
+    e.credential_id = cred[0] != '\0' ? cred : NULL;
+    events_emit(c->w->id, &e);
+}
+
 /* The 48-bit number of a 12-hex-digit credential id; 0 for none. */
 static uint64_t
 credential_number(const char *id)
@@ -255,6 +281,13 @@ record_refusal(struct conn *c, struct request *r)
     else if (r->stage == STAGE_PARSE && is_ambiguous(r->reason))
         record_event(c, r, "http.ambiguous_request", "intrusion_detection",
                      7);
+    else if (r->stage == STAGE_CONTRACT)
+        record_event(c, r, strcmp(r->reason, "contract.deprecated") == 0
+                               ? "contract.deprecated" : "contract.violation",
+                     "intrusion_detection", 5);
+    else if (strncmp(r->reason, "contract.", 9) == 0)
+        record_event(c, r, "contract.response_violation",
+                     "intrusion_detection", 6);
 }
 
 void
