@@ -1163,7 +1163,12 @@ pump_response_head(struct conn *c, struct request *r, struct upconn *u)
             conn_upstream_failed(c, UPSTREAM_BAD);
         return true;
     }
-    if (message_response_head(c, r) != AW_OK) {
+    rc = proxy_contract_response(c, r, u);
+    if (rc == AW_NOMEM) {
+        refuse(c, 500, "gateway.no_memory", "Out of request memory.");
+        return false;
+    }
+    if (rc != AW_AGAIN && message_response_head(c, r) != AW_OK) {
         conn_upstream_failed(c, UPSTREAM_BAD);
         return false;
     }
@@ -1191,6 +1196,7 @@ pump_response_body(struct conn *c, struct request *r, struct upconn *u)
     if (r->res_framing == HTTP_BODY_LENGTH) {
         size_t n = copy_some(&u->in, &c->out, r->res_left);
 
+        proxy_contract_response_data(r, c->out.data + c->out.end - n, n);
         r->res_left -= n;
         r->res_done = r->res_left == 0;
         r->bytes_out += n;
@@ -1211,14 +1217,19 @@ pump_response_body(struct conn *c, struct request *r, struct upconn *u)
             conn_upstream_failed(c, UPSTREAM_BAD);
             return false;
         }
+        proxy_contract_response_data(r, u->in.data + u->in.start, pending);
         emit_payload(&u->in, &pending, &c->out, r->res_chunked_out);
         r->res_done = rc == AW_DONE;
     } else {
+        size_t from = u->in.start;
+
         pending = buf_len(&u->in);
         while (pending > 0 &&
                emit_payload(&u->in, &pending, &c->out, r->res_chunked_out))
             ;
         u->in.start = u->in.end - pending;
+        proxy_contract_response_data(r, u->in.data + from,
+                                     u->in.start - from);
         r->res_done = u->eof && buf_len(&u->in) == 0;
     }
     if (r->res_done && r->res_chunked_out &&
@@ -1226,6 +1237,95 @@ pump_response_body(struct conn *c, struct request *r, struct upconn *u)
         r->res_done = false;
     r->bytes_out = before + (c->out.end >= start ? c->out.end - start : 0);
     return c->out.end != start;
+}
+
+/*
+ * Take the next piece of a held response body out of the upstream
+ * buffer (decoded, when chunked) into the contract's hold. Returns
+ * AW_DONE when the body has been read whole, AW_AGAIN for more,
+ * AW_TOOBIG once it passed the bound (the piece is held too), or
+ * AW_INVALID for malformed chunks.
+ */
+static int
+hold_some(struct request *r, struct upconn *u)
+{
+    struct http_error err;
+    size_t n = buf_len(&u->in);
+    int rc = AW_AGAIN, held;
+
+    if (r->res_framing == HTTP_BODY_LENGTH) {
+        n = (size_t)MIN(n, r->res_left);
+        r->res_left -= n;
+        rc = r->res_left == 0 ? AW_DONE : AW_AGAIN;
+    } else if (r->res_framing == HTTP_BODY_CHUNKED) {
+        n = 0;
+        rc = dechunk(&r->res_chunks, &u->in, &n, SIZE_MAX, UINT64_MAX, &err);
+        if (rc != AW_AGAIN && rc != AW_DONE)
+            return AW_INVALID;
+    } else if (u->eof) {
+        rc = AW_DONE;
+    }
+    r->contract->res_complete = rc == AW_DONE;
+    held = proxy_contract_hold(r, u->in.data + u->in.start, n);
+    u->in.start += n;
+    return held == AW_OK ? rc : held;
+}
+
+/*
+ * Queue what fits of a released body for the client, as chunks when
+ * the client is sent chunks. Once it is all queued, the response is
+ * done if the backend's body was read whole; else the rest passes as
+ * usual. Returns true on progress.
+ */
+static bool
+pump_spill(struct conn *c, struct request *r)
+{
+    struct contract_req *k = r->contract;
+    size_t pending = buf_len(&k->spill), before = pending;
+
+    while (pending > 0 &&
+           emit_payload(&k->spill, &pending, &c->out, r->res_chunked_out))
+        ;
+    r->bytes_out += before - pending;
+    if (pending > 0)
+        return before != pending;
+    k->spill.data = NULL;
+    if (k->spill_ends) {
+        r->res_done = !r->res_chunked_out ||
+                      buf_append(&c->out, "0\r\n\r\n", 5) == AW_OK;
+        k->res_complete = r->res_done;
+    }
+    return true;
+}
+
+/*
+ * A response body held for its contract (responses block or filter):
+ * read it whole, then release it (or its filtered form, or a 502), or
+ * release what was held as it is once it passes the bound.
+ */
+static bool
+pump_response_held(struct conn *c, struct request *r, struct upconn *u)
+{
+    int rc;
+
+    if (!r->contract->res_hold)
+        return pump_spill(c, r);
+    if (buf_len(&u->in) == 0 && !u->eof)
+        return false;
+    rc = hold_some(r, u);
+    if (rc == AW_INVALID) {
+        conn_upstream_failed(c, UPSTREAM_BAD);
+        return false;
+    }
+    if (rc == AW_AGAIN)
+        return true;
+    rc = proxy_contract_release(c, r, rc == AW_DONE);
+    if (rc == AW_TOOBIG)
+        conn_upstream_failed(c, UPSTREAM_BAD);
+    if (rc != AW_OK)
+        return false;
+    pump_spill(c, r);
+    return true;
 }
 
 /* Reading the backend waits while the client buffer is nearly full. */
@@ -1280,16 +1380,19 @@ pump_forward(struct conn *c)
     if (c->closed || r->up != u)
         return true;
     if (r->res_head_done && !r->res_done)
-        progress |= pump_response_body(c, r, u);
+        progress |= proxy_contract_holding(r) ? pump_response_held(c, r, u)
+                                              : pump_response_body(c, r, u);
     if (c->closed || r->up != u)
         return true;
-    if (u->eof && !r->res_done && buf_len(&u->in) == 0) {
+    if (u->eof && !r->res_done && buf_len(&u->in) == 0 &&
+        !(r->contract != NULL && r->contract->res_complete)) {
         conn_upstream_failed(c, r->res_head_done ? UPSTREAM_TRUNCATED
                                                   : UPSTREAM_RESET);
         return true;
     }
     if (r->res_done) {
         r->t_up_end = clock_mono_us();
+        proxy_contract_response_end(c, r);
         finish_request(c);
         return true;
     }

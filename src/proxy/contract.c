@@ -31,6 +31,8 @@
 
 #define ERRORS_MAX_BYTES 4096      /* the "errors" member of a problem */
 #define ERROR_TEXT_MAX 128         /* one pointer or name in it */
+#define HOLD_ARENA_EXTRA (1u << 20) /* parser and validator of a held
+                                       response, past its two copies */
 
 /* Keep the first verdict; later failures of the same request add none. */
 static void
@@ -357,4 +359,289 @@ proxy_contract(struct conn *c, struct request *r)
     contract_event(c, r, "contract.deprecated", "contract.deprecated",
                    "allowed", 3);
     return AW_OK;
+}
+
+/*
+ * RESPONSES
+ *
+ * With responses: log, the body is validated as it streams to the
+ * client, and a violation is an event. With block and filter the body
+ * is held, head and all, until it has been read whole: block then
+ * replaces an invalid response by a 502 problem, filter re-writes the
+ * JSON without the members the schema does not list (and writeOnly
+ * ones) and sends it with its new Content-Length. A response larger
+ * than max_response_buffer is sent on unchanged, with an event: holding
+ * it would make every response cost its whole size in memory.
+ */
+
+/* The first Content-Type of the response; ptr NULL when it has none. */
+static struct slice
+response_type(const struct http_response *res)
+{
+    for (unsigned i = 0; i < res->nheaders; i++)
+        if (slice_is(res->headers[i].name, "content-type"))
+            return res->headers[i].value;
+    return SLICE_NULL;
+}
+
+/* Filter mode: the validator decides which members the writer keeps. */
+static int
+on_filter_token(void *ctx, const struct json_token *t)
+{
+    struct contract_req *k = ctx;
+    int rc = schema_validator_token(k->res_validator, t);
+
+    if (rc != AW_OK)
+        return rc;
+    if (t->kind == JSON_TOK_NAME && !k->writer->dropping &&
+        !schema_validator_keep(k->res_validator)) {
+        json_writer_drop(k->writer, t);
+        return AW_OK;
+    }
+    return json_writer_token(k->writer, t);
+}
+
+/* Move a slice that pointed into from[] to the same place in to[]. */
+static struct slice
+rebase(struct slice s, const char *from, char *to)
+{
+    return s.ptr == NULL ? s : (struct slice){to + (s.ptr - from), s.len};
+}
+
+/*
+ * Copy the response head (bytes and header array) into the arena: the
+ * upstream buffer and the worker's header array are reused while the
+ * body is held.
+ */
+static int
+keep_head(struct conn *c, struct request *r, struct upconn *u,
+          struct contract_req *k)
+{
+    const char *from = u->in.data + u->in.start;
+    size_t nh = r->res.nheaders;
+
+    k->res_head = arena_dup(&c->arena, from, r->res.head_len);
+    k->res_headers = arena_alloc(&c->arena, (nh + 1) * sizeof(*k->res_headers));
+    if (k->res_head == NULL || k->res_headers == NULL)
+        return AW_NOMEM;
+    for (size_t i = 0; i < nh; i++) {
+        k->res_headers[i].name = rebase(r->res.headers[i].name, from,
+                                        k->res_head);
+        k->res_headers[i].value = rebase(r->res.headers[i].value, from,
+                                         k->res_head);
+    }
+    r->res.headers = k->res_headers;
+    r->res.reason = rebase(r->res.reason, from, k->res_head);
+    return AW_OK;
+}
+
+/*
+ * Prepare the holding of a body of at most max bytes: the buffer (with
+ * room for one more read past the bound, so that the piece that crosses
+ * it is kept too), the parser, and in filter mode the writer and its
+ * output (re-written JSON is never longer than what it was read from).
+ */
+static int
+hold_begin(struct conn *c, struct request *r, struct upconn *u,
+           struct contract_req *k, size_t max)
+{
+    struct json_limits lim;
+    bool filter = k->ct->responses == RESPONSES_FILTER;
+
+    k->res_cap = max + u->in.cap;
+    c->arena.max += 2 * k->res_cap + HOLD_ARENA_EXTRA;
+    k->res_body = arena_alloc(&c->arena, k->res_cap);
+    if (k->res_body == NULL || keep_head(c, r, u, k) != AW_OK)
+        return AW_NOMEM;
+    json_limits_default(&lim);
+    lim.max_bytes = max;
+    if (filter) {
+        k->writer = arena_alloc(&c->arena, sizeof(*k->writer));
+        k->res_out = (struct buf){arena_alloc(&c->arena, max), 0, 0, max};
+        if (k->writer == NULL || k->res_out.data == NULL)
+            return AW_NOMEM;
+        json_writer_init(k->writer, &k->res_out);
+    }
+    k->res_stream = json_stream_new(&lim, filter ? on_filter_token
+                                                 : schema_validator_token,
+                                    filter ? (void *)k
+                                           : (void *)k->res_validator,
+                                    &c->arena);
+    k->res_hold = true;
+    return k->res_stream != NULL ? AW_OK : AW_NOMEM;
+}
+
+/* A response the contract has something to say about, passed on. */
+static void
+response_event(struct conn *c, struct request *r, const char *reason,
+               const char *outcome)
+{
+    r->contract->res_reason = reason;
+    proxy_record_event(c, r, "contract.response_violation", reason, outcome,
+                       5);
+}
+
+int
+proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
+{
+    struct contract_req *k = r->contract;
+    const struct schema *s = NULL;
+    struct json_limits lim;
+    enum config_responses mode;
+    unsigned flags = SCHEMA_RESPONSE;
+    size_t max;
+    int rc;
+
+    if (k == NULL || k->match.op == NULL ||
+        k->ct->responses == RESPONSES_OFF || r->res.framing == HTTP_BODY_NONE ||
+        (r->res.framing == HTTP_BODY_LENGTH && r->res.content_length == 0))
+        return AW_OK;
+    mode = k->ct->responses;
+    rc = openapi_response_schema(k->match.op, r->res.status,
+                                 response_type(&r->res), &s);
+    if (rc != AW_OK) {
+        response_event(c, r, "contract.undocumented_response", "allowed");
+        return AW_OK;
+    }
+    if (s == NULL)
+        return AW_OK;
+    max = k->ct->max_response_buffer;
+    if (mode != RESPONSES_LOG && r->res.framing == HTTP_BODY_LENGTH &&
+        r->res.content_length > max) {
+        response_event(c, r, "contract.response_too_large", "allowed");
+        return AW_OK;
+    }
+    if (mode == RESPONSES_FILTER)
+        flags |= SCHEMA_FILTER;
+    k->res_validator = schema_validator_new(s, flags, k->ct->max_errors,
+                                            &c->arena);
+    if (k->res_validator == NULL)
+        return AW_NOMEM;
+    if (mode != RESPONSES_LOG)
+        return hold_begin(c, r, u, k, max) == AW_OK ? AW_AGAIN : AW_NOMEM;
+    json_limits_default(&lim);
+    lim.max_bytes = SIZE_MAX;
+    k->res_stream = json_stream_new(&lim, schema_validator_token,
+                                    k->res_validator, &c->arena);
+    return k->res_stream != NULL ? AW_OK : AW_NOMEM;
+}
+
+void
+proxy_contract_response_data(struct request *r, const char *p, size_t n)
+{
+    struct contract_req *k = r->contract;
+    struct json_error err;
+
+    if (k != NULL && k->res_stream != NULL && !k->res_hold && n > 0)
+        (void)json_stream_feed(k->res_stream, p, n, &err);
+}
+
+/*
+ * True when the response stream validated whole; *json says whether it
+ * parsed at all.
+ */
+static bool
+response_valid(struct contract_req *k, bool *json)
+{
+    const struct schema_error *e;
+    struct json_error err;
+    size_t n;
+
+    *json = json_stream_finish(k->res_stream, &err) == AW_OK;
+    return *json && schema_validator_done(k->res_validator, &e, &n);
+}
+
+void
+proxy_contract_response_end(struct conn *c, struct request *r)
+{
+    struct contract_req *k = r->contract;
+
+    bool json;
+
+    if (k == NULL || k->res_stream == NULL || k->res_hold)
+        return;
+    if (!response_valid(k, &json))
+        response_event(c, r, "contract.invalid_response", "allowed");
+    k->res_stream = NULL;
+}
+
+bool
+proxy_contract_holding(const struct request *r)
+{
+    const struct contract_req *k = r->contract;
+
+    return k != NULL && (k->res_hold || k->spill.data != NULL);
+}
+
+int
+proxy_contract_hold(struct request *r, const char *p, size_t n)
+{
+    struct contract_req *k = r->contract;
+    struct json_error err;
+
+    if (k->res_len + n > k->ct->max_response_buffer) {
+        /* The slack past the bound holds this last piece. */
+        memcpy(k->res_body + k->res_len, p, MIN(n, k->res_cap - k->res_len));
+        k->res_len += MIN(n, k->res_cap - k->res_len);
+        return AW_TOOBIG;
+    }
+    memcpy(k->res_body + k->res_len, p, n);
+    k->res_len += n;
+    (void)json_stream_feed(k->res_stream, p, n, &err);
+    return AW_OK;
+}
+
+/* Queue bytes as the body that follows the head being released. */
+static void
+spill(struct contract_req *k, const char *p, size_t n, bool ends)
+{
+    k->spill = (struct buf){(char *)p, 0, n, n};
+    k->spill_ends = ends;
+}
+
+/*
+ * Write the held head with the framing of a body of len bytes (or, with
+ * as_received, the framing the backend sent). AW_OK or AW_TOOBIG.
+ */
+static int
+release_head(struct conn *c, struct request *r, bool as_received, size_t len)
+{
+    if (!as_received) {
+        r->res.framing = HTTP_BODY_LENGTH;
+        r->res.content_length = len;
+    }
+    return message_response_head(c, r);
+}
+
+int
+proxy_contract_release(struct conn *c, struct request *r, bool complete)
+{
+    struct contract_req *k = r->contract;
+    bool json, valid;
+
+    k->res_hold = false;
+    if (!complete) {
+        k->res_stream = NULL;   /* the rest passes unchecked */
+        response_event(c, r, "contract.response_too_large", "allowed");
+        spill(k, k->res_body, k->res_len, k->res_complete);
+        return release_head(c, r, true, 0);
+    }
+    valid = response_valid(k, &json);
+    k->res_stream = NULL;
+    if (k->ct->responses == RESPONSES_FILTER && json) {
+        if (!valid)
+            response_event(c, r, "contract.invalid_response", "allowed");
+        spill(k, k->res_out.data, buf_len(&k->res_out), true);
+        return release_head(c, r, false, buf_len(&k->res_out));
+    }
+    if (!valid) {
+        k->res_reason = "contract.invalid_response";
+        r->stage = STAGE_RESPOND;
+        conn_refuse(c, 502, "contract.invalid_response",
+                    "The upstream server's response does not match the "
+                    "API's contract.");
+        return AW_DECLINED;
+    }
+    spill(k, k->res_body, k->res_len, true);
+    return release_head(c, r, false, k->res_len);
 }

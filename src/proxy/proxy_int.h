@@ -133,9 +133,9 @@ struct contract_req {
     size_t res_cap;
     struct http_header *res_headers; /* copies of the head, kept while */
     char *res_head;                  /* the body is held */
-    const char *spill;             /* bytes still to queue for the
-                                      client (a held body); NULL: none */
-    size_t spill_len;
+    bool res_complete;             /* the backend's body is read whole */
+    struct buf spill;              /* a held body still to queue for
+                                      the client; data NULL: none */
     bool spill_ends;               /* the response ends with the spill */
 };
 
@@ -438,5 +438,26 @@ int proxy_contract_body_begin(struct conn *c, struct request *r);
 void proxy_contract_feed(struct request *r, const char *p, size_t n);
 void proxy_contract_body_end(struct conn *c, struct request *r);
 int proxy_contract(struct conn *c, struct request *r);
+
+/*
+ * The response side. proxy_contract_response runs once the response
+ * head is parsed, while it is in the upstream buffer: AW_OK (the caller
+ * writes the head and passes the body, feeding it to
+ * proxy_contract_response_data, then calls proxy_contract_response_end
+ * when it ended), AW_AGAIN (the head is held: the caller hands the body
+ * to proxy_contract_hold until it is read whole, or until that returns
+ * AW_TOOBIG, then calls proxy_contract_release), or AW_NOMEM.
+ * proxy_contract_release writes the head and queues the body in
+ * r->contract->spill (AW_OK), answers 502 (AW_DECLINED), or AW_TOOBIG
+ * when the head does not fit.
+ */
+int proxy_contract_response(struct conn *c, struct request *r,
+                            struct upconn *u);
+void proxy_contract_response_data(struct request *r, const char *p,
+                                  size_t n);
+void proxy_contract_response_end(struct conn *c, struct request *r);
+bool proxy_contract_holding(const struct request *r);
+int proxy_contract_hold(struct request *r, const char *p, size_t n);
+int proxy_contract_release(struct conn *c, struct request *r, bool complete);
 
 #endif
