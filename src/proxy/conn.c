@@ -9,14 +9,18 @@
  * a time, in order; pipelined requests wait in the input buffer.
  *
  * Stages run in the order of the design: parse, route, guard,
- * authenticate, body, authorize, limit, forward, respond, record. A
- * stage that refuses the request answers with a problem document and the
- * request is recorded with that stage's name.
+ * authenticate, body, authorize, limit, contract, forward, respond,
+ * record. A stage that refuses the request answers with a problem
+ * document and the request is recorded with that stage's name.
  *
  * Bodies stream to the backend as they arrive, except on routes with
- * buffer_body: there the body stage reads the body whole into the
- * request arena once the caller is authenticated, parses it as JSON for
- * the authorize stage, and the backend gets it with a Content-Length.
+ * buffer_body and JSON bodies a contract checks: there the body stage
+ * reads the body whole into the request arena once the caller is
+ * authenticated (pushing each piece through the contract's validator
+ * as it arrives), parses it as JSON for the authorize stage when the
+ * policy reads it, and the backend gets it with a Content-Length.
+ * Responses stream to the client, except those a contract holds whole
+ * to block or filter them (contract.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -976,9 +980,11 @@ body_take_chunked(struct conn *c, struct request *r)
 }
 
 /*
- * The whole body is in r->body: parse it for the authorize stage and
- * make it the body sent upstream, framed by Content-Length. An empty
- * body leaves body_json NULL.
+ * The whole body is in r->body: complete the contract's verdict on it,
+ * parse it for the authorize stage when the policy reads it, and make
+ * it the body sent upstream, framed by Content-Length. An empty body
+ * leaves body_json NULL. A body both checked and read by the policy is
+ * parsed twice: the validator consumes tokens and builds no tree.
  */
 static void
 body_complete(struct conn *c, struct request *r)

@@ -6,9 +6,11 @@
  * from message_access_log. It counts the request into the worker's
  * metrics shard, samples the worker's backends and caches at most once
  * a second, and emits a security event for the refusals a security
- * team wants to see one by one: failed authentication and requests
- * refused as ambiguous (the request-smuggling class). Authorization
- * decisions emit their own events in the authorize stage.
+ * team wants to see one by one: failed authentication, requests
+ * refused as ambiguous (the request-smuggling class), and requests or
+ * responses that break a route's contract. Authorization decisions
+ * emit their own events in the authorize stage, and the contract stage
+ * those it lets through (monitor mode, deprecated operations).
  */
 #include <string.h>
 
