@@ -16,6 +16,7 @@
  * reload compiles the documents again, so an edited document takes
  * effect with the configuration that names it.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -226,6 +227,12 @@ contract_compile(struct config_loader *ld, const struct config_node *m,
     if (rc == AW_NOMEM) {
         ld->nomem = true;
         return rc;
+    }
+    if (rc == AW_IO) {
+        config_error(ld, config_map_get(m, "openapi"),
+                     "%s.openapi: cannot read %s: %s", where, ct->openapi,
+                     strerror(errno));
+        return AW_INVALID;
     }
     if (rc != AW_OK) {
         config_error(ld, config_map_get(m, "openapi"), "%s.openapi: %s",

@@ -1789,6 +1789,157 @@ test_identity_relative_paths(void **state)
     config_unref(c);
 }
 
+/* ------------------------------------------------------------------ */
+/* contracts                                                           */
+/* ------------------------------------------------------------------ */
+
+/* A small OpenAPI document next to the configuration file. */
+static char contract_doc[128];
+
+static int
+contract_setup(void **state)
+{
+    static const char doc[] =
+        "{\"openapi\": \"3.0.3\", \"info\": {\"title\": \"t\", "
+        "\"version\": \"1\"}, \"paths\": {\"/pets\": {\"get\": "
+        "{\"responses\": {\"200\": {\"description\": \"ok\"}}}}}}";
+    FILE *f;
+
+    (void)state;
+    snprintf(contract_doc, sizeof(contract_doc), "%s/api.json", test_dir);
+    f = fopen(contract_doc, "w");
+    if (f == NULL)
+        return -1;
+    fputs(doc, f);
+    return fclose(f);
+}
+
+static int
+contract_teardown(void **state)
+{
+    (void)state;
+    unlink(contract_doc);
+    return 0;
+}
+
+#define CONTRACT_ROUTES                                                        \
+    "upstreams:\n"                                                             \
+    "  demo:\n"                                                                \
+    "    servers: [\"127.0.0.1:9000\"]\n"                                      \
+    "routes:\n"                                                                \
+    "  - name: all\n"                                                          \
+    "    path: /\n"                                                            \
+    "    prefix: true\n"                                                       \
+    "    upstream: demo\n"                                                     \
+    "    authz: {public: true}\n"                                              \
+    "    contract: api\n"
+
+/* Every key, a relative document path, and the route's reference. */
+static void
+test_contract_every_key(void **state)
+{
+    static const char text[] =
+        "contracts:\n"
+        "  - name: api\n"
+        "    openapi: api.json\n"
+        "    base_path: /v1\n"
+        "    strict: false\n"
+        "    unknown_query: allow\n"
+        "    deprecated: block\n"
+        "    responses: filter\n"
+        "    max_response_buffer: 64k\n"
+        "    mode: monitor\n"
+        "    max_errors: 3\n"
+        "    json: {max_depth: 5, max_string: 1k, max_members: 7,\n"
+        "           max_items: 9, max_number: 11}\n" CONTRACT_ROUTES;
+    struct config_errors errs;
+    struct config *c = NULL;
+    const struct config_contract *ct;
+
+    (void)state;
+    if (load(text, &c, &errs) != AW_OK)
+        config_errors_print(&errs, stderr);
+    assert_non_null(c);
+    assert_int_equal(c->ncontracts, 1);
+    ct = &c->contracts[0];
+    assert_string_equal(ct->name, "api");
+    assert_string_equal(ct->openapi, contract_doc);
+    assert_string_equal(ct->base_path, "/v1");
+    assert_false(ct->strict);
+    assert_false(ct->refuse_unknown_query);
+    assert_true(ct->block_deprecated);
+    assert_int_equal(ct->responses, RESPONSES_FILTER);
+    assert_int_equal(ct->max_response_buffer, 64 * 1024);
+    assert_true(ct->monitor);
+    assert_int_equal(ct->max_errors, 3);
+    assert_int_equal(ct->json.max_depth, 5);
+    assert_int_equal(ct->json.max_string, 1024);
+    assert_int_equal(ct->json.max_members, 7);
+    assert_int_equal(ct->json.max_items, 9);
+    assert_int_equal(ct->json.max_number, 11);
+    assert_non_null(ct->api);
+    assert_ptr_equal(c->routes[0].contract, ct);
+    config_unref(c);
+}
+
+/* The defaults: a positive model that blocks, responses not read. */
+static void
+test_contract_defaults(void **state)
+{
+    static const char text[] =
+        "contracts:\n"
+        "  - {name: api, openapi: api.json}\n" CONTRACT_ROUTES;
+    struct config_errors errs;
+    struct config *c = NULL;
+    const struct config_contract *ct;
+
+    (void)state;
+    assert_int_equal(load(text, &c, &errs), AW_OK);
+    ct = &c->contracts[0];
+    assert_null(ct->base_path);
+    assert_true(ct->strict);
+    assert_true(ct->refuse_unknown_query);
+    assert_false(ct->block_deprecated);
+    assert_int_equal(ct->responses, RESPONSES_OFF);
+    assert_int_equal(ct->max_response_buffer, 1024 * 1024);
+    assert_false(ct->monitor);
+    assert_int_equal(ct->json.max_depth, 32);
+    config_unref(c);
+}
+
+/* Each mistake is reported at its position, naming the key. */
+static void
+test_contract_bad(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *pos;
+        const char *part;
+    } bad[] = {
+        {"contracts:\n  - {name: api, openapi: api.json, "
+         "responses: drop}\n" CONTRACT_ROUTES, "2:", "not one of: off, log"},
+        {"contracts:\n  - {name: api, openapi: api.json, "
+         "base_path: v1/}\n" CONTRACT_ROUTES, "2:", "base path starts"},
+        {"contracts:\n  - {name: api, openapi: none.json}\n" CONTRACT_ROUTES,
+         "2:", "none.json"},
+        {"contracts:\n  - {name: api, openapi: api.json}\n"
+         "  - {name: api, openapi: api.json}\n" CONTRACT_ROUTES, "3:",
+         "is the name of contracts[0]"},
+        {"contracts:\n  - {name: other, openapi: api.json}\n"
+         CONTRACT_ROUTES, "12:", "no contract is named 'api'"},
+        {"contracts:\n  - {name: api, openapi: api.json, "
+         "json: {max_depth: 0}}\n" CONTRACT_ROUTES, "2:", "max_depth"},
+        {"contracts:\n  - {name: api}\n" CONTRACT_ROUTES, "2:", "openapi"},
+    };
+    struct config_errors errs;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        load_bad(bad[i].text, &errs);
+        expect_error_part(&errs, bad[i].pos, bad[i].part);
+    }
+}
+
 int
 main(void)
 {
@@ -1836,6 +1987,12 @@ main(void)
                                         identity_setup, identity_teardown),
         cmocka_unit_test_setup_teardown(test_identity_relative_paths,
                                         identity_setup, identity_teardown),
+        cmocka_unit_test_setup_teardown(test_contract_every_key,
+                                        contract_setup, contract_teardown),
+        cmocka_unit_test_setup_teardown(test_contract_defaults,
+                                        contract_setup, contract_teardown),
+        cmocka_unit_test_setup_teardown(test_contract_bad, contract_setup,
+                                        contract_teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
