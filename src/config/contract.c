@@ -223,11 +223,8 @@ contract_compile(struct config_loader *ld, const struct config_node *m,
     o.strict = ct->strict;
     o.max_errors = ct->max_errors;
     o.json = ct->json;
+    err[0] = '\0';
     rc = openapi_load(ct->openapi, &o, &ct->api, err, sizeof(err));
-    if (rc == AW_NOMEM) {
-        ld->nomem = true;
-        return rc;
-    }
     if (rc == AW_IO) {
         config_error(ld, config_map_get(m, "openapi"),
                      "%s.openapi: cannot read %s: %s", where, ct->openapi,
@@ -235,8 +232,10 @@ contract_compile(struct config_loader *ld, const struct config_node *m,
         return AW_INVALID;
     }
     if (rc != AW_OK) {
+        /* The document's own memory bound is a problem of the document,
+         * not of the configuration's arena. */
         config_error(ld, config_map_get(m, "openapi"), "%s.openapi: %s",
-                     where, err);
+                     where, err[0] != '\0' ? err : "out of memory");
         return AW_INVALID;
     }
     return AW_OK;

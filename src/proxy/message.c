@@ -653,7 +653,8 @@ message_problem(struct conn *c, struct request *r, int status,
     bld_str(&o, "\r\n");
     if (n > 0) {
         bld_add(&o, (struct slice){body, (size_t)n});
-        bld_add(&o, more);
+        if (more.len > 0)
+            bld_add(&o, more);
         bld_str(&o, "}\n");
     }
     if (o.overflow) {
