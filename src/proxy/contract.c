@@ -357,7 +357,7 @@ proxy_contract(struct conn *c, struct request *r)
         return AW_DECLINED;
     }
     contract_event(c, r, "contract.deprecated", "contract.deprecated",
-                   "allowed", 3);
+                   "success", 3);
     return AW_OK;
 }
 
@@ -500,7 +500,7 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
     rc = openapi_response_schema(k->match.op, r->res.status,
                                  response_type(&r->res), &s);
     if (rc != AW_OK) {
-        response_event(c, r, "contract.undocumented_response", "allowed");
+        response_event(c, r, "contract.undocumented_response", "success");
         return AW_OK;
     }
     if (s == NULL)
@@ -508,7 +508,7 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
     max = k->ct->max_response_buffer;
     if (mode != RESPONSES_LOG && r->res.framing == HTTP_BODY_LENGTH &&
         r->res.content_length > max) {
-        response_event(c, r, "contract.response_too_large", "allowed");
+        response_event(c, r, "contract.response_too_large", "success");
         return AW_OK;
     }
     if (mode == RESPONSES_FILTER)
@@ -561,7 +561,7 @@ proxy_contract_response_end(struct conn *c, struct request *r)
     if (k == NULL || k->res_stream == NULL || k->res_hold)
         return;
     if (!response_valid(k, &json))
-        response_event(c, r, "contract.invalid_response", "allowed");
+        response_event(c, r, "contract.invalid_response", "success");
     k->res_stream = NULL;
 }
 
@@ -622,7 +622,7 @@ proxy_contract_release(struct conn *c, struct request *r, bool complete)
     k->res_hold = false;
     if (!complete) {
         k->res_stream = NULL;   /* the rest passes unchecked */
-        response_event(c, r, "contract.response_too_large", "allowed");
+        response_event(c, r, "contract.response_too_large", "success");
         spill(k, k->res_body, k->res_len, k->res_complete);
         return release_head(c, r, true, 0);
     }
@@ -630,7 +630,7 @@ proxy_contract_release(struct conn *c, struct request *r, bool complete)
     k->res_stream = NULL;
     if (k->ct->responses == RESPONSES_FILTER && json) {
         if (!valid)
-            response_event(c, r, "contract.invalid_response", "allowed");
+            response_event(c, r, "contract.invalid_response", "success");
         spill(k, k->res_out.data, buf_len(&k->res_out), true);
         return release_head(c, r, false, buf_len(&k->res_out));
     }
