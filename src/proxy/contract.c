@@ -33,6 +33,7 @@
 #define ERROR_TEXT_MAX 128         /* one pointer or name in it */
 #define HOLD_ARENA_EXTRA (1u << 20) /* parser and validator of a held
                                        response, past its two copies */
+#define RESPONSE_MAX_DEPTH 64      /* nesting of a response checked */
 
 /* Keep the first verdict; later failures of the same request add none. */
 static void
@@ -384,6 +385,22 @@ response_type(const struct http_response *res)
     return SLICE_NULL;
 }
 
+/*
+ * The parser's bounds for a response of at most max bytes: the backend
+ * is trusted more than a client, so only the byte count and the depth
+ * bound it, not the counts of members and items.
+ */
+static void
+response_limits(struct json_limits *lim, size_t max)
+{
+    json_limits_default(lim);
+    lim->max_bytes = max;
+    lim->max_depth = RESPONSE_MAX_DEPTH;
+    lim->max_string = max;
+    lim->max_members = max;
+    lim->max_items = max;
+}
+
 /* Filter mode: the validator decides which members the writer keeps. */
 static int
 on_filter_token(void *ctx, const struct json_token *t)
@@ -453,8 +470,7 @@ hold_begin(struct conn *c, struct request *r, struct upconn *u,
     k->res_body = arena_alloc(&c->arena, k->res_cap);
     if (k->res_body == NULL || keep_head(c, r, u, k) != AW_OK)
         return AW_NOMEM;
-    json_limits_default(&lim);
-    lim.max_bytes = max;
+    response_limits(&lim, max);
     if (filter) {
         k->writer = arena_alloc(&c->arena, sizeof(*k->writer));
         k->res_out = (struct buf){arena_alloc(&c->arena, max), 0, 0, max};
@@ -519,8 +535,8 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
         return AW_NOMEM;
     if (mode != RESPONSES_LOG)
         return hold_begin(c, r, u, k, max) == AW_OK ? AW_AGAIN : AW_NOMEM;
-    json_limits_default(&lim);
-    lim.max_bytes = SIZE_MAX;
+    response_limits(&lim, SIZE_MAX);
+    lim.max_string = max;       /* the one string the parser holds */
     k->res_stream = json_stream_new(&lim, schema_validator_token,
                                     k->res_validator, &c->arena);
     return k->res_stream != NULL ? AW_OK : AW_NOMEM;

@@ -778,7 +778,7 @@ put_contract(struct bld *o, const struct request *r)
 void
 message_access_log(struct conn *c, struct request *r)
 {
-    char line[2048], num[160], when[40];
+    char line[4096], num[160], when[40];
     struct bld o = {{line, 0, 0, sizeof(line)}, false};
     uint64_t now = clock_mono_us();
     double total = (double)(now - r->t_start) / 1000.0;
