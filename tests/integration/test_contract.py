@@ -231,7 +231,11 @@ def test_unknown_path_and_method(env):
 def test_parameters(env, target, reason):
     gw, up = env
     doc = refused(gw.get(target), 400, reason)
-    assert doc.get("errors"), doc
+    if reason == "contract.missing_parameter":
+        assert doc["errors"][0]["in"] == "query", doc
+        assert doc["errors"][0]["name"] == "offset", doc
+    elif reason == "contract.invalid_parameter":
+        assert doc["errors"][0]["name"] in ("limit", "order_id"), doc
     assert up.count() == 0
 
 
