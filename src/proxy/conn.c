@@ -1312,11 +1312,12 @@ pump_spill(struct conn *c, struct request *r)
 static bool
 pump_response_held(struct conn *c, struct request *r, struct upconn *u)
 {
+    size_t before = buf_len(&u->in);
     int rc;
 
     if (!r->contract->res_hold)
         return pump_spill(c, r);
-    if (buf_len(&u->in) == 0 && !u->eof)
+    if (before == 0 && !u->eof)
         return false;
     rc = hold_some(r, u);
     if (rc == AW_INVALID) {
@@ -1324,7 +1325,7 @@ pump_response_held(struct conn *c, struct request *r, struct upconn *u)
         return false;
     }
     if (rc == AW_AGAIN)
-        return true;
+        return buf_len(&u->in) != before;
     rc = proxy_contract_release(c, r, rc == AW_DONE);
     if (rc == AW_TOOBIG)
         conn_upstream_failed(c, UPSTREAM_BAD);
