@@ -515,6 +515,8 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
     mode = k->ct->responses;
     rc = openapi_response_schema(k->match.op, r->res.status,
                                  response_type(&r->res), &s);
+    /* A status or media type the operation does not describe passes,
+     * with an event, in every mode: it is not blocked. */
     if (rc != AW_OK) {
         response_event(c, r, "contract.undocumented_response", "success");
         return AW_OK;
@@ -617,7 +619,9 @@ spill(struct contract_req *k, const char *p, size_t n, bool ends)
 
 /*
  * Write the held head with the framing of a body of len bytes (or, with
- * as_received, the framing the backend sent). AW_OK or AW_TOOBIG.
+ * as_received, the framing the backend sent). AW_OK or AW_TOOBIG. The
+ * backend's ETag and digest fields are kept as they are: after a filter
+ * they no longer match the body.
  */
 static int
 release_head(struct conn *c, struct request *r, bool as_received, size_t len)
