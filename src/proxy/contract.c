@@ -463,7 +463,7 @@ hold_begin(struct conn *c, struct request *r, struct upconn *u,
            struct contract_req *k, size_t max)
 {
     struct json_limits lim;
-    bool filter = k->ct->responses == RESPONSES_FILTER;
+    bool filter = k->res_mode == RESPONSES_FILTER;
 
     k->res_cap = max + u->in.cap;
     c->arena.max += 2 * k->res_cap + HOLD_ARENA_EXTRA;
@@ -512,7 +512,9 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
         k->ct->responses == RESPONSES_OFF || r->res.framing == HTTP_BODY_NONE ||
         (r->res.framing == HTTP_BODY_LENGTH && r->res.content_length == 0))
         return AW_OK;
-    mode = k->ct->responses;
+    /* Monitor mode changes no response either: it only logs. */
+    mode = k->ct->monitor ? RESPONSES_LOG : k->ct->responses;
+    k->res_mode = mode;
     rc = openapi_response_schema(k->match.op, r->res.status,
                                  response_type(&r->res), &s);
     /* A status or media type the operation does not describe passes,
@@ -648,7 +650,7 @@ proxy_contract_release(struct conn *c, struct request *r, bool complete)
     }
     valid = response_valid(k, &json);
     k->res_stream = NULL;
-    if (k->ct->responses == RESPONSES_FILTER && json) {
+    if (k->res_mode == RESPONSES_FILTER && json) {
         if (!valid)
             response_event(c, r, "contract.invalid_response", "success");
         spill(k, k->res_out.data, buf_len(&k->res_out), true);

@@ -120,6 +120,7 @@ struct contract_req {
     struct schema_validator *validator; /* NULL: no schema */
 
     /* The response, when responses is not off. */
+    enum config_responses res_mode; /* responses, or log in monitor mode */
     struct json_stream *res_stream;
     struct schema_validator *res_validator;
     struct json_writer *writer;    /* filter mode: the body re-written */
