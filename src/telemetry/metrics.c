@@ -109,6 +109,7 @@ static const char *const reasons[] = {
     "contract.missing_parameter",
     "contract.no_memory",
     "contract.response_too_large",
+    "contract.too_many_parameters",
     "contract.undocumented_response",
     "contract.unexpected_body",
     "contract.unknown_parameter",
