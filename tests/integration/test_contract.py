@@ -16,7 +16,8 @@ import subprocess
 
 import pytest
 
-from harness import assert_problem, free_port, http_response, wait_for
+from harness import (assert_problem, build_request, free_port,
+                     http_response, wait_for)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TESTDATA = os.path.join(REPO, "..", "shared", "testdata")
@@ -454,3 +455,54 @@ def test_keep_alive_after_refusals(env):
                   json.dumps(SIGNUP).encode())
         assert c.read_response().status == 200
     assert up.count() == 1
+
+
+def chunked(payload, size):
+    return b"".join(b"%x\r\n" % len(payload[i:i + size]) +
+                    payload[i:i + size] + b"\r\n"
+                    for i in range(0, len(payload), size)) + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("extra,status", [({}, 200), ({"role": "admin"}, 422)])
+def test_chunked_body_split_anywhere(env, extra, status):
+    """The validator sees the body piece by piece, split inside names,
+    strings and escapes, and judges it as a whole."""
+    gw, up = env
+    doc = dict(SIGNUP, name="A \\u00e9 \"q\"", **extra)
+    body = json.dumps(doc).encode()
+    wire = build_request("POST", "/identity/api/auth/signup",
+                         JSON + [("Transfer-Encoding", "chunked")]) + \
+        chunked(body, 7)
+    with gw.client() as c:
+        for i in range(0, len(wire), 5):
+            c.send(wire[i:i + 5])
+        resp = c.read_response()
+    assert resp.status == status, resp
+    if status == 200:
+        assert json.loads(up.last().body) == doc
+        assert up.last().header("content-length") == str(len(body))
+    else:
+        assert up.count() == 0
+
+
+def test_body_over_the_buffered_bound_is_refused_unread(env):
+    gw, up = env
+    with gw.client() as c:
+        c.request("POST", "/identity/api/auth/signup",
+                  JSON + [("Content-Length", str(2 << 20))])
+        resp = c.read_response(timeout=2)
+        assert_problem(resp, 413, "http.body_too_large")
+        assert c.wait_closed()
+    assert up.count() == 0
+
+
+def test_refusal_before_the_body_closes_the_connection(env):
+    """A request refused on its head (an unknown path) is answered
+    without reading its body, which cannot then be skipped safely."""
+    gw, up = env
+    with gw.client() as c:
+        c.request("POST", "/nowhere", JSON + [("Content-Length", "100")])
+        resp = c.read_response(timeout=2)
+        assert_problem(resp, 404, "contract.unknown_path")
+        assert c.wait_closed()
+    assert up.count() == 0
