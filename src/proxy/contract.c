@@ -453,7 +453,8 @@ keep_head(struct conn *c, struct request *r, struct upconn *u,
 }
 
 /*
- * Prepare the holding of a body of at most max bytes: the buffer (with
+ * Prepare the holding of a body of at most max bytes (its length, when
+ * the backend said it, else max_response_buffer): the buffer (with
  * room for one more read past the bound, so that the piece that crosses
  * it is kept too), the parser, and in filter mode the writer and its
  * output (re-written JSON is never longer than what it was read from).
@@ -537,6 +538,9 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
                                             &c->arena);
     if (k->res_validator == NULL)
         return AW_NOMEM;
+    /* A body of known length is held in as much memory as it needs. */
+    if (r->res.framing == HTTP_BODY_LENGTH)
+        max = (size_t)r->res.content_length;
     if (mode != RESPONSES_LOG)
         return hold_begin(c, r, u, k, max) == AW_OK ? AW_AGAIN : AW_NOMEM;
     response_limits(&lim, SIZE_MAX);
