@@ -592,7 +592,7 @@ struct config {
 struct config_errors {
     size_t n;           /* kept messages */
     size_t dropped;     /* problems beyond the kept ones */
-    char msg[CONFIG_MAX_ERRORS][256];
+    char msg[CONFIG_MAX_ERRORS][384];
 };
 
 /*

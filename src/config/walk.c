@@ -131,7 +131,7 @@ static int
 walk_unknown_keys(struct config_loader *ld, const struct config_node *m,
                   const struct config_field *fields, const char *where)
 {
-    char known[200] = "";
+    char known[280] = "";
     size_t used = 0;
     char q[64];
     int rc = AW_OK;

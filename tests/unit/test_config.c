@@ -109,7 +109,7 @@ load_bad(const char *text, struct config_errors *errs)
 static void
 expect_error(const struct config_errors *errs, const char *want)
 {
-    char full[300];
+    char full[400];
 
     snprintf(full, sizeof(full), "%s:%s", test_path, want);
     for (size_t i = 0; i < errs->n; i++)
@@ -476,7 +476,7 @@ static const struct bad_case bad_values[] = {
      "1:1: unknown key 'bogus' (expected one of: server, limits, "
      "timeouts, normalization, trusted_proxies, security_headers, "
      "access_log, log, identity, geo, events, admin, rate_limits, abuse, "
-     "redis, upstreams, policies, routes)"},
+     "redis, upstreams, policies, contracts, routes)"},
     {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
     {"server:\n  workers: \"4\"\n",
      "2:12: server.workers: expected a whole number, got a quoted string"},
