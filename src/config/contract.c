@@ -234,8 +234,9 @@ contract_compile(struct config_loader *ld, const struct config_node *m,
     if (rc != AW_OK) {
         /* The document's own memory bound is a problem of the document,
          * not of the configuration's arena. */
-        config_error(ld, config_map_get(m, "openapi"), "%s.openapi: %s",
-                     where, err[0] != '\0' ? err : "out of memory");
+        config_error(ld, config_map_get(m, "openapi"), "%s.openapi: %s: %s",
+                     where, ct->openapi,
+                     err[0] != '\0' ? err : "out of memory");
         return AW_INVALID;
     }
     return AW_OK;
