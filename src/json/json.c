@@ -15,7 +15,7 @@
 
 #include "json.h"
 
-#define FIRST_BUILD_FRAMES 8
+#define FIRST_BUILD_FRAMES 4
 #define FIRST_SCRATCH 8
 
 /* One open container and the members or items read so far. */

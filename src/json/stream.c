@@ -7,13 +7,16 @@
  * over bytes: the structural states (what may come next) and, inside a
  * token, a lexical state (string, escape, UTF-8 sequence, number,
  * literal) that carries over from one chunk to the next. Runs of plain
- * string bytes are found with a 256-entry class table and copied with
- * memcpy; whitespace, numbers and literals are scanned in tight loops.
- * Nothing is allocated per token: the decoded string goes to one buffer
- * that grows by doubling up to max_string, a number split by a chunk
- * boundary to one buffer of max_number bytes, and each depth keeps the
- * names of its open object in a hash set reused by the next object at
- * that depth. All of it comes from the caller's arena.
+ * string bytes are found 8 bytes at a time (then with a 256-entry class
+ * table) and copied with memcpy; whitespace, numbers and literals are
+ * scanned in tight loops, and the separators that usually follow a token
+ * are read straight after it. Nothing is allocated per token: a decoded
+ * string goes to one buffer that grows by doubling up to max_string, a
+ * member name straight to its object's names buffer (kept for the
+ * duplicate check; the next object at that depth reuses it, with its
+ * hash set), a number split by a chunk boundary to one buffer of
+ * max_number bytes. Each buffer is made on first need, from the caller's
+ * arena, so a small document costs little memory.
  *
  * Choices where RFC 8259 leaves room (the i_ files of JSONTestSuite):
  *
@@ -54,10 +57,10 @@
 
 #include "json.h"
 
-#define FIRST_FRAMES 8        /* frames allocated with the stream */
-#define FIRST_STRING 128      /* first size of the string buffer */
+#define FIRST_FRAMES 4        /* frames allocated at the first bracket */
+#define FIRST_STRING 64       /* first size of the string buffer */
 #define FIRST_SLOTS 16        /* first size of a name set */
-#define FIRST_NAMES 256       /* first size of a frame's name bytes */
+#define FIRST_NAMES 128       /* first size of a frame's name bytes */
 #define SMALL_OBJECT 16       /* names compared one by one up to this */
 #define UTF8_SLACK 8          /* room past max_string for one character
                                  and the NUL */
@@ -133,7 +136,7 @@ struct frame {
     bool object;
     bool hashed;               /* the names are in the hash set */
     size_t count;              /* members or items begun so far */
-    struct name_ref small[SMALL_OBJECT];
+    struct name_ref *small;    /* SMALL_OBJECT refs, for objects only */
     uint64_t gen;              /* objects opened at this depth */
     struct name_slot *slots;
     size_t nslots;             /* a power of two, or 0 */
@@ -905,6 +908,20 @@ num_next(enum num n, char c)
 }
 
 /*
+ * The buffer of a number split by a chunk boundary or read by strtod,
+ * made on first need: most documents never need it.
+ */
+static bool
+num_buf_get(struct json_stream *s)
+{
+    size_t n = MIN(s->lim.max_number, s->lim.max_bytes);
+
+    if (s->num_buf == NULL && n < SIZE_MAX)
+        s->num_buf = arena_alloc(s->a, n + 1);
+    return s->num_buf != NULL;
+}
+
+/*
  * The number ended before q (q not consumed). Its text is in the chunk
  * from num_ptr, or in num_buf with the chunk's part [p, q) to add. One
  * with an exponent or very many digits is read to check that it is a
@@ -921,6 +938,8 @@ number_done(struct json_stream *s, const char *p, const char *q)
         text = s->num_buf;
     }
     if (s->num_exp || s->num_len > EXACT_DIGITS) {
+        if (!num_buf_get(s))
+            return no_memory(s, s->num_ptr);
         if (text != s->num_buf)
             memcpy(s->num_buf, text, s->num_len);
         s->num_buf[s->num_len] = '\0';
@@ -952,6 +971,8 @@ lex_number(struct json_stream *s, const char *p, const char *end)
         s->num = next;
     }
     /* The chunk ends inside the number: keep its bytes so far. */
+    if (!num_buf_get(s))
+        return no_memory(s, p);
     if (!s->num_buffered)
         p = s->num_ptr;
     memcpy(s->num_buf + s->num_buf_len, p, (size_t)(end - p));
@@ -997,18 +1018,20 @@ frame_push(struct json_stream *s)
     struct frame *f;
 
     if (s->depth == s->nframes) {
-        unsigned n = s->nframes * 2;
+        unsigned n = s->nframes == 0 ? FIRST_FRAMES : s->nframes * 2;
 
         f = arena_alloc(s->a, n * sizeof(*f));
         if (f == NULL)
             return NULL;
-        memcpy(f, s->frames, s->nused * sizeof(*f));
+        if (s->nused > 0)
+            memcpy(f, s->frames, s->nused * sizeof(*f));
         s->frames = f;
         s->nframes = n;
     }
     f = &s->frames[s->depth];
     if (s->depth == s->nused) {
         f->gen = 0;
+        f->small = NULL;
         f->slots = NULL;
         f->nslots = 0;
         f->names = NULL;
@@ -1029,6 +1052,11 @@ open_container(struct json_stream *s, const char *p, bool object)
     f = frame_push(s);
     if (f == NULL)
         return no_memory(s, p);
+    if (object && f->small == NULL) {
+        f->small = arena_alloc(s->a, SMALL_OBJECT * sizeof(*f->small));
+        if (f->small == NULL)
+            return no_memory(s, p);
+    }
     f->object = object;
     f->count = 0;
     if (object) {
@@ -1070,6 +1098,12 @@ begin_string(struct json_stream *s, const char *p, bool is_name)
     s->esc = ESC_NONE;
     s->utf8_need = 0;
     if (!is_name) {
+        if (s->vstr == NULL) {
+            s->vstr_cap = MIN(FIRST_STRING, s->lim.max_string + UTF8_SLACK);
+            s->vstr = arena_alloc(s->a, s->vstr_cap);
+            if (s->vstr == NULL)
+                return no_memory(s, p);
+        }
         s->str = s->vstr;
         s->str_cap = s->vstr_cap;
     } else if (!names_room(s, &s->frames[s->depth - 1], 0)) {
@@ -1231,9 +1265,8 @@ json_stream_new(const struct json_limits *l, json_token_fn fn, void *ctx,
                 struct arena *a)
 {
     struct json_stream *s = arena_alloc(a, sizeof(*s));
-    size_t nbuf = MIN(l->max_number, l->max_bytes);
 
-    if (s == NULL || nbuf == SIZE_MAX)
+    if (s == NULL)
         return NULL;
     memset(s, 0, sizeof(*s));
     s->lim = *l;
@@ -1242,13 +1275,6 @@ json_stream_new(const struct json_limits *l, json_token_fn fn, void *ctx,
     s->a = a;
     s->seed = seed_get();
     s->state = ST_VALUE;
-    s->nframes = FIRST_FRAMES;
-    s->frames = arena_alloc(a, FIRST_FRAMES * sizeof(*s->frames));
-    s->vstr_cap = MIN(FIRST_STRING, l->max_string + UTF8_SLACK);
-    s->vstr = arena_alloc(a, s->vstr_cap);
-    s->num_buf = arena_alloc(a, nbuf + 1);
-    if (s->frames == NULL || s->vstr == NULL || s->num_buf == NULL)
-        return NULL;
     return s;
 }
 
