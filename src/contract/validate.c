@@ -1041,7 +1041,11 @@ schema_validator_new(const struct schema *s, unsigned flags,
     v->nev = 1;
     expand(v, 0, false, 0);
     v->fr[0].ev_end = v->nev;
-    return v->rc == AW_OK ? v : NULL;
+    if (v->rc == AW_NOMEM)
+        return NULL;
+    if (v->rc != AW_OK)
+        add_error(v, "limit");  /* every token will return v->rc */
+    return v;
 }
 
 void
