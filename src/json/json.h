@@ -170,7 +170,8 @@ struct json_stream *json_stream_new(const struct json_limits *l,
                                     struct arena *a);
 
 /*
- * Feed the next n bytes (p is only read during the call). Returns AW_OK
+ * Feed the next n bytes (p is only read during the call; it may be NULL
+ * when n is 0). Returns AW_OK
  * when they were consumed (tokens may have been delivered), or the first
  * failure, as for json_parse (AW_INVALID, AW_TOOBIG, AW_NOMEM, or the
  * callback's value) with err filled, offset counted from the start of

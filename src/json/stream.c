@@ -1293,7 +1293,7 @@ json_stream_feed(struct json_stream *s, const char *p, size_t n,
 {
     size_t room, take;
 
-    if (s->rc != AW_OK)
+    if (s->rc != AW_OK || n == 0)      /* p may be NULL when n is 0 */
         return report(s, err);
     room = s->lim.max_bytes - s->total;
     take = MIN(n, room);

@@ -642,7 +642,9 @@ test_stream_number_end(void **state)
     json_limits_default(&lim);
     arena_init(&a, 4096, ARENA_MAX);
     s = json_stream_new(&lim, on_token_log, &log, &a);
+    assert_int_equal(json_stream_feed(s, NULL, 0, &err), AW_OK);
     assert_int_equal(json_stream_feed(s, " 12", 3, &err), AW_OK);
+    assert_int_equal(json_stream_feed(s, "", 0, &err), AW_OK);
     assert_int_equal(json_stream_feed(s, "3", 1, &err), AW_OK);
     assert_int_equal(log.tokens, 0);
     assert_int_equal(json_stream_finish(s, &err), AW_OK);
