@@ -67,7 +67,8 @@ is_sep(unsigned char c)
     return c == '/' || c == '\\';
 }
 
-/* Files whose mere naming in a value is a probe. Lower case. */
+/* Files whose mere naming in a value is a probe. Lower case, and each
+   starts with '/', '\\' or 'w', which find_sensitive relies on. */
 static const char *const sensitive[] = {
     "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/hosts",
     "/proc/self/", "/proc/version", "/.ssh/", "/id_rsa", "/.aws/",
@@ -76,15 +77,20 @@ static const char *const sensitive[] = {
     "/windows/system32", "\\system32\\", "/.env",
 };
 
-/* The offset of the first sensitive path in s, or SIZE_MAX. */
+/* The offset of the first sensitive path in s, or SIZE_MAX. One pass:
+   the names are tried only where a byte could start one of them. */
 static size_t
 find_sensitive(struct slice s)
 {
-    for (size_t i = 0; i < ARRAY_LEN(sensitive); i++) {
-        size_t at = inspect_find_nocase(s, 0, sensitive[i]);
+    for (size_t at = 0; at < s.len; at++) {
+        unsigned char c = inspect_lower((unsigned char)s.ptr[at]);
 
-        if (at != SIZE_MAX)
-            return at;
+        if (c != '/' && c != '\\' && c != 'w')
+            continue;
+        for (size_t i = 0; i < ARRAY_LEN(sensitive); i++)
+            if ((unsigned char)sensitive[i][0] == c &&
+                inspect_prefix_nocase(s.ptr + at, s.len - at, sensitive[i]))
+                return at;
     }
     return SIZE_MAX;
 }
