@@ -170,9 +170,18 @@ dec_multiple(const struct dec *a, const struct dec *m)
             mv = mv * 10 + (uint64_t)(m->dig[i] - '0');
         for (long i = 0; i < mshift; i++)
             mv *= 10;
+        uint64_t r64 = 0;
+        long k = a->exp - e;
+
+        /* r64 < mv <= 10^18, so r64 * 10 + 9 fits 64 bits. */
         for (uint32_t i = 0; i < a->n; i++)
-            r = (r * 10 + (unsigned)(a->dig[i] - '0')) % mv;
-        r = r * pow10_mod(a->exp - e, mv) % mv;
+            r64 = (r64 * 10 + (unsigned)(a->dig[i] - '0')) % mv;
+        if (k <= 64) {
+            while (k-- > 0)
+                r64 = r64 * 10 % mv;
+            return r64 == 0;
+        }
+        r = (u128)r64 * pow10_mod(k, mv) % mv;
         return r == 0;
     }
     if (dec_cmp_abs(a, m) < 0)

@@ -734,11 +734,24 @@ prop_cmp(const void *a, const void *b)
 const struct sprop *
 schema_prop(const struct schema *s, struct slice name)
 {
-    struct sprop key = {name, NULL, -1};
+    uint32_t lo = 0, hi = s->nprops;
 
-    if (s->nprops == 0)
-        return NULL;
-    return bsearch(&key, s->props, s->nprops, sizeof(key), prop_cmp);
+    /* Sorted by length first, so most probes compare one word. */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct sprop *p = &s->props[mid];
+        int c = p->name.len != name.len
+                    ? (p->name.len < name.len ? -1 : 1)
+                    : memcmp(p->name.ptr, name.ptr, name.len);
+
+        if (c == 0)
+            return p;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }
 
 static bool
@@ -1039,6 +1052,11 @@ set_compile(struct schema_set *set, const struct json_value *v,
         s->flags |= S_FALSE;
     else if (v->type == JSON_OBJECT && !compile_object(set, s, v, e->base))
         return NULL;
+    if (s->ref || s->nall || s->nany || s->none || s->not_ || s->if_ ||
+        s->ndepschemas)
+        s->flags |= S_INPLACE;
+    if (s->flags == 0 && s->types == T_ALL)
+        s->flags |= S_TRIVIAL;
     return s;
 }
 

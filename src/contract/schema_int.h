@@ -48,6 +48,9 @@ enum {
     S_STRING_KW = 1u << 13,
     S_NUMBER_KW = 1u << 14,
     S_NEED_NAMES = 1u << 15, /* tracks which names are present */
+    S_INPLACE = 1u << 16,   /* has $ref, allOf, anyOf, oneOf, not, if or
+                               dependentSchemas */
+    S_TRIVIAL = 1u << 17,   /* admits everything, applies nothing */
 };
 
 /* Formats asserted. */

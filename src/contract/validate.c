@@ -185,10 +185,20 @@ path_room(struct schema_validator *v, size_t n)
 static void
 path_push_name(struct schema_validator *v, struct slice name)
 {
-    size_t extra = 1;
+    size_t extra = 1 + name.len;
 
+    if (memchr(name.ptr, '~', name.len) == NULL &&
+        memchr(name.ptr, '/', name.len) == NULL) {
+        if (!path_room(v, extra))
+            return;
+        v->path[v->path_len++] = '/';
+        memcpy(v->path + v->path_len, name.ptr, name.len);
+        v->path_len += (uint32_t)name.len;
+        v->path[v->path_len] = '\0';
+        return;
+    }
     for (size_t i = 0; i < name.len; i++)
-        extra += 1 + (name.ptr[i] == '~' || name.ptr[i] == '/');
+        extra += name.ptr[i] == '~' || name.ptr[i] == '/';
     if (!path_room(v, extra))
         return;
     v->path[v->path_len++] = '/';
@@ -235,7 +245,9 @@ path_pop(struct schema_validator *v, uint32_t len)
 static struct frame *
 frame_at(struct schema_validator *v, unsigned d)
 {
-    if (d >= v->fr_cap) {
+    if (likely(d < v->fr_cap))
+        return &v->fr[d];
+    {
         uint32_t cap = v->fr_cap * 2;
         struct frame *f;
 
@@ -255,12 +267,10 @@ frame_at(struct schema_validator *v, unsigned d)
 }
 
 /* True when s admits everything and applies nothing. */
-static bool
+static inline bool
 trivial(const struct schema *s)
 {
-    return s->flags == 0 && s->types == T_ALL && s->ref == NULL &&
-           s->nall == 0 && s->nany == 0 && s->none == 0 && s->not_ == NULL &&
-           s->if_ == NULL;
+    return (s->flags & S_TRIVIAL) != 0;
 }
 
 static bool
@@ -360,7 +370,8 @@ push_eval(struct schema_validator *v, const struct schema *s,
     if ((s->flags & S_WRITEONLY) && (v->flags & SCHEMA_RESPONSE) &&
         !(v->flags & SCHEMA_FILTER))
         ev_fail(v, e, "writeOnly");
-    expand(v, i, spec, depth);
+    if (s->flags & S_INPLACE)
+        expand(v, i, spec, depth);
 }
 
 /* ------------------------------------------------------------------ */
@@ -430,7 +441,9 @@ regex_match(struct schema_validator *v, pcre2_code *re, struct slice s)
         pcre2_set_match_limit(v->mctx, MATCH_LIMIT);
         pcre2_set_depth_limit(v->mctx, MATCH_LIMIT / 100);
     }
-    rc = pcre2_match(re, (PCRE2_SPTR)s.ptr, s.len, 0, 0, v->md, v->mctx);
+    /* The JSON parser has checked the UTF-8 already. */
+    rc = pcre2_match(re, (PCRE2_SPTR)s.ptr, s.len, 0, PCRE2_NO_UTF_CHECK,
+                     v->md, v->mctx);
     if (rc >= 0)
         return 1;
     return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
@@ -452,7 +465,10 @@ check_string(struct schema_validator *v, struct eval *e, struct slice str)
 {
     const struct schema *s = e->s;
 
-    if (s->min_len > 0 || s->max_len != SCHEMA_NO_MAX) {
+    /* A code point takes 1 to 4 bytes: count only when the byte length
+     * leaves the answer open. */
+    if ((s->min_len > 0 && str.len / 4 < s->min_len) ||
+        (s->max_len != SCHEMA_NO_MAX && str.len > s->max_len)) {
         size_t n = utf8_len(str);
 
         if (n < s->min_len)
@@ -736,7 +752,7 @@ value_end(struct schema_validator *v, unsigned d, uint64_t h)
     struct frame *f = &v->fr[d];
     bool dup = f->kind == K_ARR && f->unique && has_duplicate(f);
 
-    if (f->kind == K_OBJ)
+    if (f->kind == K_OBJ && f->hash)
         h = hash_pair(hash_bytes(H_OBJ, NULL, 0), f->h);
     else if (f->kind == K_ARR)
         h = f->h;
@@ -751,7 +767,8 @@ value_end(struct schema_validator *v, unsigned d, uint64_t h)
             finish_array(v, e, f, dup);
         if ((e->s->flags & S_HAS_ENUM) && !enum_has(e->s, h))
             ev_fail(v, e, e->s->nenums == 1 ? "const" : "enum");
-        finish_combinators(v, e, f->kind == K_OBJ);
+        if (e->s->flags & S_INPLACE)
+            finish_combinators(v, e, f->kind == K_OBJ);
         report(v, e);
     }
     if (d > 0 && f->hash)
@@ -827,19 +844,20 @@ value_begin(struct schema_validator *v, const struct json_token *t)
     v->tok = t;
     v->num_done = false;
     type = instance_type(v, t);
+    f->hash = pf != NULL && pf->child_hash;
     for (uint32_t i = f->ev_begin; i < f->ev_end; i++) {
         if (v->ev[i].role == R_DISC)
             read_discriminator(v, &v->ev[i], t);
         else
             check_start(v, &v->ev[i], t, type);
+        f->hash |= (v->ev[i].s->flags & S_HAS_ENUM) != 0;
     }
-    f->hash = (pf != NULL && pf->child_hash) || ev_wants_hash(v, f);
     if (t->kind == JSON_TOK_OBJECT_BEGIN || t->kind == JSON_TOK_ARRAY_BEGIN) {
         bool arr = t->kind == JSON_TOK_ARRAY_BEGIN;
 
         f->kind = arr ? K_ARR : K_OBJ;
         f->index = 0;
-        f->h = arr ? hash_bytes(H_ARR, NULL, 0) : 0;
+        f->h = arr && f->hash ? hash_bytes(H_ARR, NULL, 0) : 0;
         f->nitems = 0;
         f->unique = false;
         for (uint32_t i = f->ev_begin; arr && i < f->ev_end; i++)
@@ -911,8 +929,12 @@ member_known(struct schema_validator *v, const struct frame *of,
     }
 }
 
-/* Seed the member value's evals from the object eval at index i. */
-static void
+/*
+ * Seed the member value's evals from the object eval at index i. True
+ * when the eval lists the name (properties, a pattern, or an
+ * additionalProperties schema other than false).
+ */
+static bool
 seed_member(struct schema_validator *v, uint32_t i, struct slice name)
 {
     struct eval *e = &v->ev[i];
@@ -922,8 +944,8 @@ seed_member(struct schema_validator *v, uint32_t i, struct slice name)
 
     e->count++;
     if (!(s->flags & (S_OBJECT_KW | S_NEED_NAMES)))
-        return;
-    p = schema_prop(s, name);
+        return false;
+    p = s->nprops > 0 ? schema_prop(s, name) : NULL;
     if (p != NULL && p->bit >= 0)
         v->ev[i].seen |= 1ULL << p->bit;
     if (p != NULL && p->s != NULL) {
@@ -951,6 +973,18 @@ seed_member(struct schema_validator *v, uint32_t i, struct slice name)
         d->role = R_DISC;
         d->flags = EV_SPEC;
     }
+    return matched ||
+           (s->additional != NULL && !(s->additional->flags & S_FALSE));
+}
+
+/* SCHEMA_STRICT: a name no eval of the object lists fails every closed
+ * schema among them. */
+static void
+refuse_unlisted(struct schema_validator *v, const struct frame *of)
+{
+    for (uint32_t i = of->ev_begin; i < of->ev_end; i++)
+        if (v->ev[i].role != R_DISC && (v->ev[i].s->flags & S_CLOSED))
+            ev_fail(v, &v->ev[i], "additionalProperties");
 }
 
 /* True when a writeOnly schema applies to the member value. */
@@ -984,21 +1018,19 @@ on_name(struct schema_validator *v, const struct json_token *t)
     if (of->hash)
         of->name_h = hash_bytes(H_NAME, t->text.ptr, t->text.len);
     check_names(v, of, t);
-    if (filter || (v->flags & SCHEMA_STRICT))
+    if (filter)
         member_known(v, of, t->text, &known, &closed);
     f->path_len = before;
     f->ev_begin = v->nev;
-    if (!known && closed && filter) {
-        v->keep = false;
+    if (!known && closed) {
+        v->keep = false;    /* filtered out: nothing applies to it */
     } else {
-        for (uint32_t i = of->ev_begin; i < of->ev_end; i++) {
-            if (v->ev[i].role == R_DISC)
-                continue;
-            if (!known && (v->flags & SCHEMA_STRICT) &&
-                (v->ev[i].s->flags & S_CLOSED))
-                ev_fail(v, &v->ev[i], "additionalProperties");
-            seed_member(v, i, t->text);
-        }
+        known = false;
+        for (uint32_t i = of->ev_begin; i < of->ev_end; i++)
+            if (v->ev[i].role != R_DISC)
+                known |= seed_member(v, i, t->text);
+        if (!known && (v->flags & SCHEMA_STRICT))
+            refuse_unlisted(v, of);
         if (filter && member_write_only(v, f)) {
             v->nev = f->ev_begin;
             v->keep = false;
