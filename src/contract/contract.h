@@ -54,7 +54,7 @@ struct schema_options {
     size_t max_nodes;          /* compiled schema nodes in the set,
                                   default 100000 */
     bool assert_format;        /* "format" is asserted for the formats
-                                  listed in docs/contract.md (default
+                                  listed in docs/schema.md (default
                                   true); false: an annotation only */
 };
 

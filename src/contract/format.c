@@ -182,8 +182,11 @@ fmt_ipv6(struct slice s)
     return inet_pton(AF_INET6, buf, out) == 1;
 }
 
-/* RFC 1123 host name: dot-separated labels of letters, digits and
- * inner hyphens, each 1..63 bytes, 253 in all. */
+/*
+ * RFC 1123 host name: dot-separated labels of letters, digits and
+ * inner hyphens, each 1..63 bytes, 253 in all. An A-label ("xn--") is
+ * taken as such a label; its decoding is not checked against IDNA.
+ */
 static bool
 fmt_hostname(struct slice s)
 {

@@ -27,7 +27,14 @@ struct kw {
         *write_only, *disc, *dynamic_ref;
 };
 
-/* Which dialects know a keyword. */
+/*
+ * Which dialects know a keyword. A keyword missing here is refused at
+ * load: among them unevaluatedProperties, unevaluatedItems and
+ * $recursiveRef ($dynamicRef is known only to be refused), so a schema
+ * that needs them, the 2020-12 metaschema included, cannot be used.
+ * $schema and $vocabulary are accepted and not read: a set has the one
+ * dialect its options name.
+ */
 enum { D4 = 1, OAS = 2, D2020 = 4, ALL = 7 };
 
 #define KW(name, field, dialects) \

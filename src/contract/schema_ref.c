@@ -433,6 +433,9 @@ set_resolve(struct schema_set *set, const char *base, const char *ref,
             return set->rc;
         e = set_find(set, *out);
     }
+    /* A target outside any schema scanned so far (an OpenAPI
+     * component) takes the resource's base, not that of a $id the
+     * pointer crossed. */
     *out_base = e != NULL ? e->base : r->base;
     return AW_OK;
 }

@@ -977,8 +977,12 @@ seed_member(struct schema_validator *v, uint32_t i, struct slice name)
            (s->additional != NULL && !(s->additional->flags & S_FALSE));
 }
 
-/* SCHEMA_STRICT: a name no eval of the object lists fails every closed
- * schema among them. */
+/*
+ * SCHEMA_STRICT: a name no eval of the object lists fails every closed
+ * schema among them. A name that any eval lists is listed for all, the
+ * branches of anyOf/oneOf included, even one that does not match: the
+ * price of accepting allOf-composed objects.
+ */
 static void
 refuse_unlisted(struct schema_validator *v, const struct frame *of)
 {
