@@ -506,3 +506,19 @@ def test_refusal_before_the_body_closes_the_connection(env):
         assert_problem(resp, 404, "contract.unknown_path")
         assert c.wait_closed()
     assert up.count() == 0
+
+
+def test_filtered_responses_on_one_connection(env, backend):
+    """Held and filtered responses leave the connection in step: the
+    next request on it gets its own answer."""
+    gw, up = env
+    backend.mode = "leak"
+    with gw.client() as c:
+        for _ in range(3):
+            c.request("GET", "/community/api/v2/community/posts/recent")
+            resp = c.read_response()
+            assert resp.status == 200, resp
+            assert resp.json() == [POST]
+            c.request("GET", "/api/items/7")
+            assert c.read_response().json() == {"id": 7, "name": "x"}
+    assert up.connections <= 2
