@@ -636,6 +636,24 @@ select_plausible(const struct view *v, size_t k)
     return false;
 }
 
+/*
+ * True when word k names a stored procedure as EXEC would: with a '_'
+ * or a schema ("xp_cmdshell", "master..xp_cmdshell"), or followed by
+ * its arguments or the end. "exec summary attached" is prose.
+ */
+static bool
+procedure_name(const struct view *v, size_t k)
+{
+    int next = at(v, k + 1);
+
+    if (k < v->n && (memchr(v->src + v->t[k].offset, '_', v->t[k].len) ||
+                     memchr(v->src + v->t[k].offset, '.', v->t[k].len)))
+        return true;
+    return next == '.' || next == '$' || next == ';' || next == SQL_STRING ||
+           next == SQL_NUMBER || next == SQL_VARIABLE ||
+           next == SQL_COMMENT;
+}
+
 /* True when the tokens from k read as the start of a statement that
    does something: each statement keyword with what must follow it. */
 static bool
@@ -657,8 +675,10 @@ statement_plausible(const struct view *v, size_t k)
     case KW_DDL:
         return kw_at(v, k + 1) == KW_OBJECT;
     case KW_EXEC:
-        return next == SQL_WORD || next == SQL_FUNCTION ||
-               next == SQL_VARIABLE;
+        /* EXEC xp_cmdshell ..., EXEC @sql, EXEC('sel' + 'ect 1') */
+        return (next == SQL_WORD && procedure_name(v, k + 1)) ||
+               next == SQL_FUNCTION || next == SQL_VARIABLE ||
+               next == '(' || next == SQL_STRING;
     case KW_DECLARE:
         return next == SQL_VARIABLE;
     case KW_SHUTDOWN:
