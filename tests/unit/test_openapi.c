@@ -584,6 +584,12 @@ check_with(const struct openapi *api, const char *path, const char *query,
     arena_init(&a, 4096, 1 << 20);
     memset(p, 0, sizeof(*p));
     result = openapi_check_params(&r, &a, p) == AW_OK ? "ok" : p->reason;
+    if (p->pointer != NULL) { /* it lives in the arena */
+        static char pointer[256];
+
+        snprintf(pointer, sizeof(pointer), "%s", p->pointer);
+        p->pointer = pointer;
+    }
     arena_fini(&a);
     return result;
 }
