@@ -898,6 +898,114 @@ test_response_schema(void **state)
     openapi_free(api);
 }
 
+static const char strict_doc[] =
+    "openapi: 3.1.0\n"
+    "info: {title: strict, version: '1'}\n"
+    "paths:\n"
+    "  /users:\n"
+    "    post:\n"
+    "      parameters:\n"
+    "        - {name: n, in: query, schema: {type: [integer, 'null']}}\n"
+    "      requestBody:\n"
+    "        required: true\n"
+    "        content:\n"
+    "          application/json:\n"
+    "            schema: {$ref: '#/components/schemas/User'}\n"
+    "      responses: {'201': {description: made}}\n"
+    "components:\n"
+    "  schemas:\n"
+    "    User:\n"
+    "      type: object\n"
+    "      properties:\n"
+    "        id: {type: integer, readOnly: true}\n"
+    "        name: {type: string}\n";
+
+/* Validate a JSON body as the gateway would, with what b says. */
+static bool
+body_valid(const struct openapi_body *b, const char *json,
+           const char **keyword)
+{
+    const struct schema_error *errs;
+    struct schema_validator *v;
+    struct json_value *tree;
+    struct json_error je;
+    struct arena a;
+    size_t n;
+    bool ok;
+
+    arena_init(&a, 4096, 1 << 20);
+    assert_int_equal(json_parse(json, strlen(json), b->json_limits, &a,
+                                &tree, &je),
+                     AW_OK);
+    v = schema_validator_new(b->schema, b->flags, b->max_errors, &a);
+    assert_non_null(v);
+    assert_int_equal(json_walk(tree, schema_validator_token, v), AW_OK);
+    ok = schema_validator_done(v, &errs, &n);
+    *keyword = ok ? NULL : n > 0 ? errs[0].keyword : "?";
+    arena_fini(&a);
+    return ok;
+}
+
+/*
+ * A 3.1 document: type arrays in parameters; bodies with readOnly
+ * members refused, and undeclared ones too when strict.
+ */
+static void
+test_strict_body(void **state)
+{
+    struct openapi_options o;
+    struct openapi *api;
+    struct openapi_problem p;
+    struct openapi_match m;
+    struct openapi_body b;
+    const char *kw;
+    (void)state;
+
+    openapi_options_default(&o);
+    o.strict = true;
+    api = load_ok(strict_doc, &o);
+    assert_int_equal(openapi_dialect(api), SCHEMA_2020_12);
+    assert_int_equal(match(api, HTTP_POST, "/users", &m), OPENAPI_FOUND);
+    assert_int_equal(openapi_request_body(m.op, SLICE_LIT("application/json"),
+                                          true, &b, &p),
+                     AW_OK);
+    assert_int_equal(b.flags, SCHEMA_REQUEST | SCHEMA_STRICT);
+    assert_true(body_valid(&b, "{\"name\": \"x\"}", &kw));
+    assert_false(body_valid(&b, "{\"name\": \"x\", \"role\": \"admin\"}",
+                            &kw));
+    assert_false(body_valid(&b, "{\"id\": 1, \"name\": \"x\"}", &kw));
+    assert_string_equal(kw, "readOnly");
+    assert_false(body_valid(&b, "{\"name\": 5}", &kw));
+    assert_string_equal(kw, "type");
+    openapi_body_problem(&(struct schema_error){"/name", "type"}, 1, &p);
+    assert_string_equal(p.reason, "contract.invalid_body");
+    assert_int_equal(p.status, 422);
+    assert_string_equal(p.pointer, "/name");
+    openapi_free(api);
+}
+
+static void
+test_type_arrays(void **state)
+{
+    struct openapi *api = load_ok(strict_doc, NULL);
+    struct openapi_match m;
+    struct openapi_request r = {.match = &m};
+    struct openapi_problem p;
+    struct arena a;
+    (void)state;
+
+    arena_init(&a, 4096, 1 << 20);
+    assert_int_equal(match(api, HTTP_POST, "/users", &m), OPENAPI_FOUND);
+    r.query = SLICE_LIT("n=null");
+    assert_int_equal(openapi_check_params(&r, &a, &p), AW_OK);
+    r.query = SLICE_LIT("n=12");
+    assert_int_equal(openapi_check_params(&r, &a, &p), AW_OK);
+    r.query = SLICE_LIT("n=twelve");
+    assert_int_equal(openapi_check_params(&r, &a, &p), AW_INVALID);
+    arena_fini(&a);
+    openapi_free(api);
+}
+
 #define HEAD "openapi: 3.0.3\ninfo: {title: t, version: '1'}\n"
 #define OK200 "responses: {'200': {description: ok}}"
 
@@ -1247,6 +1355,8 @@ main(void)
         cmocka_unit_test(test_problem_holds_no_value),
         cmocka_unit_test(test_request_body),
         cmocka_unit_test(test_response_schema),
+        cmocka_unit_test(test_strict_body),
+        cmocka_unit_test(test_type_arrays),
         cmocka_unit_test(test_load_refusals),
         cmocka_unit_test(test_file_refs),
         cmocka_unit_test(test_oas31_fixtures),
