@@ -237,7 +237,8 @@ struct openapi_options {
     size_t max_alias_nodes;    /* of those, values that alias uses
                                   add, default 100000 */
     unsigned max_depth;        /* nesting of a file, default 64 */
-    size_t max_schema_nodes;   /* schema_options.max_nodes */
+    size_t max_schema_nodes;   /* schema_options.max_nodes of each
+                                  file, default the compiler's */
     const char *base_path;     /* prefix of every path, overriding the
                                   path of servers[0].url; NULL: from
                                   the document ("" or "/" for none) */
@@ -260,12 +261,14 @@ struct openapi_op;
 
 /*
  * Load the document at path: read it (at most max_document_bytes),
- * parse it (JSON when its first non-blank byte is '{', else YAML 1.2),
+ * parse it (JSON when its first non-blank byte is '{' or '[', else YAML
+ * 1.2),
  * follow "$ref"s into it and into files under its directory, and
  * compile operations and schemas. The options are copied.
  *
  * Returns AW_OK with *out set; AW_INVALID with a message in err naming
- * the file and the JSON pointer (or line) of the fault: a syntax error,
+ * the JSON pointer (or line) of the fault, and the file when it is not
+ * the document itself (the caller names that one): a syntax error,
  * a duplicate key, an unsupported version or dialect, a reference that
  * does not resolve or leaves the directory, a cycle of non-schema
  * references, a schema the compiler refuses, a path template that
