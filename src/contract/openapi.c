@@ -207,6 +207,8 @@ openapi_free(struct openapi *api)
     route_table_free(api->routes);
     for (unsigned i = 0; i < api->nfiles; i++)
         schema_set_free(api->files[i].set);
+    for (struct oas_set *s = api->sets; s != NULL; s = s->next)
+        schema_set_free(s->set);
     arena_fini(&api->arena);
     free(api);
 }

@@ -45,7 +45,15 @@ struct oas_file {
     const char *uri;           /* "file://" + path, the schemas' base */
     struct json_value *root;
     struct schema_set *set;    /* compiled on first use */
-    bool compiling;            /* its set is being compiled */
+    bool by_ref;               /* the compiler refused the whole file:
+                                  its schemas are compiled one by one,
+                                  each through a reference */
+};
+
+/* A set compiled for one schema of a file (see openapi_schema.c). */
+struct oas_set {
+    struct schema_set *set;
+    struct oas_set *next;
 };
 
 /* A place in the document: a file and a JSON pointer into it. */
@@ -170,6 +178,7 @@ struct openapi {
     struct openapi_op **ops;   /* sorted by template, then method */
     size_t nops;
     struct route_table *routes;
+    struct oas_set *sets;      /* per-schema sets, to free */
 };
 
 /* The state of one load; errors name the file and the pointer. */

@@ -8,6 +8,13 @@
  * the compiler the other files, read under the same confinement as the
  * references between non-schema objects (openapi_ref.c). A schema is
  * then found in its file's set by its JSON pointer.
+ *
+ * The root of an OpenAPI document is not a schema. When the compiler
+ * refuses a whole file (because it compiles the root it is given), the
+ * file's schemas are compiled one by one instead, each as a set of its
+ * own whose document is the single reference {"$ref": "<file URI>#<the
+ * schema's pointer>"}, resolved through the fetch callback. Schemas
+ * shared by several of them are then compiled more than once.
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,25 +37,54 @@ oas_on_fetch(void *ctx, const char *uri)
     return b->api->files[index].root;
 }
 
-/* Compile the set of a file. */
+static void
+oas_schema_options(struct oas_build *b, struct schema_options *so,
+                   const char *base)
+{
+    schema_options_default(so);
+    so->dialect = b->api->dialect;
+    so->base_uri = base;
+    so->fetch = oas_on_fetch;
+    so->fetch_ctx = b;
+    so->max_nodes = b->api->opt.max_schema_nodes;
+}
+
+/*
+ * Compile one schema through a document that only refers to it, as a
+ * set of its own (kept in api->sets for openapi_free).
+ */
 static int
-oas_set_build(struct oas_build *b, unsigned file)
+oas_schema_by_ref(struct oas_build *b, const struct oas_loc *at,
+                  const struct schema **s)
 {
     struct openapi *api = b->api;
-    struct oas_file *f = &api->files[file];
+    struct json_value *doc = arena_alloc(&api->arena, sizeof(*doc));
+    struct json_member *m = arena_alloc(&api->arena, sizeof(*m));
+    struct json_value *ref = arena_alloc(&api->arena, sizeof(*ref));
+    struct oas_set *node = arena_alloc(&api->arena, sizeof(*node));
+    char *uri = arena_printf(&api->arena, "%s#%s", api->files[at->file].uri,
+                             at->ptr);
     struct schema_options so;
     char msg[256];
     int rc;
 
-    schema_options_default(&so);
-    so.dialect = api->dialect;
-    so.base_uri = f->uri;
-    so.fetch = oas_on_fetch;
-    so.fetch_ctx = b;
-    so.max_nodes = api->opt.max_schema_nodes;
-    rc = schema_compile(f->root, &so, &f->set, msg, sizeof(msg));
+    if (doc == NULL || m == NULL || ref == NULL || node == NULL ||
+        uri == NULL)
+        return AW_NOMEM;
+    *ref = (struct json_value){.type = JSON_STRING,
+                               .u.str = {uri, strlen(uri)}};
+    *m = (struct json_member){.name = SLICE_LIT("$ref"), .value = ref};
+    *doc = (struct json_value){.type = JSON_OBJECT,
+                               .u.obj = {.members = m, .n = 1}};
+    oas_schema_options(b, &so, "urn:apiward:openapi:ref");
+    rc = schema_compile(doc, &so, &node->set, msg, sizeof(msg));
     if (rc != AW_OK)
-        return oas_fail(b, &(struct oas_loc){file, ""}, rc, "%s", msg);
+        return oas_fail(b, at, rc, "%s", msg);
+    node->next = api->sets;
+    api->sets = node;
+    *s = schema_at(node->set, "", msg, sizeof(msg));
+    if (*s == NULL)
+        return oas_fail(b, at, AW_INVALID, "%s", msg);
     return AW_OK;
 }
 
@@ -57,14 +93,16 @@ oas_schema(struct oas_build *b, const struct oas_loc *at,
            const struct schema **s)
 {
     struct oas_file *f = &b->api->files[at->file];
+    struct schema_options so;
     char msg[256];
-    int rc;
 
-    if (f->set == NULL) {
-        rc = oas_set_build(b, at->file);
-        if (rc != AW_OK)
-            return rc;
+    if (f->set == NULL && !f->by_ref) {
+        oas_schema_options(b, &so, f->uri);
+        if (schema_compile(f->root, &so, &f->set, msg, sizeof(msg)) != AW_OK)
+            f->by_ref = true;
     }
+    if (f->by_ref)
+        return oas_schema_by_ref(b, at, s);
     *s = schema_at(f->set, at->ptr, msg, sizeof(msg));
     if (*s == NULL)
         return oas_fail(b, at, AW_INVALID, "%s", msg);
