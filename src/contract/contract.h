@@ -196,9 +196,10 @@ unsigned schema_types(const struct schema *s);
  * schema is then taken with schema_at at its pointer
  * ("/paths/~1pets/get/responses/200/content/application~1json/schema",
  * "/components/schemas/Pet"). The root of an OpenAPI document is not a
- * schema: the loader relies on schema_compile not compiling a root that
- * nobody asks for, and likewise for the documents fetch returns, of
- * which only the pointed-to schemas are to be compiled.
+ * schema, and schema_compile leaves it alone; a file whose root it
+ * refuses (one holding parameters, say) has its schemas compiled one by
+ * one, each through a document {"$ref": "<file URI>#<pointer>"}. Of the
+ * documents fetch returns, only the pointed-to schemas are compiled.
  *
  * Reason codes of the checks, with the status each problem carries:
  *

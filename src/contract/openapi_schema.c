@@ -9,12 +9,14 @@
  * references between non-schema objects (openapi_ref.c). A schema is
  * then found in its file's set by its JSON pointer.
  *
- * The root of an OpenAPI document is not a schema. When the compiler
- * refuses a whole file (because it compiles the root it is given), the
- * file's schemas are compiled one by one instead, each as a set of its
- * own whose document is the single reference {"$ref": "<file URI>#<the
- * schema's pointer>"}, resolved through the fetch callback. Schemas
- * shared by several of them are then compiled more than once.
+ * The compiler leaves the root of an OpenAPI document alone, but takes
+ * the root of any other document for a schema, and a file of
+ * parameters or responses reached by "$ref" is not one. When it refuses
+ * a whole file, the file's schemas are compiled one by one instead,
+ * each as a set of its own whose document is the single reference
+ * {"$ref": "<file URI>#<the schema's pointer>"}, resolved through the
+ * fetch callback. Schemas shared by several of them are then compiled
+ * more than once.
  */
 #include <stdio.h>
 #include <string.h>
