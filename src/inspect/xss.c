@@ -10,8 +10,8 @@
  * A value can also close the attribute it was put in and add a handler:
  * '" onmouseover="...'. Tags are read as browsers read them: a name of
  * letters right after '<', ended by a blank, '/' or '>'; attributes
- * split by blanks, '/' and quotes. "<b>bold</b>", "a < b" and "I <3 it"
- * are not script.
+ * are names and values as the HTML tokenizer reads them. "<b>bold</b>",
+ * "a < b", "I <3 it" and '<p title="onclick=x">' are not script.
  *
  * Browsers ignore tabs and newlines inside a URL scheme and blanks and
  * controls before it, so "java\tscript:" counts; a value that starts
@@ -112,26 +112,74 @@ event_handler(struct slice s, size_t i)
 }
 
 /*
- * The attributes of the tag whose name ends at s[i]: a handler, or a
- * script URL as an attribute's value. Stops at '>', at the next '<' (so
- * that a run of unclosed tags is read once, not once per tag) or at the
- * end; *stop gets where.
+ * Read an attribute value at s[*i..) (after '=' and blanks): quoted by
+ * '"', '\'' or '`' (old Internet Explorer's third quote), or unquoted
+ * up to a blank or '>'. True when it is a script URL followed by code;
+ * *i moves past it.
+ */
+static bool
+attribute_value(struct slice s, size_t *i)
+{
+    size_t v = *i, end, after;
+    char q = v < s.len ? s.ptr[v] : 0;
+
+    if (q == '"' || q == '\'' || q == '`') {
+        const char *close = memchr(s.ptr + v + 1, q, s.len - v - 1);
+
+        v++;
+        end = close != NULL ? (size_t)(close - s.ptr) : s.len;
+        *i = close != NULL ? end + 1 : s.len;
+    } else {
+        for (end = v; end < s.len && !is_blank((unsigned char)s.ptr[end]) &&
+                      s.ptr[end] != '>';
+             end++)
+            ;
+        *i = end;
+    }
+    /* As for a whole value: a data: document counts as it is, a script
+       scheme when code follows it ("javascript: the good parts" in a
+       title does not). */
+    after = script_scheme(s, v);
+    return after > 0 && after <= end &&
+           (s.ptr[after - 1] != ':' ||
+            code_like((struct slice){s.ptr, end}, after));
+}
+
+/*
+ * The attributes of the tag whose name ends at s[i], read as the HTML
+ * tokenizer reads them: a name ends at a blank, '/', '>' or '='; a
+ * value follows '='. A handler counts as a name, a script URL as a
+ * value, so title="onclick=x" is text. Stops at '>', at a '<' where a
+ * name would start (so that a run of unclosed tags is read once, not
+ * once per tag) or at the end; *stop gets where.
  */
 static bool
 tag_attributes(struct slice s, size_t i, size_t *hit, size_t *stop)
 {
-    for (; i < s.len && s.ptr[i] != '>' && s.ptr[i] != '<'; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
+    while (i < s.len) {
+        size_t name, j;
 
-        if (c == '=' && script_scheme(s, i + 1 + (i + 1 < s.len &&
-                                                  (s.ptr[i + 1] == '"' ||
-                                                   s.ptr[i + 1] == '\'')))) {
-            *hit = i;
+        while (i < s.len && (is_blank((unsigned char)s.ptr[i]) ||
+                             s.ptr[i] == '/'))
+            i++;
+        if (i >= s.len || s.ptr[i] == '>' || s.ptr[i] == '<')
+            break;
+        name = i++;
+        while (i < s.len && !is_blank((unsigned char)s.ptr[i]) &&
+               s.ptr[i] != '/' && s.ptr[i] != '>' && s.ptr[i] != '=')
+            i++;
+        if (event_handler(s, name)) {
+            *hit = name;
             return true;
         }
-        if ((is_blank(c) || c == '/' || c == '"' || c == '\'' ||
-             c == '`') && i + 1 < s.len && event_handler(s, i + 1)) {
-            *hit = i + 1;
+        for (j = i; j < s.len && is_blank((unsigned char)s.ptr[j]); j++)
+            ;
+        if (j >= s.len || s.ptr[j] != '=')
+            continue;
+        for (i = j + 1; i < s.len && is_blank((unsigned char)s.ptr[i]); i++)
+            ;
+        if (attribute_value(s, &i)) {
+            *hit = name;
             return true;
         }
     }

@@ -659,7 +659,8 @@ static void
 test_adversarial_lengths(void **state)
 {
     static const char *units[] = {"[", "'", "<a ", "${", "{{", ")(", "..",
-                                  "\r", "$(", "%", "&#", "/*", "`", " "};
+                                  "\r", "$(", "%", "&#", "/*", "`", " ",
+                                  "<a x='", "<a =", "\"$ne", ")"};
     static const detect_fn fns[] = {
         inspect_sqli_match, inspect_traversal_match, inspect_crlf_match,
         inspect_nosql_match, inspect_cmdi_match, inspect_template_match,
