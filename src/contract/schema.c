@@ -30,8 +30,7 @@ struct kw {
 /*
  * Which dialects know a keyword. A keyword missing here is refused at
  * load: among them unevaluatedProperties, unevaluatedItems and
- * $recursiveRef ($dynamicRef is known only to be refused), so a schema
- * that needs them, the 2020-12 metaschema included, cannot be used.
+ * $recursiveRef, so a schema that needs them cannot be used.
  * $schema and $vocabulary are accepted and not read: a set has the one
  * dialect its options name.
  */
@@ -100,7 +99,7 @@ static const struct kwdef {
     IGNORED("$anchor", D2020),
     IGNORED("$dynamicAnchor", D2020),
     IGNORED("$defs", D2020),
-    IGNORED("$comment", D2020),
+    IGNORED("$comment", ALL),
     IGNORED("$vocabulary", D2020),
     IGNORED("examples", D2020),
     IGNORED("deprecated", OAS | D2020),
@@ -980,6 +979,76 @@ compile_ref(struct schema_set *set, struct schema *s,
     return s->ref != NULL;
 }
 
+/*
+ * "$dynamicRef": resolved as "$ref" is; when its target declares the
+ * same name as a "$dynamicAnchor", the validator looks the name up in
+ * the resources of the evaluation path and takes the outermost.
+ */
+static bool
+compile_dynamic_ref(struct schema_set *set, struct schema *s,
+                    const struct json_value *ref, const char *base)
+{
+    const struct json_value *target, *anchor;
+    const char *tbase, *hash;
+    size_t old;
+
+    if (ref->type != JSON_STRING)
+        return fail_kw(set, "$dynamicRef", "must be a string") != NULL;
+    if (set_resolve(set, base, ref->u.str.ptr, &target, &tbase) != AW_OK)
+        return false;
+    old = where_push(set, SLICE_LIT("$dynamicRef"));
+    s->dyn_ref = set_compile(set, target, tbase);
+    where_pop(set, old);
+    if (s->dyn_ref == NULL)
+        return false;
+    hash = strchr(ref->u.str.ptr, '#');
+    anchor = json_get(target, "$dynamicAnchor");
+    if (hash != NULL && hash[1] != '/' && json_is(anchor, JSON_STRING) &&
+        strcmp(anchor->u.str.ptr, hash + 1) == 0)
+        s->dyn_name = anchor->u.str;
+    return true;
+}
+
+/*
+ * The resource whose base is base, with its dynamic anchors compiled.
+ * It is linked before the anchors are compiled, so an anchor that leads
+ * back here finds it.
+ */
+static const struct sres *
+set_sres(struct schema_set *set, const char *base)
+{
+    struct sres *r;
+    size_t n = 0;
+
+    for (r = set->sres; r != NULL; r = r->next)
+        if (strcmp(r->base, base) == 0)
+            return r;
+    for (size_t i = 0; i < set->nres; i++)
+        n += set->res[i].dynamic && strcmp(set->res[i].base, base) == 0;
+    r = arena_alloc(&set->a, sizeof(*r));
+    if (r == NULL || (r->anchors = arena_alloc(&set->a, MAX(n, 1) *
+                                               sizeof(*r->anchors))) == NULL)
+        return NULL;
+    r->base = base;
+    r->n = 0;
+    r->next = set->sres;
+    set->sres = r;
+    for (size_t i = 0; i < set->nres && r->n < n; i++) {
+        const struct resource e = set->res[i];
+        const char *name;
+        const struct schema *s;
+
+        if (!e.dynamic || strcmp(e.base, base) != 0)
+            continue;
+        name = strchr(e.uri, '#');
+        s = set_compile(set, e.v, base);
+        if (name == NULL || s == NULL)
+            return NULL;
+        r->anchors[r->n++] = (struct sdyn){{name + 1, strlen(name + 1)}, s};
+    }
+    return r;
+}
+
 static bool
 compile_flags(struct schema_set *set, struct schema *s, const struct kw *k)
 {
@@ -1006,8 +1075,9 @@ compile_object(struct schema_set *set, struct schema *s,
         return false;
     if (k.ref != NULL && set->opt.dialect != SCHEMA_2020_12)
         return compile_ref(set, s, k.ref, base);
-    if (k.dynamic_ref != NULL)
-        return fail_kw(set, "$dynamicRef", "not supported") != NULL;
+    if (k.dynamic_ref != NULL &&
+        !compile_dynamic_ref(set, s, k.dynamic_ref, base))
+        return false;
     if (k.type != NULL && !compile_type(set, s, k.type))
         return false;
     if ((k.enum_ != NULL || k.const_ != NULL) &&
@@ -1055,11 +1125,17 @@ set_compile(struct schema_set *set, const struct json_value *v,
     s->min_contains = 1;
     s->disc_bit = -1;
     e->node = s;
+    if (set->opt.dialect == SCHEMA_2020_12 &&
+        (s->res = set_sres(set, e->base)) == NULL) {
+        set_fail(set, set->rc != AW_OK ? set->rc : AW_NOMEM,
+                 "out of memory");
+        return NULL;
+    }
     if (v->type == JSON_FALSE)
         s->flags |= S_FALSE;
     else if (v->type == JSON_OBJECT && !compile_object(set, s, v, e->base))
         return NULL;
-    if (s->ref || s->nall || s->nany || s->none || s->not_ || s->if_ ||
+    if (s->ref || s->dyn_ref || s->nall || s->nany || s->none || s->not_ || s->if_ ||
         s->ndepschemas)
         s->flags |= S_INPLACE;
     if (s->flags == 0 && s->types == T_ALL)

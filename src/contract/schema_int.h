@@ -158,6 +158,21 @@ struct sdisc {
     unsigned branch;
 };
 
+/* A "$dynamicAnchor" of a resource. */
+struct sdyn {
+    struct slice name;
+    const struct schema *s;
+};
+
+/* A schema resource (a document or a "$id"), for "$dynamicRef": the
+ * dynamic anchors it declares. */
+struct sres {
+    const char *base;
+    struct sdyn *anchors;
+    uint32_t n;
+    struct sres *next;
+};
+
 #define SCHEMA_MAX_TRACKED 64  /* names per object schema that required,
                                   dependent* and the discriminator track */
 #define SCHEMA_MAX_BRANCHES 64 /* branches of a oneOf/anyOf that a
@@ -199,6 +214,12 @@ struct schema {
     const struct schema *not_;
     const struct schema *if_, *then_, *else_;
     const struct schema *ref;
+    const struct schema *dyn_ref; /* "$dynamicRef" resolved statically */
+    struct slice dyn_name;        /* its anchor name when the target
+                                     declares it as a $dynamicAnchor:
+                                     the dynamic scope may then choose
+                                     another target */
+    const struct sres *res;       /* the resource the node is in */
 
     uint64_t *enums;              /* hashes of enum or const values */
     uint32_t nenums;

@@ -409,8 +409,8 @@ set_resolve(struct schema_set *set, const char *base, const char *ref,
             r = res_find(set, (full[at] = '#', full));
         }
         if (r == NULL)
-            return set_fail(set, AW_INVALID, "unresolved reference %.200s",
-                            ref);
+            return set_fail(set, AW_INVALID, "%s: unresolved reference %.200s",
+                            set->where, ref);
         *out = r->v;
         *out_base = r->base;
         return AW_OK;
@@ -422,10 +422,11 @@ set_resolve(struct schema_set *set, const char *base, const char *ref,
     r = resource_get(set, full);
     if (r == NULL || flen < 0)
         return set_fail(set, set->rc != AW_OK ? set->rc : AW_INVALID,
-                        "unresolved reference %.200s", ref);
+                        "%s: unresolved reference %.200s", set->where, ref);
     *out = set_pointer(r->v, (struct slice){frag, (size_t)flen});
     if (*out == NULL)
-        return set_fail(set, AW_INVALID, "unresolved reference %.200s", ref);
+        return set_fail(set, AW_INVALID, "%s: unresolved reference %.200s",
+                        set->where, ref);
     struct vinfo *e = set_find(set, *out);
 
     if (e == NULL) {

@@ -38,6 +38,8 @@ struct schema_set {
     pcre2_code **codes;           /* freed with the set */
     size_t ncodes, codes_cap;
     size_t nodes;
+    struct sres *sres;            /* resources with their dynamic
+                                     anchors */
 
     /* While compiling: the first failure. */
     char *err;

@@ -310,6 +310,29 @@ push_list(struct schema_validator *v, const struct schema *const *list,
         push_eval(v, list[i], parent, role, spec, i, depth);
 }
 
+/*
+ * The target of the "$dynamicRef" of the eval at index i: the outermost
+ * resource on the evaluation path (the evals from i up to the root)
+ * that declares its name as a "$dynamicAnchor", else the static target.
+ */
+static const struct schema *
+dynamic_target(const struct schema_validator *v, uint32_t i)
+{
+    const struct schema *s = v->ev[i].s, *found = s->dyn_ref;
+
+    if (s->dyn_name.len == 0)
+        return found;
+    for (uint32_t j = i;; j = v->ev[j].parent) {
+        const struct sres *r = v->ev[j].s->res;
+
+        for (uint32_t k = 0; r != NULL && k < r->n; k++)
+            if (slice_eq(r->anchors[k].name, s->dyn_name))
+                found = r->anchors[k].s;
+        if (v->ev[j].role == R_ROOT)
+            return found;
+    }
+}
+
 /* The in-place applicators of the eval at index i, on the same value. */
 static void
 expand(struct schema_validator *v, uint32_t i, bool spec, unsigned depth)
@@ -318,6 +341,8 @@ expand(struct schema_validator *v, uint32_t i, bool spec, unsigned depth)
 
     if (s->ref != NULL)
         push_eval(v, s->ref, i, R_AND, spec, 0, depth + 1);
+    if (s->dyn_ref != NULL)
+        push_eval(v, dynamic_target(v, i), i, R_AND, spec, 0, depth + 1);
     push_list(v, s->all_of, s->nall, i, R_AND, spec, depth + 1);
     push_list(v, s->any_of, s->nany, i, R_ANY, true, depth + 1);
     push_list(v, s->one_of, s->none, i, R_ONE, true, depth + 1);

@@ -202,8 +202,7 @@ diverges(const char *file, const char *group, const char *test)
 static bool
 deliberately_refused(const char *msg)
 {
-    return strstr(msg, "unsupported keyword") != NULL ||
-           strstr(msg, "not supported") != NULL;
+    return strstr(msg, "unsupported keyword") != NULL;
 }
 
 struct tally {
@@ -239,6 +238,8 @@ run_group(const char *file, const struct json_value *g,
 
         t->total++;
         if (s == NULL && deliberately_refused(err)) {
+            if (getenv("SCHEMA_SUITE_VERBOSE") != NULL)
+                printf("  unsupported %s | %s: %s\n", file, gdesc, err);
             t->unsupported++;
             continue;
         }
@@ -279,7 +280,8 @@ run_file(const char *dir, const char *name, enum schema_dialect dialect,
     /* A format we do not assert is an annotation: its cases count as
      * unsupported. */
     snprintf(fmt, sizeof(fmt), "%.*s", (int)(strlen(name) - 5), name);
-    if (formats && !schema_format_asserted(fmt)) {
+    if (formats && strcmp(fmt, "unknown") != 0 &&
+        !schema_format_asserted(fmt)) {
         snprintf(path, sizeof(path), "%stests/%s/%s", SUITE, dir, name);
         doc = read_json(path);
         assert_non_null(doc);
@@ -988,7 +990,8 @@ test_refusals(void **state)
         {"{\"$ref\": \"#/$defs/missing\"}", SCHEMA_2020_12, "missing"},
         {"{\"$ref\": \"http://example.com/x.json\"}", SCHEMA_2020_12,
          "http://example.com/x.json"},
-        {"{\"$dynamicRef\": \"#node\"}", SCHEMA_2020_12, "/$dynamicRef"},
+        {"{\"properties\": {\"a\": {\"$dynamicRef\": \"#node\"}}}",
+         SCHEMA_2020_12, "/properties/a: unresolved reference #node"},
         {"{\"oneOf\": [{\"$ref\": \"#/$defs/a\"}], \"$defs\": {\"a\": {}},"
          "\"discriminator\": {\"propertyName\": \"t\", \"mapping\": "
          "{\"b\": \"#/$defs/b\"}}}", SCHEMA_2020_12, "/discriminator"},
