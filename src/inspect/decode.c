@@ -334,6 +334,9 @@ inspect_found(const struct inspect_value *v, const char *det,
     out->score = score;
     out->offset = MIN(offset, v->text.len);
     out->length = MIN(v->text.len - out->offset, INSPECT_WINDOW_MAX);
+    /* Never the whole value: a short one shows its first half. */
+    if (out->offset == 0 && out->length == v->text.len && out->length > 1)
+        out->length = (out->length + 1) / 2;
     return true;
 }
 

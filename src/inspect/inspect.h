@@ -107,7 +107,8 @@ struct inspect_value {
 /*
  * A detector's finding. The strings are static. offset and length place
  * a window of at most INSPECT_WINDOW_MAX bytes inside the value's text,
- * around the start of what matched; never more of the value.
+ * from the start of what matched; never the whole value (a value short
+ * enough to fit shows its first half).
  */
 struct inspect_verdict {
     const char *detector; /* "sqli", "ssrf", "traversal", ... */

@@ -13,8 +13,9 @@
 /*
  * Fill *out for detector det (reason "inspect.<det>" given as reason)
  * with a window of at most INSPECT_WINDOW_MAX bytes of v's text starting
- * at offset. Returns true, so that a detector can end with
- * "return inspect_found(...)".
+ * at offset, and never all of a value of two bytes or more (a short
+ * value's window is its first half). Returns true, so that a detector
+ * can end with "return inspect_found(...)".
  */
 bool inspect_found(const struct inspect_value *v, const char *det,
                    const char *reason, const char *rule, unsigned score,

@@ -1028,13 +1028,8 @@ inspect_sqli_match(const struct inspect_value *v,
 
         if (!hit)
             continue;
-        out->detector = "sqli";
-        out->reason = "inspect.sqli";
-        out->rule = f.rule;
-        out->score = f.score;
-        out->offset = f.offset;
-        out->length = MIN(v->text.len - f.offset, INSPECT_WINDOW_MAX);
-        return true;
+        return inspect_found(v, "sqli", "inspect.sqli", f.rule, f.score,
+                             f.offset, out);
     }
     return false;
 }

@@ -21,7 +21,7 @@
  */
 #include <string.h>
 
-#include "inspect.h"
+#include "internal.h"
 
 /* Schemes whose URLs always have a host (WHATWG's special schemes). */
 static const char *const special_schemes[] = {
@@ -798,13 +798,7 @@ static bool
 ssrf_found(const struct inspect_value *v, const char *rule, unsigned score,
            struct inspect_verdict *out)
 {
-    out->detector = "ssrf";
-    out->reason = "inspect.ssrf";
-    out->rule = rule;
-    out->score = score;
-    out->offset = 0;
-    out->length = MIN(v->text.len, INSPECT_WINDOW_MAX);
-    return true;
+    return inspect_found(v, "ssrf", "inspect.ssrf", rule, score, 0, out);
 }
 
 /* True when a reading that keeps backslashes as data finds another

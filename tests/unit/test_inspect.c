@@ -54,9 +54,11 @@ detect_line(detect_fn fn, unsigned mode, const char *line, char *buf,
     v.text = (struct slice){buf, len};
     if (!fn(&v, vd))
         return false;
-    /* The window stays inside the value and within its bound. */
+    /* The window stays inside the value and within its bound, and is
+       never the whole value. */
     assert_true(vd->offset <= len && vd->length <= len - vd->offset);
     assert_true(vd->length <= INSPECT_WINDOW_MAX);
+    assert_true(len < 2 || vd->length < len);
     assert_non_null(vd->rule);
     assert_true(vd->score >= 1 && vd->score <= 100);
     return true;
@@ -351,6 +353,13 @@ test_sqli_verdict(void **state)
     assert_int_equal(vd.length, INSPECT_WINDOW_MAX);
     assert_string_equal(inspect_excerpt(&v, &vd, ex, sizeof(ex)),
                         "union select password from users");
+
+    /* A short value is never shown whole. */
+    v = value_of("sleep(5)");
+    assert_true(inspect_sqli_match(&v, &vd));
+    assert_int_equal(vd.offset, 0);
+    assert_int_equal(vd.length, 4);
+    assert_string_equal(inspect_excerpt(&v, &vd, ex, sizeof(ex)), "slee");
 
     v = value_of("");
     assert_false(inspect_sqli_match(&v, &vd));
