@@ -130,9 +130,7 @@ struct schema_validator;
 /*
  * A validator of one instance against s, its state in arena a. At most
  * max_errors failures are kept (at least one); validation goes on to
- * the end either way. NULL when the arena is exhausted. A schema whose
- * in-place applicators alone pass the bounds (a "$ref" cycle on one
- * value) gives a validator that refuses every token with AW_TOOBIG.
+ * the end either way. NULL when the arena is exhausted.
  */
 struct schema_validator *schema_validator_new(const struct schema *s,
                                               unsigned flags,

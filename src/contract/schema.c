@@ -1135,12 +1135,69 @@ set_compile(struct schema_set *set, const struct json_value *v,
         s->flags |= S_FALSE;
     else if (v->type == JSON_OBJECT && !compile_object(set, s, v, e->base))
         return NULL;
-    if (s->ref || s->dyn_ref || s->nall || s->nany || s->none || s->not_ || s->if_ ||
-        s->ndepschemas)
+    if (s->ref || s->dyn_ref || s->nall || s->nany || s->none || s->not_ ||
+        s->if_ || s->ndepschemas)
         s->flags |= S_INPLACE;
     if (s->flags == 0 && s->types == T_ALL)
         s->flags |= S_TRIVIAL;
     return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cycles                                                              */
+/* ------------------------------------------------------------------ */
+
+#define CYCLE_MAX_DEPTH 4096  /* in-place applicators checked in a row */
+
+static bool check_cycles(struct schema_set *set, struct schema *s,
+                         unsigned depth);
+
+static bool
+check_list(struct schema_set *set, const struct schema *const *l,
+           uint32_t n, unsigned depth)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!check_cycles(set, (struct schema *)l[i], depth + 1))
+            return false;
+    return true;
+}
+
+/*
+ * Refuse a schema that applies itself to the same value through its
+ * in-place applicators ($ref, allOf, anyOf, oneOf, not, if/then/else,
+ * dependentSchemas) without descending into the instance: validating
+ * it would never end. The nodes are the set's own, still private, so
+ * marking them is allowed.
+ */
+static bool
+check_cycles(struct schema_set *set, struct schema *s, unsigned depth)
+{
+    if (s->mark == 2)
+        return true;
+    if (s->mark == 1 || depth > CYCLE_MAX_DEPTH) {
+        set_fail(set, AW_INVALID, "%s: the schema applies itself to the "
+                 "same value through $ref or a combinator, endlessly",
+                 set->where);
+        return false;
+    }
+    s->mark = 1;
+    if ((s->ref && !check_cycles(set, (struct schema *)s->ref, depth + 1)) ||
+        (s->dyn_ref &&
+         !check_cycles(set, (struct schema *)s->dyn_ref, depth + 1)) ||
+        !check_list(set, s->all_of, s->nall, depth) ||
+        !check_list(set, s->any_of, s->nany, depth) ||
+        !check_list(set, s->one_of, s->none, depth) ||
+        !check_list(set, &s->not_, s->not_ != NULL, depth) ||
+        !check_list(set, &s->if_, s->if_ != NULL, depth) ||
+        !check_list(set, &s->then_, s->then_ != NULL, depth) ||
+        !check_list(set, &s->else_, s->else_ != NULL, depth))
+        return false;
+    for (uint32_t i = 0; i < s->ndepschemas; i++)
+        if (!check_cycles(set, (struct schema *)s->depschemas[i].s,
+                          depth + 1))
+            return false;
+    s->mark = 2;
+    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1170,6 +1227,7 @@ schema_compile(const struct json_value *doc, const struct schema_options *o,
                struct schema_set **out, char *err, size_t errlen)
 {
     struct schema_set *set = calloc(1, sizeof(*set));
+    struct schema *root = NULL;
     const char *base;
 
     *out = NULL;
@@ -1187,7 +1245,9 @@ schema_compile(const struct json_value *doc, const struct schema_options *o,
                       o->base_uri ? strlen(o->base_uri) : 0);
     set->doc_base = base;
     if (base == NULL || set_add_doc(set) != AW_OK ||
-        (set->doc_is_schema && set_compile(set, doc, base) == NULL)) {
+        (set->doc_is_schema &&
+         ((root = set_compile(set, doc, base)) == NULL ||
+          !check_cycles(set, root, 0)))) {
         int rc = set->rc != AW_OK ? set->rc : AW_NOMEM;
 
         schema_set_free(set);
@@ -1217,7 +1277,7 @@ schema_at(struct schema_set *set, const char *pointer, char *err,
           size_t errlen)
 {
     const struct json_value *v;
-    const struct schema *s;
+    struct schema *s;
     char buf[URI_MAX];
     long n;
 
@@ -1240,6 +1300,8 @@ schema_at(struct schema_set *set, const char *pointer, char *err,
                     (struct slice){pointer, (size_t)n});
     set->where_len = strlen(set->where);
     s = set_compile(set, v, set->doc_base);
+    if (s != NULL && !check_cycles(set, s, 0))
+        s = NULL;
     set->err = NULL;
     return s;
 }

@@ -220,6 +220,8 @@ struct schema {
                                      the dynamic scope may then choose
                                      another target */
     const struct sres *res;       /* the resource the node is in */
+    uint8_t mark;                 /* compile-time cycle check: 0 not
+                                     seen, 1 on the path, 2 done */
 
     uint64_t *enums;              /* hashes of enum or const values */
     uint32_t nenums;

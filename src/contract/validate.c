@@ -109,6 +109,7 @@ struct schema_validator {
     bool ended;           /* the top-level value has ended */
     bool valid;           /* the root eval's result */
     bool keep;            /* schema_validator_keep after the last NAME */
+    bool started;         /* the root's applicators are expanded */
     uint64_t last_h;      /* hash of the value that just ended */
 
     /* The current scalar token, decoded lazily. */
@@ -279,12 +280,12 @@ ev_room(struct schema_validator *v)
     uint32_t cap;
     struct eval *e;
 
-    if (v->nev < v->ev_cap)
-        return true;
     if (v->nev >= v->max_ev) {
         vfail(v, AW_TOOBIG);
         return false;
     }
+    if (v->nev < v->ev_cap)
+        return true;
     cap = MIN(v->ev_cap * 2, v->max_ev);
     e = arena_alloc(v->a, cap * sizeof(*e));
     if (e == NULL) {
@@ -1100,19 +1101,14 @@ schema_validator_new(const struct schema *s, unsigned flags,
     v->path[0] = '\0';
     v->ev[0] = (struct eval){.s = s, .role = R_ROOT, .disc = -1};
     v->nev = 1;
-    expand(v, 0, false, 0);
-    v->fr[0].ev_end = v->nev;
-    if (v->rc == AW_NOMEM)
-        return NULL;
-    if (v->rc != AW_OK)
-        add_error(v, "limit");  /* every token will return v->rc */
+    v->fr[0].ev_end = 1;
     return v;
 }
 
 void
 schema_validator_set_max_evals(struct schema_validator *v, unsigned max)
 {
-    v->max_ev = MAX(max, v->ev_cap);
+    v->max_ev = MAX(max, 1);
 }
 
 int
@@ -1122,6 +1118,13 @@ schema_validator_token(void *ctx, const struct json_token *t)
 
     if (v->rc != AW_OK)
         return v->rc;
+    if (!v->started) {
+        /* Expanded here rather than in schema_validator_new, so that
+         * schema_validator_set_max_evals bounds it too. */
+        v->started = true;
+        expand(v, 0, false, 0);
+        v->fr[0].ev_end = v->nev;
+    }
     switch (t->kind) {
     case JSON_TOK_NAME:
         if (t->depth > 0)

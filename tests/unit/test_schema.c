@@ -285,8 +285,11 @@ run_file(const char *dir, const char *name, enum schema_dialect dialect,
         snprintf(path, sizeof(path), "%stests/%s/%s", SUITE, dir, name);
         doc = read_json(path);
         assert_non_null(doc);
-        for (size_t i = 0; i < doc->u.arr.n; i++)
-            t.total += (unsigned)json_get(doc->u.arr.items[i], "tests")->u.arr.n;
+        for (size_t i = 0; i < doc->u.arr.n; i++) {
+            const struct json_value *c = doc->u.arr.items[i];
+
+            t.total += (unsigned)json_get(c, "tests")->u.arr.n;
+        }
         printf("%s/%-40s %4u/%-4u unsupported %u (format not asserted)\n",
                dir, name, 0u, t.total, t.total);
         all->total += t.total;
@@ -891,14 +894,25 @@ test_limit_evals(void **state)
     int rc;
 
     (void)state;
-    /* A schema that refers to itself on the same value never ends on
-     * its own; the bound ends it. */
-    fixture(&f, "{\"$defs\": {\"a\": {\"anyOf\": [{\"$ref\": \"#/$defs/a\"},"
-                "{\"$ref\": \"#/$defs/a\"}]}}, \"$ref\": \"#/$defs/a\"}");
+    /* Branches fanned out on one value count before any token. */
+    fixture(&f, "{\"$defs\": {\"i\": {\"type\": \"integer\"}, \"w\": "
+                "{\"allOf\": [{\"$ref\": \"#/$defs/i\"}, {\"$ref\": "
+                "\"#/$defs/i\"}, {\"$ref\": \"#/$defs/i\"}]}, \"x\": "
+                "{\"allOf\": [{\"$ref\": \"#/$defs/w\"}, {\"$ref\": "
+                "\"#/$defs/w\"}, {\"$ref\": \"#/$defs/w\"}]}},"
+                "\"anyOf\": [{\"$ref\": \"#/$defs/x\"}, {\"$ref\": "
+                "\"#/$defs/x\"}, {\"$ref\": \"#/$defs/x\"}]}");
     v = schema_validator_new(f.s, 0, 4, &f.a);
-    rc = v == NULL ? AW_TOOBIG
-                   : json_walk(parse_text("1"), schema_validator_token, v);
-    assert_int_equal(rc, AW_TOOBIG);
+    assert_int_equal(json_walk(parse_text("1"), schema_validator_token, v),
+                     AW_OK);
+    assert_true(schema_validator_done(v, &errs, &n));
+    v = schema_validator_new(f.s, 0, 4, &f.a);
+    schema_validator_set_max_evals(v, 30);
+    assert_int_equal(json_walk(parse_text("1"), schema_validator_token, v),
+                     AW_TOOBIG);
+    assert_false(schema_validator_done(v, &errs, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(errs[0].keyword, "limit");
     fixture_fini(&f);
     /* Many items under contains stay within any bound: each item's
      * evaluations are gone when it ends. */
@@ -997,6 +1011,10 @@ test_refusals(void **state)
          "{\"b\": \"#/$defs/b\"}}}", SCHEMA_2020_12, "/discriminator"},
         {"{\"discriminator\": {\"mapping\": {}}}", SCHEMA_OAS30,
          "/discriminator"},
+        {"{\"$defs\": {\"a\": {\"anyOf\": [{\"type\": \"null\"},"
+         "{\"$ref\": \"#/$defs/a\"}]}}, \"$ref\": \"#/$defs/a\"}",
+         SCHEMA_2020_12, "endlessly"},
+        {"{\"$ref\": \"#\"}", SCHEMA_DRAFT4, "endlessly"},
     };
 
     (void)state;
