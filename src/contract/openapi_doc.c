@@ -729,6 +729,34 @@ doc_run(struct doc_builder *b, struct fy_parser *p, struct fy_diag *diag)
     return rc;
 }
 
+/*
+ * Give every line break as one LF. YAML reads CR, LF and CRLF alike
+ * (a raw CR is always a line break, never content), so the meaning is
+ * unchanged; libfyaml 0.7 leaks memory folding some double-quoted
+ * scalars whose breaks mix CR and LF, and never sees such a mix now.
+ */
+static int
+doc_unify_breaks(struct doc_builder *b)
+{
+    char *out;
+    size_t o = 0;
+
+    if (memchr(b->buf, '\r', b->len) == NULL)
+        return AW_OK;
+    out = arena_alloc(b->a, b->len + 1);
+    if (out == NULL)
+        return AW_NOMEM;
+    for (size_t i = 0; i < b->len; i++) {
+        if (b->buf[i] == '\r' && i + 1 < b->len && b->buf[i + 1] == '\n')
+            continue;
+        out[o++] = b->buf[i] == '\r' ? '\n' : b->buf[i];
+    }
+    out[o] = '\0';
+    b->buf = out;
+    b->len = o;
+    return AW_OK;
+}
+
 static int
 doc_parse_yaml(struct doc_builder *b)
 {
@@ -738,6 +766,8 @@ doc_parse_yaml(struct doc_builder *b)
     struct fy_parser *p = NULL;
     int rc = doc_check_text(b);
 
+    if (rc == AW_OK)
+        rc = doc_unify_breaks(b);
     if (rc != AW_OK)
         return rc;
     rc = AW_NOMEM;

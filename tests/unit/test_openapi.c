@@ -238,6 +238,36 @@ test_core_schema(void **state)
     arena_fini(&a);
 }
 
+/*
+ * CR, LF and CRLF are the same line break; a double-quoted scalar with
+ * a mix of them (which libfyaml 0.7 leaked on) folds as YAML says.
+ */
+static void
+test_line_breaks(void **state)
+{
+    static const char doc[] = "a: 1\r\nb: \"x\r\r\n y\"\r";
+    static const char mixed[] = "\"e\r\r\n\n\n\r\n\n\r\"";
+    struct openapi_options o;
+    struct json_value *v;
+    struct arena a;
+    char err[256];
+    int64_t i;
+    (void)state;
+
+    openapi_options_default(&o);
+    arena_init(&a, 4096, 1 << 20);
+    if (openapi_parse(doc, strlen(doc), &o, &a, &v, err, sizeof(err)) !=
+        AW_OK)
+        fail_msg("%s", err);
+    assert_true(json_int(json_get(v, "a"), &i) && i == 1);
+    assert_true(slice_eq(json_str(json_get(v, "b")), SLICE_LIT("x\ny")));
+    assert_int_equal(openapi_parse(mixed, strlen(mixed), &o, &a, &v, err,
+                                   sizeof(err)),
+                     AW_OK);
+    assert_int_equal(v->type, JSON_STRING);
+    arena_fini(&a);
+}
+
 /* Parse expecting refusal with rc and a message containing want. */
 static void
 parse_refused(const char *doc, int want_rc, const char *want)
@@ -1344,6 +1374,7 @@ main(void)
         cmocka_unit_test(test_petstore_model),
         cmocka_unit_test(test_crapi),
         cmocka_unit_test(test_core_schema),
+        cmocka_unit_test(test_line_breaks),
         cmocka_unit_test(test_yaml_refusals),
         cmocka_unit_test(test_yaml_aliases),
         cmocka_unit_test(test_match),
