@@ -24,13 +24,13 @@ struct kw {
         *maximum, *ex_min, *ex_max, *mult, *pattern, *format, *all_of,
         *any_of, *one_of, *not_, *if_, *then_, *else_, *dep_req,
         *dep_schemas, *dependencies, *ref, *nullable, *read_only,
-        *write_only, *disc, *dynamic_ref;
+        *write_only, *disc, *dynamic_ref, *uneval_props;
 };
 
 /*
  * Which dialects know a keyword. A keyword missing here is refused at
- * load: among them unevaluatedProperties, unevaluatedItems and
- * $recursiveRef, so a schema that needs them cannot be used.
+ * load: among them unevaluatedItems and $recursiveRef, so a schema
+ * that needs them cannot be used.
  * $schema and $vocabulary are accepted and not read: a set has the one
  * dialect its options name.
  */
@@ -85,6 +85,7 @@ static const struct kwdef {
     KW("dependencies", dependencies, ALL),
     KW("$ref", ref, ALL),
     KW("$dynamicRef", dynamic_ref, D2020),
+    KW("unevaluatedProperties", uneval_props, D2020),
     KW("nullable", nullable, OAS),
     KW("readOnly", read_only, OAS | D2020),
     KW("writeOnly", write_only, OAS | D2020),
@@ -787,19 +788,23 @@ compile_objects(struct schema_set *set, struct schema *s, const struct kw *k,
     s->additional = opt_sub(set, k->additional, base, "additionalProperties",
                             &ok);
     s->names = opt_sub(set, k->propnames, base, "propertyNames", &ok);
+    s->uneval_props = opt_sub(set, k->uneval_props, base,
+                              "unevaluatedProperties", &ok);
     if (!ok)
         return false;
+    if (s->uneval_props != NULL)
+        s->flags |= S_UNEVAL;
     if (nm.n > 1)
         qsort(nm.e, nm.n, sizeof(*nm.e), prop_cmp);
     s->props = nm.e;
     s->nprops = nm.n;
-    if (k->properties && !k->additional && !k->patprops)
+    if (k->properties && !k->additional && !k->patprops && !k->uneval_props)
         s->flags |= S_CLOSED;
     if (nm.bits > 0)
         s->flags |= S_NEED_NAMES;
     if (s->nprops || s->npats || s->additional || s->names ||
         s->min_props || k->max_props || s->ndeps || s->ndepschemas ||
-        s->disc_bit >= 0)
+        s->disc_bit >= 0 || s->uneval_props)
         s->flags |= S_OBJECT_KW;
     return true;
 }
@@ -1125,15 +1130,18 @@ set_compile(struct schema_set *set, const struct json_value *v,
     s->min_contains = 1;
     s->disc_bit = -1;
     e->node = s;
+    /* Compiling more may move the table e points into. */
+    base = e->base;
+    e = NULL;
     if (set->opt.dialect == SCHEMA_2020_12 &&
-        (s->res = set_sres(set, e->base)) == NULL) {
+        (s->res = set_sres(set, base)) == NULL) {
         set_fail(set, set->rc != AW_OK ? set->rc : AW_NOMEM,
                  "out of memory");
         return NULL;
     }
     if (v->type == JSON_FALSE)
         s->flags |= S_FALSE;
-    else if (v->type == JSON_OBJECT && !compile_object(set, s, v, e->base))
+    else if (v->type == JSON_OBJECT && !compile_object(set, s, v, base))
         return NULL;
     if (s->ref || s->dyn_ref || s->nall || s->nany || s->none || s->not_ ||
         s->if_ || s->ndepschemas)

@@ -51,6 +51,7 @@ enum {
     S_INPLACE = 1u << 16,   /* has $ref, allOf, anyOf, oneOf, not, if or
                                dependentSchemas */
     S_TRIVIAL = 1u << 17,   /* admits everything, applies nothing */
+    S_UNEVAL = 1u << 18,    /* has unevaluatedProperties */
 };
 
 /* Formats asserted. */
@@ -203,6 +204,7 @@ struct schema {
     uint32_t npats;
     const struct schema *additional;  /* NULL: any */
     const struct schema *names;       /* propertyNames */
+    const struct schema *uneval_props; /* unevaluatedProperties */
     uint64_t required;                /* tracked bits */
     struct sdep *deps;
     uint32_t ndeps;

@@ -40,6 +40,8 @@ enum role {
     R_CONTAINS,
     R_NAMES,     /* propertyNames, run over a member name */
     R_DISC,      /* reads the discriminator's value for its parent */
+    R_UNEVAL,    /* unevaluatedProperties on one member, branch = the
+                    object eval's position in its frame */
 };
 
 enum {
@@ -70,6 +72,17 @@ struct eval {
 
 enum { K_NONE, K_OBJ, K_ARR };
 
+/* One member of an object that an unevaluatedProperties applies to. */
+struct umember {
+    uint64_t direct;      /* evals of the object (by position) whose own
+                             keywords evaluated the member */
+    uint64_t failed;      /* evals whose unevaluatedProperties schema
+                             the member's value failed */
+};
+
+#define UNEVAL_MAX_EVALS 64   /* evals of one object an
+                                 unevaluatedProperties can look through */
+
 struct frame {
     uint32_t ev_begin, ev_end;
     uint32_t index;       /* next item of an array */
@@ -82,6 +95,9 @@ struct frame {
     uint64_t name_h;      /* hash of the current member's name */
     uint64_t *items;      /* item hashes, for uniqueItems */
     uint32_t nitems, items_cap;
+    bool uneval;          /* an eval has unevaluatedProperties */
+    struct umember *um;   /* its members, in order */
+    uint32_t num, um_cap;
 };
 
 #define MAX_EVALS_DEFAULT SCHEMA_MAX_EVALS_DEFAULT
@@ -673,9 +689,10 @@ finish_combinators(struct schema_validator *v, struct eval *e, bool object)
         ev_fail(v, e, "else");
 }
 
-/* Hand the result of the finished eval e to its parent. */
+/* Hand the result of the finished eval e, of a value whose container
+ * is the frame pf (NULL at the top), to its parent. */
 static void
-report(struct schema_validator *v, struct eval *e)
+report(struct schema_validator *v, struct eval *e, struct frame *pf)
 {
     bool ok = !(e->flags & EV_FAILED);
     struct eval *p = e->role == R_ROOT ? NULL : &v->ev[e->parent];
@@ -718,9 +735,69 @@ report(struct schema_validator *v, struct eval *e)
         if (!ok)
             ev_fail(v, p, "propertyNames");
         return;
+    case R_UNEVAL:
+        if (!ok && pf != NULL && pf->num > 0)
+            pf->um[pf->num - 1].failed |= 1ULL << e->branch;
+        return;
     case R_DISC:
         return;
     }
+}
+
+/* Does the annotation of the passing eval e reach its parent? */
+static bool
+annotation_reaches(const struct schema_validator *v, const struct eval *e)
+{
+    const struct eval *p = &v->ev[e->parent];
+
+    switch ((enum role)e->role) {
+    case R_AND:
+    case R_ANY:
+    case R_ONE:
+    case R_IF:
+        return true;
+    case R_THEN:
+        return (p->flags & EV_IF_OK) != 0;
+    case R_ELSE:
+        return !(p->flags & EV_IF_OK);
+    case R_DEP:
+        return (p->seen >> e->branch & 1) != 0;
+    default:
+        return false;       /* not, and the container's roles */
+    }
+}
+
+/*
+ * unevaluatedProperties of the eval at index u, at the object's end.
+ * A member is evaluated when the eval's own keywords, or those of an
+ * in-place subschema that passed along a chain of passing ones (a
+ * failed anyOf branch, a then whose if failed, anything under not does
+ * not count), evaluated it; a passing subschema with its own
+ * unevaluatedProperties evaluated them all. Every other member's value
+ * must have passed the unevaluatedProperties schema.
+ */
+static void
+finish_uneval(struct schema_validator *v, const struct frame *f, uint32_t u)
+{
+    uint64_t reach = 1ULL << (u - f->ev_begin);
+
+    for (uint32_t j = u + 1; j < f->ev_end; j++) {
+        const struct eval *e = &v->ev[j];
+
+        if (e->parent < u || e->parent >= j || (e->flags & EV_FAILED) ||
+            !(reach >> (e->parent - f->ev_begin) & 1) ||
+            !annotation_reaches(v, e))
+            continue;
+        if (e->s->flags & S_UNEVAL)
+            return;
+        reach |= 1ULL << (j - f->ev_begin);
+    }
+    for (uint32_t m = 0; m < f->num; m++)
+        if (!(f->um[m].direct & reach) &&
+            (f->um[m].failed >> (u - f->ev_begin) & 1)) {
+            ev_fail(v, &v->ev[u], "unevaluatedProperties");
+            return;
+        }
 }
 
 static int
@@ -795,7 +872,9 @@ value_end(struct schema_validator *v, unsigned d, uint64_t h)
             ev_fail(v, e, e->s->nenums == 1 ? "const" : "enum");
         if (e->s->flags & S_INPLACE)
             finish_combinators(v, e, f->kind == K_OBJ);
-        report(v, e);
+        if (f->kind == K_OBJ && (e->s->flags & S_UNEVAL))
+            finish_uneval(v, f, i);
+        report(v, e, d > 0 ? &v->fr[d - 1] : NULL);
     }
     if (d > 0 && f->hash)
         hash_into_parent(v, &v->fr[d - 1], h);
@@ -889,6 +968,12 @@ value_begin(struct schema_validator *v, const struct json_token *t)
         for (uint32_t i = f->ev_begin; arr && i < f->ev_end; i++)
             f->unique |= (v->ev[i].s->flags & S_UNIQUE) != 0;
         f->child_hash = f->hash || f->unique;
+        f->uneval = false;
+        f->num = 0;
+        for (uint32_t i = f->ev_begin; !arr && i < f->ev_end; i++)
+            f->uneval |= (v->ev[i].s->flags & S_UNEVAL) != 0;
+        if (f->uneval && f->ev_end - f->ev_begin > UNEVAL_MAX_EVALS)
+            vfail(v, AW_TOOBIG);
         return;
     }
     f->kind = K_NONE;
@@ -955,12 +1040,17 @@ member_known(struct schema_validator *v, const struct frame *of,
     }
 }
 
-/*
- * Seed the member value's evals from the object eval at index i. True
- * when the eval lists the name (properties, a pattern, or an
- * additionalProperties schema other than false).
- */
-static bool
+/* What seed_member found. */
+enum {
+    SEED_LISTED = 1,      /* properties, a pattern, or an
+                             additionalProperties schema other than
+                             false */
+    SEED_EVALUATED = 2,   /* one of the three applied (false too) */
+};
+
+/* Seed the member value's evals from the object eval at index i;
+ * returns SEED_* bits. */
+static unsigned
 seed_member(struct schema_validator *v, uint32_t i, struct slice name)
 {
     struct eval *e = &v->ev[i];
@@ -970,7 +1060,7 @@ seed_member(struct schema_validator *v, uint32_t i, struct slice name)
 
     e->count++;
     if (!(s->flags & (S_OBJECT_KW | S_NEED_NAMES)))
-        return false;
+        return 0;
     p = s->nprops > 0 ? schema_prop(s, name) : NULL;
     if (p != NULL && p->bit >= 0)
         v->ev[i].seen |= 1ULL << p->bit;
@@ -999,8 +1089,49 @@ seed_member(struct schema_validator *v, uint32_t i, struct slice name)
         d->role = R_DISC;
         d->flags = EV_SPEC;
     }
-    return matched ||
-           (s->additional != NULL && !(s->additional->flags & S_FALSE));
+    if (matched)
+        return SEED_LISTED | SEED_EVALUATED;
+    if (s->additional == NULL)
+        return 0;
+    return SEED_EVALUATED |
+           (s->additional->flags & S_FALSE ? 0u : SEED_LISTED);
+}
+
+/*
+ * Note a member of an object with unevaluatedProperties: which evals
+ * evaluated it, and the unevaluatedProperties schemas of the others,
+ * seeded speculatively (whether they count is known at the object's
+ * end).
+ */
+static void
+uneval_member(struct schema_validator *v, struct frame *of, uint64_t direct)
+{
+    if (of->num == of->um_cap) {
+        uint32_t cap = of->um_cap ? of->um_cap * 2 : 16;
+        struct umember *um = arena_alloc(v->a, cap * sizeof(*um));
+
+        if (um == NULL) {
+            vfail(v, AW_NOMEM);
+            return;
+        }
+        if (of->num > 0)
+            memcpy(um, of->um, of->num * sizeof(*um));
+        of->um = um;
+        of->um_cap = cap;
+    }
+    of->um[of->num++] = (struct umember){direct, 0};
+    for (uint32_t i = of->ev_begin; i < of->ev_end; i++) {
+        const struct schema *s = v->ev[i].s;
+        uint32_t bit = i - of->ev_begin;
+
+        if (!(s->flags & S_UNEVAL) || (direct >> bit & 1) ||
+            v->ev[i].role == R_DISC)
+            continue;
+        if (s->uneval_props->flags & S_FALSE)
+            of->um[of->num - 1].failed |= 1ULL << bit;
+        else if (!trivial(s->uneval_props))
+            push_eval(v, s->uneval_props, i, R_UNEVAL, true, bit, 0);
+    }
 }
 
 /*
@@ -1055,15 +1186,25 @@ on_name(struct schema_validator *v, const struct json_token *t)
     if (!known && closed) {
         v->keep = false;    /* filtered out: nothing applies to it */
     } else {
+        uint64_t direct = 0;
+
         known = false;
-        for (uint32_t i = of->ev_begin; i < of->ev_end; i++)
-            if (v->ev[i].role != R_DISC)
-                known |= seed_member(v, i, t->text);
+        for (uint32_t i = of->ev_begin; i < of->ev_end; i++) {
+            unsigned r = v->ev[i].role != R_DISC
+                             ? seed_member(v, i, t->text) : 0;
+
+            known |= (r & SEED_LISTED) != 0;
+            if ((r & SEED_EVALUATED) && i - of->ev_begin < 64)
+                direct |= 1ULL << (i - of->ev_begin);
+        }
         if (!known && (v->flags & SCHEMA_STRICT))
             refuse_unlisted(v, of);
+        if (of->uneval)
+            uneval_member(v, of, direct);
         if (filter && member_write_only(v, f)) {
             v->nev = f->ev_begin;
             v->keep = false;
+            of->num -= of->uneval && of->num > 0;
         }
     }
     f->ev_end = v->nev;

@@ -971,8 +971,6 @@ test_refusals(void **state)
         enum schema_dialect d;
         const char *where;
     } cases[] = {
-        {"{\"unevaluatedProperties\": false}", SCHEMA_2020_12,
-         "/unevaluatedProperties"},
         {"{\"unevaluatedItems\": false}", SCHEMA_2020_12,
          "/unevaluatedItems"},
         {"{\"properties\": {\"a\": {\"frobnicate\": 1}}}", SCHEMA_2020_12,
