@@ -1276,6 +1276,51 @@ test_oas31_fixtures(void **state)
     arena_fini(&a);
 }
 
+/*
+ * The 3.0 documents (the examples in YAML and JSON, crAPI) as read here
+ * validate against the OpenAPI 3.0 meta-schema, and a document with
+ * "servers" as an object does not: YAML typing agrees with JSON's.
+ */
+static void
+test_oas30_metaschema(void **state)
+{
+    static const char *const docs[] = {
+        LEARN "v3.0/api-with-examples.yaml", LEARN "v3.0/callback-example.yaml",
+        LEARN "v3.0/link-example.yaml",     LEARN "v3.0/petstore-expanded.yaml",
+        LEARN "v3.0/petstore.yaml",         LEARN "v3.0/uspto.yaml",
+        LEARN "v3.0/uspto.json",
+        OAS "/crAPI/openapi-spec/crapi-openapi-spec.json",
+    };
+    static const char bad[] = HEAD "servers: {url: /v1}\npaths: {}\n";
+    struct openapi_options o;
+    struct schema_options so;
+    struct schema_set *set = NULL;
+    const struct schema *s;
+    struct json_value *v;
+    struct arena a;
+    char err[512];
+    (void)state;
+
+    arena_init(&a, 1 << 16, 256 << 20);
+    schema_options_default(&so);
+    so.dialect = SCHEMA_DRAFT4;
+    v = parse_file(OAS "/OpenAPI-Specification/v3.0/schema.yaml", &a);
+    if (schema_compile(v, &so, &set, err, sizeof(err)) != AW_OK)
+        fail_msg("the 3.0 meta-schema: %s", err);
+    s = schema_at(set, "", err, sizeof(err));
+    assert_non_null(s);
+    for (size_t i = 0; i < ARRAY_LEN(docs); i++)
+        if (!valid_against(s, parse_file(docs[i], &a)))
+            fail_msg("%s: not valid against the 3.0 meta-schema", docs[i]);
+    openapi_options_default(&o);
+    assert_int_equal(openapi_parse(bad, strlen(bad), &o, &a, &v, err,
+                                   sizeof(err)),
+                     AW_OK);
+    assert_false(valid_against(s, v));
+    schema_set_free(set);
+    arena_fini(&a);
+}
+
 /* Write a file under dir. */
 static void
 write_file(const char *dir, const char *name, const char *text)
@@ -1390,6 +1435,7 @@ main(void)
         cmocka_unit_test(test_type_arrays),
         cmocka_unit_test(test_load_refusals),
         cmocka_unit_test(test_file_refs),
+        cmocka_unit_test(test_oas30_metaschema),
         cmocka_unit_test(test_oas31_fixtures),
     };
 
