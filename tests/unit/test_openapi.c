@@ -1321,6 +1321,35 @@ test_oas30_metaschema(void **state)
     arena_fini(&a);
 }
 
+/* A schema that refers to itself is fine (a cycle of non-schemas is not). */
+static void
+test_recursive_schema(void **state)
+{
+    static const char doc[] =
+        HEAD "paths:\n  /t:\n    post:\n      requestBody:\n"
+             "        content:\n          application/json:\n"
+             "            schema: {$ref: '#/components/schemas/Tree'}\n"
+             "      " OK200 "\n"
+             "components:\n  schemas:\n    Tree:\n      type: object\n"
+             "      properties:\n        kids:\n          type: array\n"
+             "          items: {$ref: '#/components/schemas/Tree'}\n";
+    struct openapi *api = load_ok(doc, NULL);
+    struct openapi_problem p;
+    struct openapi_match m;
+    struct openapi_body b;
+    const char *kw;
+    (void)state;
+
+    assert_int_equal(match(api, HTTP_POST, "/t", &m), OPENAPI_FOUND);
+    assert_int_equal(openapi_request_body(m.op, SLICE_LIT("application/json"),
+                                          true, &b, &p),
+                     AW_OK);
+    assert_true(body_valid(&b, "{\"kids\": [{\"kids\": [{}]}]}", &kw));
+    assert_false(body_valid(&b, "{\"kids\": [{\"kids\": [1]}]}", &kw));
+    assert_string_equal(kw, "type");
+    openapi_free(api);
+}
+
 /* Write a file under dir. */
 static void
 write_file(const char *dir, const char *name, const char *text)
@@ -1434,6 +1463,7 @@ main(void)
         cmocka_unit_test(test_strict_body),
         cmocka_unit_test(test_type_arrays),
         cmocka_unit_test(test_load_refusals),
+        cmocka_unit_test(test_recursive_schema),
         cmocka_unit_test(test_file_refs),
         cmocka_unit_test(test_oas30_metaschema),
         cmocka_unit_test(test_oas31_fixtures),
