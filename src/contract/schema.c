@@ -24,13 +24,13 @@ struct kw {
         *maximum, *ex_min, *ex_max, *mult, *pattern, *format, *all_of,
         *any_of, *one_of, *not_, *if_, *then_, *else_, *dep_req,
         *dep_schemas, *dependencies, *ref, *nullable, *read_only,
-        *write_only, *disc, *dynamic_ref, *uneval_props;
+        *write_only, *disc, *dynamic_ref, *uneval_props, *uneval_items;
 };
 
 /*
  * Which dialects know a keyword. A keyword missing here is refused at
- * load: among them unevaluatedItems and $recursiveRef, so a schema
- * that needs them cannot be used.
+ * load: among them $recursiveRef (2019-09), so a schema that needs it
+ * cannot be used.
  * $schema and $vocabulary are accepted and not read: a set has the one
  * dialect its options name.
  */
@@ -86,6 +86,7 @@ static const struct kwdef {
     KW("$ref", ref, ALL),
     KW("$dynamicRef", dynamic_ref, D2020),
     KW("unevaluatedProperties", uneval_props, D2020),
+    KW("unevaluatedItems", uneval_items, D2020),
     KW("nullable", nullable, OAS),
     KW("readOnly", read_only, OAS | D2020),
     KW("writeOnly", write_only, OAS | D2020),
@@ -932,10 +933,14 @@ compile_arrays(struct schema_set *set, struct schema *s, const struct kw *k,
         s->items = opt_sub(set, k->items, base, "items", &ok);
     }
     s->contains = opt_sub(set, k->contains, base, "contains", &ok);
+    s->uneval_items = opt_sub(set, k->uneval_items, base, "unevaluatedItems",
+                              &ok);
+    if (s->uneval_items != NULL)
+        s->flags |= S_UNEVAL_ITEMS;
     if (s->contains == NULL)
         s->min_contains = 1, s->max_contains = SCHEMA_NO_MAX;
     if (ok && (s->min_items || k->max_items || uniq || s->nprefix ||
-               s->items || s->contains))
+               s->items || s->contains || s->uneval_items))
         s->flags |= S_ARRAY_KW;
     return ok;
 }

@@ -52,6 +52,7 @@ enum {
                                dependentSchemas */
     S_TRIVIAL = 1u << 17,   /* admits everything, applies nothing */
     S_UNEVAL = 1u << 18,    /* has unevaluatedProperties */
+    S_UNEVAL_ITEMS = 1u << 19, /* has unevaluatedItems */
 };
 
 /* Formats asserted. */
@@ -195,6 +196,7 @@ struct schema {
     uint32_t nprefix;
     const struct schema *items;   /* items past the prefix, or NULL */
     const struct schema *contains;
+    const struct schema *uneval_items; /* unevaluatedItems */
     uint32_t min_contains, max_contains;
 
     uint32_t min_props, max_props;

@@ -40,8 +40,9 @@ enum role {
     R_CONTAINS,
     R_NAMES,     /* propertyNames, run over a member name */
     R_DISC,      /* reads the discriminator's value for its parent */
-    R_UNEVAL,    /* unevaluatedProperties on one member, branch = the
-                    object eval's position in its frame */
+    R_UNEVAL,    /* unevaluatedProperties on one member (or
+                    unevaluatedItems on one item), branch = the
+                    container eval's position in its frame */
 };
 
 enum {
@@ -730,6 +731,10 @@ report(struct schema_validator *v, struct eval *e, struct frame *pf)
         return;
     case R_CONTAINS:
         p->contains += ok;
+        /* A matching item is evaluated, for unevaluatedItems. */
+        if (ok && pf != NULL && pf->uneval && pf->num > 0 &&
+            e->parent - pf->ev_begin < 64)
+            pf->um[pf->num - 1].direct |= 1ULL << (e->parent - pf->ev_begin);
         return;
     case R_NAMES:
         if (!ok)
@@ -780,6 +785,7 @@ static void
 finish_uneval(struct schema_validator *v, const struct frame *f, uint32_t u)
 {
     uint64_t reach = 1ULL << (u - f->ev_begin);
+    uint32_t own = f->kind == K_OBJ ? S_UNEVAL : S_UNEVAL_ITEMS;
 
     for (uint32_t j = u + 1; j < f->ev_end; j++) {
         const struct eval *e = &v->ev[j];
@@ -788,14 +794,15 @@ finish_uneval(struct schema_validator *v, const struct frame *f, uint32_t u)
             !(reach >> (e->parent - f->ev_begin) & 1) ||
             !annotation_reaches(v, e))
             continue;
-        if (e->s->flags & S_UNEVAL)
+        if (e->s->flags & own)
             return;
         reach |= 1ULL << (j - f->ev_begin);
     }
     for (uint32_t m = 0; m < f->num; m++)
         if (!(f->um[m].direct & reach) &&
             (f->um[m].failed >> (u - f->ev_begin) & 1)) {
-            ev_fail(v, &v->ev[u], "unevaluatedProperties");
+            ev_fail(v, &v->ev[u], f->kind == K_OBJ ? "unevaluatedProperties"
+                                                   : "unevaluatedItems");
             return;
         }
 }
@@ -872,7 +879,8 @@ value_end(struct schema_validator *v, unsigned d, uint64_t h)
             ev_fail(v, e, e->s->nenums == 1 ? "const" : "enum");
         if (e->s->flags & S_INPLACE)
             finish_combinators(v, e, f->kind == K_OBJ);
-        if (f->kind == K_OBJ && (e->s->flags & S_UNEVAL))
+        if ((f->kind == K_OBJ && (e->s->flags & S_UNEVAL)) ||
+            (f->kind == K_ARR && (e->s->flags & S_UNEVAL_ITEMS)))
             finish_uneval(v, f, i);
         report(v, e, d > 0 ? &v->fr[d - 1] : NULL);
     }
@@ -899,16 +907,28 @@ seed(struct schema_validator *v, const struct schema *x, uint32_t pi,
         push_eval(v, x, pi, R_AND, v->ev[pi].flags & EV_SPEC, 0, 0);
 }
 
-/* Seed the evals of item number idx from the array's evals. */
-static void
+static void uneval_member(struct schema_validator *v, struct frame *of,
+                          uint64_t direct);
+
+/*
+ * Seed the evals of item number idx from the array's evals. Returns
+ * the evals (by position) whose prefixItems or items took the item.
+ */
+static uint64_t
 seed_item(struct schema_validator *v, const struct frame *pf, uint32_t idx)
 {
+    uint64_t direct = 0;
+
     for (uint32_t i = pf->ev_begin; i < pf->ev_end; i++) {
         const struct schema *s = v->ev[i].s;
+        uint64_t bit = i - pf->ev_begin < 64 ? 1ULL << (i - pf->ev_begin)
+                                              : 0;
 
         v->ev[i].count++;
         if (!(s->flags & S_ARRAY_KW))
             continue;
+        if (idx < s->nprefix || s->items != NULL)
+            direct |= bit;
         if (idx < s->nprefix)
             seed(v, s->prefix[idx], i, "prefixItems");
         else if (s->items != NULL)
@@ -918,6 +938,7 @@ seed_item(struct schema_validator *v, const struct frame *pf, uint32_t idx)
         else if (s->contains != NULL && !(s->contains->flags & S_FALSE))
             push_eval(v, s->contains, i, R_CONTAINS, true, 0, 0);
     }
+    return direct;
 }
 
 static bool
@@ -936,6 +957,7 @@ value_begin(struct schema_validator *v, const struct json_token *t)
     unsigned d = t->depth;
     struct frame *f = frame_at(v, d), *pf = d > 0 ? &v->fr[d - 1] : NULL;
     unsigned type;
+    uint64_t direct;
 
     if (f == NULL)
         return;
@@ -943,7 +965,9 @@ value_begin(struct schema_validator *v, const struct json_token *t)
         f->path_len = v->path_len;
         path_push_index(v, pf->index);
         f->ev_begin = v->nev;
-        seed_item(v, pf, pf->index++);
+        direct = seed_item(v, pf, pf->index++);
+        if (pf->uneval)
+            uneval_member(v, pf, direct);
         f->ev_end = v->nev;
     }
     v->tok = t;
@@ -970,8 +994,9 @@ value_begin(struct schema_validator *v, const struct json_token *t)
         f->child_hash = f->hash || f->unique;
         f->uneval = false;
         f->num = 0;
-        for (uint32_t i = f->ev_begin; !arr && i < f->ev_end; i++)
-            f->uneval |= (v->ev[i].s->flags & S_UNEVAL) != 0;
+        for (uint32_t i = f->ev_begin; i < f->ev_end; i++)
+            f->uneval |= (v->ev[i].s->flags &
+                          (arr ? S_UNEVAL_ITEMS : S_UNEVAL)) != 0;
         if (f->uneval && f->ev_end - f->ev_begin > UNEVAL_MAX_EVALS)
             vfail(v, AW_TOOBIG);
         return;
@@ -1098,10 +1123,10 @@ seed_member(struct schema_validator *v, uint32_t i, struct slice name)
 }
 
 /*
- * Note a member of an object with unevaluatedProperties: which evals
- * evaluated it, and the unevaluatedProperties schemas of the others,
- * seeded speculatively (whether they count is known at the object's
- * end).
+ * Note a member of an object with unevaluatedProperties (or an item of
+ * an array with unevaluatedItems): which evals evaluated it, and the
+ * unevaluated* schemas of the others, seeded speculatively (whether
+ * they count is known at the container's end).
  */
 static void
 uneval_member(struct schema_validator *v, struct frame *of, uint64_t direct)
@@ -1122,15 +1147,16 @@ uneval_member(struct schema_validator *v, struct frame *of, uint64_t direct)
     of->um[of->num++] = (struct umember){direct, 0};
     for (uint32_t i = of->ev_begin; i < of->ev_end; i++) {
         const struct schema *s = v->ev[i].s;
+        const struct schema *u = of->kind == K_OBJ ? s->uneval_props
+                                                   : s->uneval_items;
         uint32_t bit = i - of->ev_begin;
 
-        if (!(s->flags & S_UNEVAL) || (direct >> bit & 1) ||
-            v->ev[i].role == R_DISC)
+        if (u == NULL || (direct >> bit & 1) || v->ev[i].role == R_DISC)
             continue;
-        if (s->uneval_props->flags & S_FALSE)
+        if (u->flags & S_FALSE)
             of->um[of->num - 1].failed |= 1ULL << bit;
-        else if (!trivial(s->uneval_props))
-            push_eval(v, s->uneval_props, i, R_UNEVAL, true, bit, 0);
+        else if (!trivial(u))
+            push_eval(v, u, i, R_UNEVAL, true, bit, 0);
     }
 }
 

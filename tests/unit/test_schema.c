@@ -660,6 +660,30 @@ test_error_combinators(void **state)
     fixture_fini(&f);
 }
 
+/* unevaluated*: the verdict comes at the container's end. */
+static void
+test_error_unevaluated(void **state)
+{
+    struct fixture f;
+    struct outcome o;
+
+    (void)state;
+    fixture(&f, "{\"anyOf\": [{\"properties\": {\"b\": {\"type\": "
+                "\"string\"}}}, {\"required\": [\"z\"]}],"
+                "\"unevaluatedProperties\": false, \"properties\": {"
+                "\"z\": {}, \"l\": {\"prefixItems\": [{}], "
+                "\"unevaluatedItems\": {\"type\": \"integer\"}}}}");
+    assert_true(check(&f, "{\"b\": \"x\"}", 0).valid);
+    /* b fails its branch, so that branch evaluated nothing. */
+    o = check(&f, "{\"b\": 1, \"z\": 0}", 0);
+    assert_true(has_error(&o, "", "unevaluatedProperties"));
+    assert_true(check(&f, "{\"l\": [\"s\", 1, 2], \"z\": 0}", 0).valid);
+    o = check(&f, "{\"l\": [\"s\", 1, \"t\"], \"z\": 0}", 0);
+    assert_int_equal(o.nerr, 1);
+    assert_true(has_error(&o, "/l", "unevaluatedItems"));
+    fixture_fini(&f);
+}
+
 /* At most max_errors are kept, and validation still ends. */
 static void
 test_error_bound(void **state)
@@ -971,8 +995,6 @@ test_refusals(void **state)
         enum schema_dialect d;
         const char *where;
     } cases[] = {
-        {"{\"unevaluatedItems\": false}", SCHEMA_2020_12,
-         "/unevaluatedItems"},
         {"{\"properties\": {\"a\": {\"frobnicate\": 1}}}", SCHEMA_2020_12,
          "/properties/a/frobnicate"},
         {"{\"allOf\": [{}, {\"$recursiveRef\": \"#\"}]}", SCHEMA_2020_12,
@@ -1061,6 +1083,7 @@ main(void)
         cmocka_unit_test(test_filter_keep),
         cmocka_unit_test(test_error_pointers),
         cmocka_unit_test(test_error_combinators),
+        cmocka_unit_test(test_error_unevaluated),
         cmocka_unit_test(test_error_bound),
         cmocka_unit_test(test_numbers_exact),
         cmocka_unit_test(test_enum_structured),
