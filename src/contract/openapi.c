@@ -85,8 +85,16 @@ oas_load_root(struct openapi *api, const char *buf, size_t len,
     int rc;
 
     *f = (struct oas_file){.path = path, .dir = api->dir};
-    f->uri = arena_printf(&api->arena, "file://%s",
-                          path[0] != '\0' ? path : "/openapi");
+    /* A document from memory is named as if it were in its folder. */
+    if (path[0] != '\0')
+        f->uri = arena_printf(&api->arena, "file://%s", path);
+    else
+        f->uri = arena_printf(&api->arena, "file://%s/openapi",
+                              api->dir != NULL && strcmp(api->dir, "/") != 0
+                                  ? api->dir
+                                  : "");
+    if (f->uri == NULL)
+        return AW_NOMEM;
     if (o->base_path != NULL) {
         size_t bl = strlen(o->base_path);
 

@@ -186,6 +186,7 @@ struct oas_build {
     struct openapi *api;
     char *err;
     size_t errlen;
+    char fetch_why[160];       /* why the compiler's last fetch failed */
 };
 
 /*

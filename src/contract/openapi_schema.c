@@ -24,19 +24,33 @@
 #include "contract/openapi_int.h"
 
 /*
- * The compiler asks for another file by URI. A refusal leaves its
- * reason in the load's message; the compiler then fails naming the
- * reference, and that message is reported instead.
+ * The compiler asks for another file by URI. A refusal is kept in
+ * fetch_why: the compiler then fails naming the reference only, and
+ * oas_schema_fail adds why ("leaves the document's folder").
  */
 static const struct json_value *
 oas_on_fetch(void *ctx, const char *uri)
 {
     struct oas_build *b = ctx;
+    const char *why;
     unsigned index;
 
-    if (oas_file_by_uri(b, uri, &index) != AW_OK)
-        return NULL;
-    return b->api->files[index].root;
+    if (oas_file_by_uri(b, uri, &index) == AW_OK)
+        return b->api->files[index].root;
+    why = strstr(b->err, ": ");
+    snprintf(b->fetch_why, sizeof(b->fetch_why), "%s",
+             why != NULL ? why + 2 : b->err);
+    return NULL;
+}
+
+/* Record the compiler's message, with the reason of a refused fetch. */
+static int
+oas_schema_fail(struct oas_build *b, const struct oas_loc *at, int rc,
+                const char *msg)
+{
+    if (b->fetch_why[0] != '\0')
+        return oas_fail(b, at, rc, "%s (%s)", msg, b->fetch_why);
+    return oas_fail(b, at, rc, "%s", msg);
 }
 
 static void
@@ -79,14 +93,15 @@ oas_schema_by_ref(struct oas_build *b, const struct oas_loc *at,
     *doc = (struct json_value){.type = JSON_OBJECT,
                                .u.obj = {.members = m, .n = 1}};
     oas_schema_options(b, &so, "urn:apiward:openapi:ref");
+    b->fetch_why[0] = '\0';
     rc = schema_compile(doc, &so, &node->set, msg, sizeof(msg));
     if (rc != AW_OK)
-        return oas_fail(b, at, rc, "%s", msg);
+        return oas_schema_fail(b, at, rc, msg);
     node->next = api->sets;
     api->sets = node;
     *s = schema_at(node->set, "", msg, sizeof(msg));
     if (*s == NULL)
-        return oas_fail(b, at, AW_INVALID, "%s", msg);
+        return oas_schema_fail(b, at, AW_INVALID, msg);
     return AW_OK;
 }
 
@@ -105,8 +120,9 @@ oas_schema(struct oas_build *b, const struct oas_loc *at,
     }
     if (f->by_ref)
         return oas_schema_by_ref(b, at, s);
+    b->fetch_why[0] = '\0';
     *s = schema_at(f->set, at->ptr, msg, sizeof(msg));
     if (*s == NULL)
-        return oas_fail(b, at, AW_INVALID, "%s", msg);
+        return oas_schema_fail(b, at, AW_INVALID, msg);
     return AW_OK;
 }

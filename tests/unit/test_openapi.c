@@ -1423,6 +1423,16 @@ test_file_refs(void **state)
                       "        - $ref: 'https://evil.example/p.yaml#/P'\n"
                       "      " OK200 "\n",
                  dir, "only relative references");
+    load_refused(HEAD "paths:\n  /a:\n    get:\n      parameters:\n"
+                      "        - {name: x, in: query,\n"
+                      "           schema: {$ref: '../secret.yaml#/P'}}\n"
+                      "      " OK200 "\n",
+                 dir, "leaves the document's folder");
+    load_refused(HEAD "paths:\n  /a:\n    get:\n      parameters:\n"
+                      "        - {name: x, in: query,\n"
+                      "           schema: {$ref: 'https://evil.example/s'}}\n"
+                      "      " OK200 "\n",
+                 dir, "outside the document's folder");
     snprintf(path, sizeof(path), "%s/link.yaml", dir);
     assert_int_equal(symlink(outside, path), 0);
     load_refused(HEAD "paths:\n  /a:\n    get:\n      parameters:\n"
