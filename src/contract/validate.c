@@ -106,6 +106,7 @@ struct frame {
 #define MAX_PATH (64 * 1024)  /* bytes of the instance pointer */
 #define MAX_EXPAND 128        /* in-place applicators nested on one value */
 #define MATCH_LIMIT 1000000   /* PCRE2 backtracking bound per match */
+#define MATCH_HEAP_KIB 1024   /* PCRE2 backtracking memory per match */
 
 struct schema_validator {
     const struct schema *root;
@@ -483,6 +484,8 @@ regex_match(struct schema_validator *v, pcre2_code *re, struct slice s)
         }
         pcre2_set_match_limit(v->mctx, MATCH_LIMIT);
         pcre2_set_depth_limit(v->mctx, MATCH_LIMIT / 100);
+        /* The interpreter's backtracking frames come from the arena. */
+        pcre2_set_heap_limit(v->mctx, MATCH_HEAP_KIB);
     }
     /* The JSON parser has checked the UTF-8 already. */
     rc = pcre2_match(re, (PCRE2_SPTR)s.ptr, s.len, 0, PCRE2_NO_UTF_CHECK,
