@@ -54,7 +54,10 @@ struct oas_check {
 static const char *const oas_in_names[] = {"path", "query", "header",
                                            "cookie"};
 
-/* Fill the problem for a parameter; returns AW_INVALID (or rc). */
+/*
+ * Fill the problem for a parameter (NULL: the query as a whole, or no
+ * location for a lack of memory); returns AW_INVALID, or AW_NOMEM.
+ */
 static int
 oas_refuse(struct oas_check *c, const struct oas_param *prm,
            const char *reason, const char *detail)
@@ -64,7 +67,7 @@ oas_refuse(struct oas_check *c, const struct oas_param *prm,
     *c->p = (struct openapi_problem){
         .status = nomem ? 500 : 400, .reason = reason, .detail = detail,
         .name = prm != NULL ? prm->name.ptr : NULL,
-        .in = prm != NULL ? oas_in_names[prm->in] : "query"};
+        .in = prm != NULL ? oas_in_names[prm->in] : nomem ? NULL : "query"};
     return nomem ? AW_NOMEM : AW_INVALID;
 }
 
