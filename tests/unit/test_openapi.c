@@ -1246,12 +1246,13 @@ test_oas31_fixtures(void **state)
     for (size_t i = 0; i < ARRAY_LEN(files); i++)
         registry_add(&reg, files[i], &a);
     for (size_t i = 0; i < ARRAY_LEN(meta); i++) {
-        char path[256];
+        char path[1024];
+        int n = snprintf(path, sizeof(path),
+                         TESTDATA "/json-schema-metaschemas/draft/2020-12/"
+                                  "meta/%s.json",
+                         meta[i]);
 
-        snprintf(path, sizeof(path),
-                 TESTDATA "/json-schema-metaschemas/draft/2020-12/meta/%s"
-                          ".json",
-                 meta[i]);
+        assert_true(n > 0 && (size_t)n < sizeof(path));
         registry_add(&reg, path, &a);
     }
     base = parse_file(OAS "/OpenAPI-Specification/v3.1/schemas/"
@@ -1354,10 +1355,11 @@ test_recursive_schema(void **state)
 static void
 write_file(const char *dir, const char *name, const char *text)
 {
-    char path[512];
+    char path[1024];
     FILE *f;
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
     f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
