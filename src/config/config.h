@@ -404,6 +404,8 @@ struct config_contract {
                                      logged and let through; block is
                                      the default */
     unsigned max_errors;          /* failures named in one problem, 10 */
+    unsigned max_evaluations;     /* schema evaluations active at once
+                                     in one body's validation, 10000 */
     struct json_limits json;      /* json.*: bounds of a request body */
     struct openapi *api;          /* compiled at load; owned */
 };

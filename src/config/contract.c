@@ -43,6 +43,7 @@ contract_defaults(struct config_contract *ct)
     ct->max_response_buffer = MIB;
     ct->monitor = false;
     ct->max_errors = 10;
+    ct->max_evaluations = SCHEMA_MAX_EVALS_DEFAULT;
     json_limits_default(&ct->json);
 }
 
@@ -199,6 +200,8 @@ static const struct config_field contract_schema[] = {
           64 * MIB),
     FIELD("mode", contract_mode, monitor, 0, 0),
     FIELD("max_errors", config_parse_uint, max_errors, 1, 100),
+    FIELD("max_evaluations", config_parse_uint, max_evaluations, 16,
+          1000000),
     {.key = "json", .parse = contract_json,
      .offset = offsetof(struct config_contract, json)},
     {.key = NULL},

@@ -253,6 +253,8 @@ proxy_contract_body_begin(struct conn *c, struct request *r)
                                             k->body.max_errors, &c->arena);
         if (k->validator == NULL)
             return AW_NOMEM;
+        schema_validator_set_max_evals(k->validator,
+                                       k->ct->max_evaluations);
     }
     k->stream = json_stream_new(&lim,
                                 k->validator != NULL ? schema_validator_token
@@ -538,6 +540,7 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
                                             &c->arena);
     if (k->res_validator == NULL)
         return AW_NOMEM;
+    schema_validator_set_max_evals(k->res_validator, k->ct->max_evaluations);
     /* A body of known length is held in as much memory as it needs. */
     if (r->res.framing == HTTP_BODY_LENGTH)
         max = (size_t)r->res.content_length;
