@@ -422,4 +422,48 @@ bool inspect_eval(const struct inspect_value *v, unsigned mask,
                   const struct inspect_ssrf_opts *ssrf,
                   struct inspect_verdict *out);
 
+/*
+ * Pattern databases.
+ *
+ * Most values hold nothing a detector looks for, and most detectors can
+ * tell so from a few literals or short patterns (a quote or a SQL
+ * keyword, "${", "<", "..", a scheme). An inspect_db holds those
+ * patterns for a set of detectors, compiled once per configuration
+ * snapshot; one scan of a value names the detectors worth running on
+ * it. The patterns are necessary conditions: a detector left out of the
+ * answer would not have matched the value.
+ *
+ * A db is immutable once compiled and shared by every worker. Scanning
+ * needs scratch space that belongs to one worker at a time;
+ * inspect_scratch_reserve makes a worker's scratch fit a db, so one
+ * scratch serves every snapshot a worker still has requests on.
+ */
+struct inspect_db;
+struct inspect_scratch;
+
+/*
+ * Compile the patterns of the detectors in mask (INSPECT_* bits) into
+ * *out. Returns AW_OK, AW_NOMEM, or AW_INVALID with a message in
+ * err[0..errlen) when the pattern library refuses them.
+ */
+int inspect_db_compile(unsigned mask, struct inspect_db **out, char *err,
+                       size_t errlen);
+void inspect_db_free(struct inspect_db *db);
+
+/* Make *s (NULL at first) fit db, allocating or growing it. Returns
+   AW_OK or AW_NOMEM (*s is then unchanged). */
+int inspect_scratch_reserve(struct inspect_scratch **s,
+                            const struct inspect_db *db);
+void inspect_scratch_free(struct inspect_scratch *s);
+
+/*
+ * The detectors of mask that may match text: mask with the bits of
+ * those whose patterns are absent from text cleared. s must have been
+ * reserved for db. A db compiled without a detector of mask leaves its
+ * bit set.
+ */
+unsigned inspect_db_candidates(const struct inspect_db *db,
+                               struct inspect_scratch *s, struct slice text,
+                               unsigned mask);
+
 #endif
