@@ -9,7 +9,7 @@ FUZZ_SECONDS ?= 5
 
 BUILD_PKGS = gcc pkg-config meson ninja-build libfyaml-dev libssl-dev \
              libpcre2-dev libmaxminddb-dev libhiredis-dev \
-             libcurl4-openssl-dev
+             libcurl4-openssl-dev libvectorscan-dev
 TEST_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev libcmocka-dev \
              python3 python3-pytest python3-requests python3-yaml \
              python3-jwt python3-cryptography redis-server prometheus \
