@@ -15,6 +15,7 @@ TEST_PKGS  = $(BUILD_PKGS) clang libclang-rt-14-dev libcmocka-dev \
              python3-jwt python3-cryptography redis-server prometheus \
              rsyslog rsyslog-openssl
 BENCH_PKGS = $(BUILD_PKGS) wrk nginx-light haproxy curl python3-jwt \
+             libnginx-mod-http-modsecurity modsecurity-crs \
              python3-cryptography libjansson-dev libjson-c-dev libcjson-dev
 
 .PHONY: all build run test unit san integration fuzz fuzz-smoke bench \
