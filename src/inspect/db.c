@@ -1,35 +1,212 @@
 /*
  * Pattern databases: which detectors are worth running on a value.
  *
- * This version compiles no patterns: every detector of the mask is a
- * candidate for every value, so the detectors run on everything they
- * are given. It keeps the interface that the gateway calls while the
- * Vectorscan databases are built behind it.
+ * Each detector has a few Vectorscan patterns, and each pattern is a
+ * necessary condition of some of its rules: when a rule matches a
+ * value, at least one pattern naming that rule matches it too. The
+ * patterns are derived from the detector's code, not from attacks, so
+ * they hold for every spelling the detector reads (comments between SQL
+ * keywords, tabs inside a URL scheme, overlong and fullwidth dots) and
+ * for every origin and set of SSRF options: the scan sees only the
+ * text. They over-approximate freely; a pattern that matches and a
+ * detector that then finds nothing costs the detector's run, nothing
+ * more. The unit test test_inspect_db and the fuzz target
+ * fuzz_inspect_db hold the table to that promise.
+ *
+ * All patterns of a db are compiled into one Vectorscan block-mode
+ * database with the pattern's index as its id, so one pass over a value
+ * reports every detector whose condition it meets. Vectorscan scans in
+ * time linear in the value with the scratch reserved beforehand; nothing
+ * is allocated per value.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <hs.h>
 
 #include "internal.h"
 
+/* A SQL keyword as the tokenizer reads one (sqli.c): a whole word. A
+   keyword token is never preceded by a letter g-z or '_' or a byte of
+   UTF-8 (it would continue the word), but may follow a digit or a-f,
+   which end numbers ("1union", "0x1aselect"). */
+#define SQL_L "(?:^|[^g-zG-Z_\\x80-\\xff])"
+#define SQL_R "(?:[^A-Za-z0-9_$\\x80-\\xff]|$)"
+
+/* SQL's blanks between two tokens (skip_blank in sqli.c): spaces,
+   closed comments, line comments ended by a newline, and the markers
+   of MySQL's executable comments. */
+#define SQL_BLANK                                                       \
+    "(?:[ \\t\\n\\v\\f\\r]|/\\*.*\\*/|/\\*![0-9]*|\\*/|#[^\\n]*\\n|"    \
+    "--[^\\n]*\\n)*"
+
+/* What may come before a head that starts with a logic operator, as is:
+   blanks and comments, a '-', a number (with hex digits and exponents)
+   or a variable, and ')'. Any byte but a letter, then the comments and
+   number forms that hold letters. */
+#define SQL_HEAD                                                        \
+    "^(?:[^A-Za-z\\x80-\\xff]|/\\*.*\\*/|#[^\\n]*\\n|--[^\\n]*\\n|"     \
+    "0[xXbB][0-9A-Fa-f]+|[0-9.][eE]|[@$][A-Za-z0-9_$.\\x80-\\xff]*)*"
+
+/* The SQL words that can follow a closed quote in a breakout: logic,
+   comparison and arithmetic words, HAVING, ORDER BY and GROUP BY. */
+#define SQL_AFTER_QUOTE                                                 \
+    "(?:or|and|xor|like|is|in|between|regexp|rlike|div|mod|having|"     \
+    "order|group)"
+
+/* Tabs and newlines, which browsers and URL parsers drop anywhere
+   inside a scheme. */
+#define T "[\\t\\n\\r]*"
+
+/* A dot as the traversal detector reads one: ASCII, overlong in two,
+   three or four bytes, fullwidth. */
+#define DOT                                                             \
+    "(?:\\.|\\xc0\\xae|\\xe0\\x80\\xae|\\xf0\\x80\\x80\\xae|\\xef\\xbc\\x8e)"
+
+#define CASELESS HS_FLAG_CASELESS
+#define DOTALL HS_FLAG_DOTALL
+
+static const struct inspect_pattern patterns[] = {
+    /* sqli. In the quoted readings the value must close the query's
+       string: a quote (not after a blank) followed, past ')' and
+       blanks, by an operator, a comment, another quote or one of the
+       words a breakout continues with. Comments start with '/', '#' or
+       '-', which are operators here too. */
+    {INSPECT_SQLI, "tautology comment_truncation subquery boolean_function "
+                   "order_by_probe",
+     "(?:^|[^ \\t\\n\\v\\f\\r])['\"][ \\t\\n\\v\\f\\r)]*"
+     "(?:[=<>+\\-*/%&|^~!#:'\"]|" SQL_AFTER_QUOTE SQL_R ")",
+     CASELESS},
+    /* As is: a head of a number or variable (or nothing) and then AND,
+       OR, HAVING, ORDER or GROUP. */
+    {INSPECT_SQLI, "tautology subquery boolean_function order_by_probe",
+     SQL_HEAD "(?:or|and|xor|having|order|group)" SQL_R, CASELESS | DOTALL},
+    {INSPECT_SQLI, "tautology subquery boolean_function",
+     SQL_HEAD "(?:&&|\\|\\|)", DOTALL},
+    {INSPECT_SQLI, "union_select subquery stacked_query",
+     SQL_L "select" SQL_R, CASELESS},
+    {INSPECT_SQLI, "stacked_query",
+     ";" SQL_BLANK "(?:insert|update|delete|drop|create|alter|truncate|"
+     "exec|execute|declare|shutdown|grant)" SQL_R,
+     CASELESS | DOTALL},
+    {INSPECT_SQLI, "time_delay stacked_query",
+     SQL_L "(?:sleep|pg_sleep|benchmark|waitfor)" SQL_R, CASELESS},
+    {INSPECT_SQLI, "dangerous_function",
+     SQL_L "(?:load_file|extractvalue|updatexml|xp_cmdshell|sys_eval|"
+     "sys_exec|dbms_pipe\\.receive_message|utl_http\\.request|"
+     "utl_inaddr\\.get_host_address)" SQL_R,
+     CASELESS},
+    {INSPECT_SQLI, "into_outfile", SQL_L "(?:outfile|dumpfile)" SQL_R,
+     CASELESS},
+    {INSPECT_SQLI, "tautology", SQL_L "having" SQL_R, CASELESS},
+
+    /* ssrf: the value starts like a URL (inspect_url_parse does not
+       decline it), whatever the options say: after leading controls and
+       spaces, a scheme and a colon followed by something other than a
+       space, or two slashes or backslashes. Tabs and newlines inside
+       are dropped first. */
+    {INSPECT_SSRF, "*",
+     "^[\\x00-\\x20]*[A-Za-z][A-Za-z0-9+.\\-\\t\\n\\r]*:[\\t\\n\\r]*"
+     "[^ \\t\\n\\r]",
+     0},
+    {INSPECT_SSRF, "*", "^[\\x00-\\x20]*[/\\\\][\\t\\n\\r]*[/\\\\]", 0},
+
+    /* traversal */
+    {INSPECT_TRAVERSAL, "nul_byte", "\\x00", 0},
+    {INSPECT_TRAVERSAL, "dot_dot", DOT DOT, 0},
+    {INSPECT_TRAVERSAL, "sensitive_file",
+     "/etc/(?:passwd|shadow|group|hosts)|/proc/self/|/proc/version|"
+     "/\\.ssh/|/id_rsa|/\\.aws/|/\\.git/config|/\\.htpasswd|/\\.htaccess|"
+     "web-inf/web\\.xml|[/\\\\]win\\.ini|\\\\boot\\.ini|"
+     "[/\\\\]windows[/\\\\]system32|\\\\system32\\\\|/\\.env",
+     CASELESS},
+
+    /* crlf: a line break, or the characters that become one */
+    {INSPECT_CRLF, "*", "[\\r\\n]|\\xe5\\x98[\\x8a\\x8d]", 0},
+
+    /* nosql: an operator as a whole name, a bracketed part or a JSON
+       member name */
+    {INSPECT_NOSQL, "*",
+     "(?:^|[\\[\\]\"])\\$(?:ne|eq|gte?|lte?|in|nin|regex|where|exists|expr|"
+     "function|accumulator|or|and|nor|not|elemmatch|all|size|type|mod|"
+     "text|jsonschema|options|lookup|unionwith|merge|out)(?:[\\[\\]\"]|$)",
+     CASELESS},
+
+    /* cmdi: a separator or a substitution */
+    {INSPECT_CMDI, "*", "[;|&\\n\\r`]|\\$\\(", 0},
+
+    /* template: an expression's opening */
+    {INSPECT_TEMPLATE, "jinja_expression jinja_statement", "\\{[{%]", 0},
+    {INSPECT_TEMPLATE, "el_expression ognl_expression jndi_lookup",
+     "[$#*@%]\\{", 0},
+    {INSPECT_TEMPLATE, "erb_expression freemarker_directive", "<[%#]", 0},
+
+    /* ldap */
+    {INSPECT_LDAP, "filter_injection", "\\)\\(|^\\*\\)", 0},
+
+    /* xss */
+    {INSPECT_XSS, "active_tag tag_attribute", "<[A-Za-z]", 0},
+    {INSPECT_XSS, "attribute_breakout",
+     "['\"][ \\t\\n\\r\\f/]+on[a-z]{3}[a-z]*[ \\t\\n\\r\\f]*=", CASELESS},
+    {INSPECT_XSS, "script_url",
+     "^[\\x00-\\x20]*(?:j" T "a" T "v" T "a" T "s" T "c" T "r" T "i" T "p" T
+     "t" T ":|v" T "b" T "s" T "c" T "r" T "i" T "p" T "t" T ":|d" T "a" T
+     "t" T "a" T ":" T "(?:t" T "e" T "x" T "t" T "/" T "h" T "t" T "m" T
+     "l|i" T "m" T "a" T "g" T "e" T "/" T "s" T "v" T "g" T "\\+" T "x" T
+     "m" T "l))",
+     CASELESS},
+};
+
+const struct inspect_pattern *
+inspect_db_patterns(size_t *n)
+{
+    *n = ARRAY_LEN(patterns);
+    return patterns;
+}
+
 struct inspect_db {
-    unsigned mask;
+    hs_database_t *hs; /* NULL when mask has no patterns */
+    unsigned mask;     /* the detectors compiled */
 };
 
 struct inspect_scratch {
-    int unused;
+    hs_scratch_t *hs;
 };
 
 int
 inspect_db_compile(unsigned mask, struct inspect_db **out, char *err,
                    size_t errlen)
 {
+    const char *expr[ARRAY_LEN(patterns)];
+    unsigned flags[ARRAY_LEN(patterns)], ids[ARRAY_LEN(patterns)];
+    hs_compile_error_t *cerr = NULL;
     struct inspect_db *db;
+    unsigned n = 0;
 
-    (void)err;
-    (void)errlen;
     db = calloc(1, sizeof(*db));
     if (db == NULL)
         return AW_NOMEM;
     db->mask = mask;
+    for (unsigned i = 0; i < ARRAY_LEN(patterns); i++) {
+        if (!(mask & patterns[i].detector))
+            continue;
+        expr[n] = patterns[i].expr;
+        flags[n] = patterns[i].flags | HS_FLAG_SINGLEMATCH;
+        ids[n++] = i;
+    }
+    if (n > 0 && hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, NULL,
+                                  &db->hs, &cerr) != HS_SUCCESS) {
+        if (cerr != NULL && cerr->expression >= 0)
+            snprintf(err, errlen, "pattern %u: %s",
+                     ids[cerr->expression], cerr->message);
+        else
+            snprintf(err, errlen, "%s",
+                     cerr != NULL ? cerr->message : "compile failed");
+        hs_free_compile_error(cerr);
+        free(db);
+        return AW_INVALID;
+    }
     *out = db;
     return AW_OK;
 }
@@ -37,32 +214,98 @@ inspect_db_compile(unsigned mask, struct inspect_db **out, char *err,
 void
 inspect_db_free(struct inspect_db *db)
 {
+    if (db == NULL)
+        return;
+    hs_free_database(db->hs);
     free(db);
 }
 
+/*
+ * Vectorscan grows a scratch in place and may free it when it cannot,
+ * so the growth happens on a clone: *s stays as it was on failure.
+ */
 int
 inspect_scratch_reserve(struct inspect_scratch **s,
                         const struct inspect_db *db)
 {
-    (void)db;
-    if (*s != NULL)
+    struct inspect_scratch *fresh = NULL;
+    hs_scratch_t *grown = NULL;
+
+    if (*s == NULL) {
+        fresh = calloc(1, sizeof(*fresh));
+        if (fresh == NULL)
+            return AW_NOMEM;
+    }
+    if (db->hs == NULL)
+        goto done;
+    if (*s != NULL && (*s)->hs != NULL &&
+        hs_clone_scratch((*s)->hs, &grown) != HS_SUCCESS)
+        goto nomem;
+    if (hs_alloc_scratch(db->hs, &grown) != HS_SUCCESS)
+        goto nomem;
+    if (*s != NULL) {
+        hs_free_scratch((*s)->hs);
+        (*s)->hs = grown;
         return AW_OK;
-    *s = calloc(1, sizeof(**s));
-    return *s == NULL ? AW_NOMEM : AW_OK;
+    }
+    fresh->hs = grown;
+done:
+    if (*s == NULL)
+        *s = fresh;
+    return AW_OK;
+nomem:
+    hs_free_scratch(grown);
+    free(fresh);
+    return AW_NOMEM;
 }
 
 void
 inspect_scratch_free(struct inspect_scratch *s)
 {
+    if (s == NULL)
+        return;
+    hs_free_scratch(s->hs);
     free(s);
 }
 
+/* What one scan has found so far, and what would end it early. */
+struct scan {
+    unsigned found;
+    unsigned want;
+};
+
+static int
+on_match(unsigned int id, unsigned long long from, unsigned long long to,
+         unsigned int flags, void *ctx)
+{
+    struct scan *sc = ctx;
+
+    (void)from;
+    (void)to;
+    (void)flags;
+    sc->found |= patterns[id].detector;
+    /* Non-zero stops the scan: every detector asked about is in. */
+    return (sc->found & sc->want) == sc->want;
+}
+
+/*
+ * A value too long for Vectorscan's unsigned length, or a scan that
+ * fails (a scratch not reserved for db), answers with every detector:
+ * the detectors then decide, as they would without a db.
+ */
 unsigned
 inspect_db_candidates(const struct inspect_db *db, struct inspect_scratch *s,
                       struct slice text, unsigned mask)
 {
-    (void)db;
-    (void)s;
-    (void)text;
-    return mask;
+    struct scan sc = {0, mask & db->mask};
+    hs_error_t rc;
+
+    if (db->hs == NULL || sc.want == 0 || text.len > UINT_MAX ||
+        s == NULL || s->hs == NULL)
+        return mask;
+    rc = hs_scan(db->hs, text.len > 0 ? text.ptr : "", (unsigned)text.len,
+                 0, s->hs, on_match, &sc);
+    if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)
+        return mask;
+    return (mask & ~db->mask) | (sc.found & mask);
 }

@@ -431,7 +431,10 @@ bool inspect_eval(const struct inspect_value *v, unsigned mask,
  * patterns for a set of detectors, compiled once per configuration
  * snapshot; one scan of a value names the detectors worth running on
  * it. The patterns are necessary conditions: a detector left out of the
- * answer would not have matched the value.
+ * answer would not have matched the value, whatever its origin and the
+ * SSRF options, provided the scan reads the same text the detectors
+ * then read (decoded the same way: HTML references included for xss
+ * when the caller decodes them for it).
  *
  * A db is immutable once compiled and shared by every worker. Scanning
  * needs scratch space that belongs to one worker at a time;
@@ -460,7 +463,9 @@ void inspect_scratch_free(struct inspect_scratch *s);
  * The detectors of mask that may match text: mask with the bits of
  * those whose patterns are absent from text cleared. s must have been
  * reserved for db. A db compiled without a detector of mask leaves its
- * bit set.
+ * bit set, and so does a scan that cannot run (a scratch not reserved
+ * for db, a text of 4 GiB or more). One linear pass over text, which
+ * stops once every detector asked about has been seen; no allocation.
  */
 unsigned inspect_db_candidates(const struct inspect_db *db,
                                struct inspect_scratch *s, struct slice text,

@@ -39,4 +39,22 @@ bool inspect_prefix_nocase(const char *s, size_t len, const char *lit);
  */
 size_t inspect_find_nocase(struct slice s, size_t from, const char *lit);
 
+/*
+ * One pattern of the pattern databases (db.c): a necessary condition of
+ * the listed rules of one detector. When one of those rules matches a
+ * value, at least one pattern that lists the rule matches the same
+ * text, whatever the value's origin and the SSRF options.
+ */
+struct inspect_pattern {
+    unsigned detector; /* INSPECT_* bit */
+    const char *rules; /* the rules it stands for, space separated, or
+                          "*" for all of the detector's */
+    const char *expr;  /* Vectorscan expression */
+    unsigned flags;    /* HS_FLAG_* beside HS_FLAG_SINGLEMATCH */
+};
+
+/* The patterns of every detector; their index is their Vectorscan id.
+   Tests read them to name the pattern that should have matched. */
+const struct inspect_pattern *inspect_db_patterns(size_t *n);
+
 #endif
