@@ -471,4 +471,125 @@ unsigned inspect_db_candidates(const struct inspect_db *db,
                                struct inspect_scratch *s, struct slice text,
                                unsigned mask);
 
+/*
+ * Sensitive data.
+ *
+ * What a response must not carry to a client: payment card numbers,
+ * IBANs, national identity numbers, e-mail addresses, JWTs, PEM private
+ * keys, cloud providers' keys and apiward's own API keys. One
+ * Vectorscan database, compiled once per configuration snapshot for
+ * the kinds asked for, finds candidates in one pass over a body; a
+ * validator then confirms each one (Luhn, mod 97, the number rules of
+ * a national id, the structure of a token) and measures it. A candidate
+ * that continues a longer run of digits or letters is not a finding:
+ * an order number, a timestamp or a UUID holds digits, not a card.
+ *
+ * The scan is linear in the length of the body: every validator reads
+ * a bounded window, or moves a per-kind cursor past what it read so
+ * that no byte is read twice by the same kind. Nothing is allocated
+ * per scan or per finding. Findings name the kind, the rule (the card
+ * issuer, the key's format) and where they lie; never the bytes.
+ *
+ * Masking keeps the length, so a JSON body stays valid and its
+ * Content-Length holds: every byte of a finding becomes '*', except
+ * the last four digits of a card, the separators between a card's
+ * digit groups, the "aw_<id>_" head of an apiward API key (the id
+ * names a key and is not secret), and backslash escapes inside the
+ * finding, kept whole so that a JSON string stays a string. A card
+ * written as a bare JSON number has its digits masked with '9', which
+ * keeps it a number.
+ */
+
+/* The kinds, as bits of a set. */
+enum inspect_sensitive_kind {
+    INSPECT_SENS_CARD = 1 << 0,        /* "card" */
+    INSPECT_SENS_IBAN = 1 << 1,        /* "iban" */
+    INSPECT_SENS_NATIONAL_ID = 1 << 2, /* "national_id": US SSN */
+    INSPECT_SENS_EMAIL = 1 << 3,       /* "email" */
+    INSPECT_SENS_JWT = 1 << 4,         /* "jwt" */
+    INSPECT_SENS_PRIVATE_KEY = 1 << 5, /* "private_key" */
+    INSPECT_SENS_CLOUD_KEY = 1 << 6,   /* "cloud_key" */
+    INSPECT_SENS_API_KEY = 1 << 7,     /* "api_key" */
+};
+
+#define INSPECT_SENS_NKINDS 8
+#define INSPECT_SENS_ALL ((1u << INSPECT_SENS_NKINDS) - 1)
+
+/* The configuration name of one kind bit ("card"); NULL for another
+   value. */
+const char *inspect_sensitive_name(unsigned kind);
+
+/* The kind bit of a configuration name; 0 when it names none. */
+unsigned inspect_sensitive_parse(struct slice name);
+
+/* One finding: where it lies in the text scanned. */
+struct inspect_sensitive_find {
+    unsigned kind;    /* one INSPECT_SENS_* bit */
+    const char *rule; /* static: "visa", "us_ssn", "aws_access_key",
+                         "rsa", ... (see docs/inspect.md) */
+    size_t offset;
+    size_t length;
+};
+
+struct inspect_sensitive_db;
+struct inspect_sensitive_scratch;
+
+/*
+ * Compile the patterns of the kinds in kinds (INSPECT_SENS_* bits) into
+ * *out. A db for no kind is valid and finds nothing. Returns AW_OK,
+ * AW_NOMEM, or AW_INVALID with a message in err[0..errlen) when
+ * Vectorscan refuses the patterns (or the CPU lacks what it needs).
+ */
+int inspect_sensitive_db_compile(unsigned kinds,
+                                 struct inspect_sensitive_db **out,
+                                 char *err, size_t errlen);
+void inspect_sensitive_db_free(struct inspect_sensitive_db *db);
+
+/* The kinds db was compiled for. */
+unsigned inspect_sensitive_db_kinds(const struct inspect_sensitive_db *db);
+
+/*
+ * Make *s (NULL at first) fit db, allocating or growing it; one scratch
+ * serves every db of a worker, one scan at a time. Returns AW_OK or
+ * AW_NOMEM (*s is then unchanged).
+ */
+int inspect_sensitive_scratch_reserve(struct inspect_sensitive_scratch **s,
+                                      const struct inspect_sensitive_db *db);
+void inspect_sensitive_scratch_free(struct inspect_sensitive_scratch *s);
+
+/*
+ * Called for each finding, in the order they are confirmed (by the end
+ * of their candidate, not strictly by offset; two kinds may overlap).
+ * A non-zero return stops the scan.
+ */
+typedef int (*inspect_sensitive_cb)(void *ctx,
+                                    const struct inspect_sensitive_find *f);
+
+/*
+ * Scan text (borrowed) for the kinds of kinds that db was compiled for,
+ * calling on_find for each finding. s must have been reserved for db.
+ * Returns AW_OK, AW_DONE when on_find stopped the scan, or AW_ERROR
+ * when Vectorscan failed (a scratch in use by another scan).
+ */
+int inspect_sensitive_scan(const struct inspect_sensitive_db *db,
+                           struct inspect_sensitive_scratch *s,
+                           struct slice text, unsigned kinds,
+                           inspect_sensitive_cb on_find, void *ctx);
+
+/* Masking flags. */
+enum inspect_sensitive_mask_flag {
+    INSPECT_SENS_MASK_JSON = 1 << 0, /* text is JSON: a card that is a
+                                        bare number is masked with '9' */
+};
+
+/*
+ * Write the masked form of f's bytes of text into out[0..cap): the
+ * first MIN(f->length, cap) bytes of it (out may be text's own bytes at
+ * f->offset: masking in place). flags: INSPECT_SENS_MASK_* bits.
+ * Returns the number of bytes written.
+ */
+size_t inspect_sensitive_mask(struct slice text,
+                              const struct inspect_sensitive_find *f,
+                              unsigned flags, char *out, size_t cap);
+
 #endif
