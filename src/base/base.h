@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define APIWARD_VERSION "0.1.0"
 
@@ -59,8 +60,16 @@ bool slice_eq(struct slice a, struct slice b);
 /* True when both slices hold the same bytes, ASCII case folded. */
 bool slice_eq_nocase(struct slice a, struct slice b);
 
-/* slice_eq_nocase against a NUL-terminated literal. */
-bool slice_is(struct slice a, const char *lit);
+/* slice_eq_nocase against a NUL-terminated literal; inline, so that a
+   literal's length is known where it is called and most names are told
+   apart by length alone. */
+static inline bool
+slice_is(struct slice a, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return a.len == n && slice_eq_nocase(a, (struct slice){lit, n});
+}
 
 /*
  * Parse a decimal unsigned integer that fills the whole slice. No sign,
@@ -71,6 +80,18 @@ int slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
 
 /* The 4-bit value of a hex digit, either case, or -1. */
 int hex_digit_value(unsigned char c);
+
+/*
+ * Number formatting for the hot path, where printf's parsing of its
+ * format costs more than the digits. Neither writes a NUL.
+ *
+ * fmt_u64 writes v in decimal (at most FMT_U64_MAX bytes) and returns
+ * the count; fmt_hex64 writes v as 16 lower-case hex digits, zeros
+ * first.
+ */
+#define FMT_U64_MAX 20
+size_t fmt_u64(char *dst, uint64_t v);
+void fmt_hex64(char *dst, uint64_t v);
 
 /* Copy s into dst of size cap, always NUL-terminated, truncating. */
 void slice_copy_cstr(char *dst, size_t cap, struct slice s);
@@ -175,8 +196,24 @@ buf_room(const struct buf *b)
 /* Move unread bytes to the front so that buf_room is largest. */
 void buf_compact(struct buf *b);
 
-/* Append n bytes; AW_TOOBIG (and nothing written) when they do not fit. */
-int buf_append(struct buf *b, const void *src, size_t n);
+/*
+ * Append n bytes; AW_TOOBIG (and nothing written) when they do not fit.
+ * What fits after end is copied inline (the builders of heads and log
+ * lines append a hundred short pieces per request); buf_append_slow
+ * compacts first.
+ */
+int buf_append_slow(struct buf *b, const void *src, size_t n);
+
+static inline int
+buf_append(struct buf *b, const void *src, size_t n)
+{
+    if (n > buf_room(b))
+        return buf_append_slow(b, src, n);
+    if (n > 0)
+        memcpy(b->data + b->end, src, n);
+    b->end += n;
+    return AW_OK;
+}
 
 /* Printf-append; AW_TOOBIG (and nothing written) when it does not fit. */
 int buf_printf(struct buf *b, const char *fmt, ...) AW_PRINTF(2, 3);

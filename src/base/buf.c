@@ -32,12 +32,6 @@ slice_eq_nocase(struct slice a, struct slice b)
     return true;
 }
 
-bool
-slice_is(struct slice a, const char *lit)
-{
-    return slice_eq_nocase(a, (struct slice){lit, strlen(lit)});
-}
-
 int
 hex_digit_value(unsigned char c)
 {
@@ -115,7 +109,7 @@ buf_compact(struct buf *b)
 }
 
 int
-buf_append(struct buf *b, const void *src, size_t n)
+buf_append_slow(struct buf *b, const void *src, size_t n)
 {
     if (buf_room(b) < n)
         buf_compact(b);
@@ -147,4 +141,32 @@ buf_printf(struct buf *b, const char *fmt, ...)
     }
     b->end += (size_t)n;
     return AW_OK;
+}
+
+size_t
+fmt_u64(char *dst, uint64_t v)
+{
+    char tmp[FMT_U64_MAX];
+    size_t n = 0;
+
+    do {
+        tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    memcpy(dst, tmp + sizeof(tmp) - n, n);
+    return n;
+}
+
+void
+fmt_hex64(char *dst, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int i = 14; i >= 0; i -= 2) {
+        unsigned byte = (unsigned)(v & 0xff);
+
+        dst[i] = hex[byte >> 4];
+        dst[i + 1] = hex[byte & 15];
+        v >>= 8;
+    }
 }
