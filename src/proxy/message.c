@@ -36,6 +36,26 @@ bld_str(struct bld *o, const char *s)
     bld_add(o, (struct slice){s, strlen(s)});
 }
 
+/* v in decimal. */
+static void
+bld_u64(struct bld *o, uint64_t v)
+{
+    char num[FMT_U64_MAX];
+
+    bld_add(o, (struct slice){num, fmt_u64(num, v)});
+}
+
+/* A duration in microseconds as milliseconds with three decimals. */
+static void
+bld_ms(struct bld *o, uint64_t us)
+{
+    char frac[4] = {'.', (char)('0' + us / 100 % 10),
+                    (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
+
+    bld_u64(o, us / 1000);
+    bld_add(o, (struct slice){frac, sizeof(frac)});
+}
+
 static void
 bld_field(struct bld *o, const char *name, struct slice value)
 {
@@ -219,10 +239,12 @@ put_trace(struct bld *o, struct worker *w, struct request *r)
     w->rng ^= w->rng << 13;
     w->rng ^= w->rng >> 7;
     w->rng ^= w->rng << 17;
-    snprintf(made, sizeof(made), "00-%016llx%016llx-%016llx-00",
-             (unsigned long long)w->rng,
-             (unsigned long long)(w->rng * 0x9e3779b97f4a7c15ULL),
-             (unsigned long long)(w->rng ^ 0xa5a5a5a55a5a5a5aULL) | 1);
+    memcpy(made, "00-", 3);
+    fmt_hex64(made + 3, w->rng);
+    fmt_hex64(made + 19, w->rng * 0x9e3779b97f4a7c15ULL);
+    made[35] = '-';
+    fmt_hex64(made + 36, (w->rng ^ 0xa5a5a5a55a5a5a5aULL) | 1);
+    memcpy(made + 52, "-00", 3);
     bld_field(o, "traceparent", (struct slice){made, 55});
 }
 
@@ -279,7 +301,6 @@ message_upstream_head(struct conn *c, struct request *r)
                                            (struct sockaddr *)&c->peer);
     size_t cap = r->h.head_len + UPSTREAM_HEAD_SLACK;
     struct bld o = {{arena_alloc(&c->arena, cap), 0, 0, cap}, false};
-    char num[32];
 
     if (o.b.data == NULL)
         return AW_NOMEM;
@@ -306,9 +327,9 @@ message_upstream_head(struct conn *c, struct request *r)
     bld_field(&o, "X-Request-Id", (struct slice){r->id, strlen(r->id)});
     put_trace(&o, c->w, r);
     if (r->req_framing == HTTP_BODY_LENGTH) {
-        snprintf(num, sizeof(num), "%llu",
-                 (unsigned long long)r->h.content_length);
-        bld_field(&o, "Content-Length", (struct slice){num, strlen(num)});
+        bld_str(&o, "Content-Length: ");
+        bld_u64(&o, r->h.content_length);
+        bld_str(&o, "\r\n");
     } else if (r->req_framing == HTTP_BODY_CHUNKED) {
         bld_str(&o, "Transfer-Encoding: chunked\r\n");
     }
@@ -416,10 +437,9 @@ message_upstream_principal(struct conn *c, struct request *r)
         put_principal_field(&o, ra->fwd_claims, p->claims_b64);
     }
     if (r->body_buffered) {
-        char num[24];
-
-        snprintf(num, sizeof(num), "%zu", r->body_len);
-        bld_field(&o, "Content-Length", (struct slice){num, strlen(num)});
+        bld_str(&o, "Content-Length: ");
+        bld_u64(&o, r->body_len);
+        bld_str(&o, "\r\n");
     }
     bld_str(&o, "\r\n");
     if (o.overflow)
@@ -481,7 +501,6 @@ message_response_head(struct conn *c, struct request *r)
     struct bld o = {c->out, false};
     bool head_or_304 = r->h.method == HTTP_HEAD || res->status == 304;
     bool keep;
-    char line[64];
 
     r->res_chunked_out = false;
     if (res->framing == HTTP_BODY_CLOSE || res->framing == HTTP_BODY_CHUNKED)
@@ -491,8 +510,9 @@ message_response_head(struct conn *c, struct request *r)
     keep = client_keeps_alive(c, r);
     if (!keep)
         c->close_after = true;
-    snprintf(line, sizeof(line), "HTTP/1.1 %d ", res->status);
-    bld_str(&o, line);
+    bld_str(&o, "HTTP/1.1 ");
+    bld_u64(&o, (uint64_t)res->status);
+    bld_str(&o, " ");
     bld_add(&o, res->reason);
     bld_str(&o, "\r\n");
     for (unsigned i = 0; i < res->nheaders; i++) {
@@ -514,9 +534,9 @@ message_response_head(struct conn *c, struct request *r)
         bld_add(&o, SLICE_LIT("\r\n"));
     }
     if (res->framing == HTTP_BODY_LENGTH) {
-        snprintf(line, sizeof(line), "Content-Length: %llu\r\n",
-                 (unsigned long long)res->content_length);
-        bld_str(&o, line);
+        bld_str(&o, "Content-Length: ");
+        bld_u64(&o, res->content_length);
+        bld_str(&o, "\r\n");
     } else if (r->res_chunked_out) {
         bld_str(&o, "Transfer-Encoding: chunked\r\n");
     }
@@ -702,9 +722,9 @@ message_request_id(struct worker *w, struct request *r)
     w->rng ^= w->rng << 13;
     w->rng ^= w->rng >> 7;
     w->rng ^= w->rng << 17;
-    snprintf(r->id, sizeof(r->id), "%016llx%016llx",
-             (unsigned long long)w->rng,
-             (unsigned long long)(w->rng * 0x2545f4914f6cdd1dULL));
+    fmt_hex64(r->id, w->rng);
+    fmt_hex64(r->id + 16, w->rng * 0x2545f4914f6cdd1dULL);
+    r->id[32] = '\0';
 }
 
 static const char *const stage_names[] = {
@@ -719,6 +739,7 @@ format_time(char *dst, size_t cap)
     static _Thread_local time_t cached_sec = -1;
     static _Thread_local char cached[32];
     struct timespec ts;
+    unsigned ms;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     if (ts.tv_sec != cached_sec) {
@@ -728,8 +749,19 @@ format_time(char *dst, size_t cap)
         strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
         cached_sec = ts.tv_sec;
     }
-    snprintf(dst, cap, "%.20s.%03dZ", cached,
-             (int)(ts.tv_nsec / 1000000) % 1000);
+    ms = (unsigned)(ts.tv_nsec / 1000000) % 1000;
+    if (cap < 26) {
+        if (cap > 0)
+            dst[0] = '\0';
+        return;
+    }
+    memcpy(dst, cached, 19);
+    dst[19] = '.';
+    dst[20] = (char)('0' + ms / 100);
+    dst[21] = (char)('0' + ms / 10 % 10);
+    dst[22] = (char)('0' + ms % 10);
+    dst[23] = 'Z';
+    dst[24] = '\0';
 }
 
 static void
@@ -778,13 +810,12 @@ put_contract(struct bld *o, const struct request *r)
 void
 message_access_log(struct conn *c, struct request *r)
 {
-    char line[4096], num[160], when[40];
+    char line[4096], when[40];
     struct bld o = {{line, 0, 0, sizeof(line)}, false};
     uint64_t now = clock_mono_us();
-    double total = (double)(now - r->t_start) / 1000.0;
-    double up = r->t_up_start == 0 ? 0.0
-              : (double)((r->t_up_end ? r->t_up_end : now) - r->t_up_start)
-                / 1000.0;
+    uint64_t total_us = now - r->t_start;
+    uint64_t up_us = r->t_up_start == 0 ? 0
+                   : (r->t_up_end ? r->t_up_end : now) - r->t_up_start;
 
     proxy_record(c, r);
     if (!accesslog_enabled())
@@ -817,12 +848,17 @@ message_access_log(struct conn *c, struct request *r)
                         ? (struct slice){r->up->be->text,
                                          strlen(r->up->be->text)}
                         : SLICE_LIT(""));
-    snprintf(num, sizeof(num),
-             ",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%.3f,"
-             "\"upstream_ms\":%.3f,\"stage\":\"%s\"",
-             r->status, (unsigned long long)r->bytes_out, total, up,
-             stage_names[r->stage]);
-    bld_str(&o, num);
+    bld_str(&o, ",\"status\":");
+    bld_u64(&o, (uint64_t)r->status);
+    bld_str(&o, ",\"bytes\":");
+    bld_u64(&o, r->bytes_out);
+    bld_str(&o, ",\"duration_ms\":");
+    bld_ms(&o, total_us);
+    bld_str(&o, ",\"upstream_ms\":");
+    bld_ms(&o, up_us);
+    bld_str(&o, ",\"stage\":\"");
+    bld_str(&o, stage_names[r->stage]);
+    bld_str(&o, "\"");
     if (r->reason != NULL)
         put_json_string(&o, "reason", (struct slice){r->reason,
                                                      strlen(r->reason)});

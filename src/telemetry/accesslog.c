@@ -43,33 +43,68 @@ accesslog_stop(void)
     sink_close(&alog);
 }
 
-/* Shared by every JSON line the gateway writes. */
+/* Bytes a JSON string carries as they are: printable ASCII but the
+   quote and the backslash. */
+static const unsigned char json_plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70: DEL */
+    /* 0x80-0xff: 0 */
+};
+
+static inline bool
+json_plain(unsigned char c)
+{
+    return json_plain_byte[c] != 0;
+}
+
+/*
+ * Shared by every JSON line the gateway writes. Runs of plain bytes are
+ * copied whole; other bytes become \" \\ or \u00XX (bytes past 0x7e
+ * too: a line stays ASCII whatever the request held).
+ */
 int
 json_escape_append(struct buf *dst, struct slice s, size_t max)
 {
     static const char hex[] = "0123456789abcdef";
     size_t n = MIN(s.len, max);
     size_t end = dst->end;
+    size_t i = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        size_t len = 6;
-        const char *p = esc;
+    while (i < n) {
+        const unsigned char *p = (const unsigned char *)s.ptr + i;
+        size_t run = 0;
 
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            len = 1;
-            p = (const char *)&s.ptr[i];
-        } else if (c == '"' || c == '\\') {
-            esc[1] = (char)c;
-            len = 2;
+        while (i + run < n && json_plain(p[run]))
+            run++;
+        if (run > 0) {
+            if (buf_room(dst) < run)
+                goto full;
+            memcpy(dst->data + dst->end, p, run);
+            dst->end += run;
+            i += run;
+            continue;
         }
-        if (buf_room(dst) < len) {
-            dst->end = end;
-            return AW_TOOBIG;
+        if (buf_room(dst) < (p[0] == '"' || p[0] == '\\' ? 2u : 6u))
+            goto full;
+        if (p[0] == '"' || p[0] == '\\') {
+            dst->data[dst->end++] = '\\';
+            dst->data[dst->end++] = (char)p[0];
+        } else {
+            memcpy(dst->data + dst->end, "\\u00", 4);
+            dst->data[dst->end + 4] = hex[p[0] >> 4];
+            dst->data[dst->end + 5] = hex[p[0] & 15];
+            dst->end += 6;
         }
-        memcpy(dst->data + dst->end, p, len);
-        dst->end += len;
+        i++;
     }
     return AW_OK;
+full:
+    dst->end = end;
+    return AW_TOOBIG;
 }
