@@ -28,6 +28,8 @@ static const char usage[] =
     "                                 http(s):// URL\n"
     "        [--openapi FILE]         and let through only what the\n"
     "                                 OpenAPI document FILE describes\n"
+    "        [--inspect]              and refuse injection, SSRF and path\n"
+    "                                 tricks in every request value\n"
     "  key new --consumer NAME --pepper-file FILE [--not-before DATE]\n"
     "        [--expires DATE]         make an API key; prints it once\n"
     "                                 with its keys-file line\n"
@@ -173,6 +175,16 @@ proxy_jwt_options(int argc, char **argv, struct config_proxy_jwt *jwt,
     return 0;
 }
 
+/* True when a flag without a value is among the options. */
+static bool
+option_flag(int argc, char **argv, const char *longopt)
+{
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], longopt) == 0)
+            return true;
+    return false;
+}
+
 static int
 cmd_proxy(int argc, char **argv)
 {
@@ -193,9 +205,10 @@ cmd_proxy(int argc, char **argv)
         fprintf(stderr, "apiward proxy: missing --to URL\n\n%s", usage);
         return 2;
     }
-    if (config_for_proxy_contract(listen, to, use_jwt ? &jwt : NULL,
-                                  option_value(argc, argv, NULL, "--openapi"),
-                                  &cfg, &errs) != AW_OK) {
+    if (config_for_proxy_inspect(listen, to, use_jwt ? &jwt : NULL,
+                                 option_value(argc, argv, NULL, "--openapi"),
+                                 option_flag(argc, argv, "--inspect"), &cfg,
+                                 &errs) != AW_OK) {
         config_errors_print(&errs, stderr);
         return 1;
     }

@@ -183,6 +183,7 @@ config_free(struct config *c)
     route_table_free(c->route_table);
     policy_set_free(c->policy);
     config_contracts_free(c);
+    config_inspect_free(c);
     arena_fini(&c->strings);
     free(c);
 }
@@ -564,7 +565,8 @@ proxy_contract(struct config_loader *ld, const char *openapi)
 /* The options stand in for the file in the hash, one per line. */
 static void
 proxy_hash(struct config *c, const char *listen, const char *to_url,
-           const struct config_proxy_jwt *jwt, const char *openapi)
+           const struct config_proxy_jwt *jwt, const char *openapi,
+           bool inspect)
 {
     uint64_t h = config_fnv(CONFIG_FNV_BASIS, listen, strlen(listen));
 
@@ -586,6 +588,8 @@ proxy_hash(struct config *c, const char *listen, const char *to_url,
         h = config_fnv(h, "\n", 1);
         h = config_fnv(h, openapi, strlen(openapi));
     }
+    if (inspect)
+        h = config_fnv(h, "\n--inspect", 10);
     config_hash_hex(h, c->hash);
 }
 
@@ -607,6 +611,16 @@ config_for_proxy_contract(const char *listen, const char *to_url,
                           const char *openapi, struct config **out,
                           struct config_errors *errs)
 {
+    return config_for_proxy_inspect(listen, to_url, jwt, openapi, false, out,
+                                    errs);
+}
+
+int
+config_for_proxy_inspect(const char *listen, const char *to_url,
+                         const struct config_proxy_jwt *jwt,
+                         const char *openapi, bool inspect,
+                         struct config **out, struct config_errors *errs)
+{
     struct config_loader ld;
     struct config_addr to;
     int rc = config_loader_init(&ld, NULL, errs, true);
@@ -621,11 +635,13 @@ config_for_proxy_contract(const char *listen, const char *to_url,
         rc = proxy_identity(&ld, jwt);
     if (rc == AW_OK && openapi != NULL)
         rc = proxy_contract(&ld, openapi);
+    if (rc == AW_OK && inspect)
+        rc = config_inspect_builtin(&ld, &ld.c->routes[0]);
     /* With --jwks every caller needs a token, and any valid one will do. */
     if (rc == AW_OK)
         rc = config_policy_builtin(&ld, &ld.c->routes[0], jwt != NULL);
     if (rc == AW_OK)
-        proxy_hash(ld.c, listen, to_url, jwt, openapi);
+        proxy_hash(ld.c, listen, to_url, jwt, openapi, inspect);
     return config_loader_finish(&ld, rc, out);
 }
 

@@ -19,6 +19,7 @@
 
 #include "base/base.h"
 #include "http/http.h"
+#include "inspect/inspect.h"
 #include "json/json.h"
 #include "ratelimit/ratelimit.h"
 #include "route/route.h"
@@ -410,6 +411,72 @@ struct config_contract {
     struct openapi *api;          /* compiled at load; owned */
 };
 
+/* Where an inspect.allow entry applies: the kinds of request values. */
+enum config_inspect_where {
+    INSPECT_AT_PATH,    /* "path" or "path:N", N from 1 */
+    INSPECT_AT_QUERY,   /* "query:NAME" */
+    INSPECT_AT_HEADER,  /* "header:NAME", any case */
+    INSPECT_AT_COOKIE,  /* "cookie:NAME" */
+    INSPECT_AT_FORM,    /* "form:NAME" */
+    INSPECT_AT_JSON,    /* "json:/pointer": the value there and below */
+};
+
+/* One inspect.allow entry: findings at a location that are ignored. */
+struct config_inspect_allow {
+    enum config_inspect_where at;
+    char *name;                   /* NULL: every value of that kind */
+    size_t name_len;
+    unsigned detectors;           /* INSPECT_* bits; all when omitted */
+};
+
+/*
+ * inspect.responses: sensitive data in response bodies. The block is
+ * accepted here as a mapping; its keys belong to response scanning,
+ * which reads them into this place of the route's settings.
+ */
+struct config_inspect_responses {
+    bool present;                 /* the block was given */
+};
+
+/*
+ * inspect (top level) and routes[].inspect: injection, SSRF and path
+ * tricks looked for in request values. A route's block starts from the
+ * top-level one and overrides it key by key. Strings and arrays live in
+ * the snapshot's arena; db is shared by the settings with the same
+ * detectors and owned by the snapshot (config.inspect_dbs).
+ */
+struct config_inspect {
+    bool off;                     /* mode: off (or "inspect: off") */
+    bool monitor;                 /* mode: log; block is the default */
+    unsigned detectors;           /* INSPECT_* bits, all by default */
+    unsigned threshold;           /* score sum that refuses, 50 */
+    char **headers;               /* header fields inspected, lower case;
+                                     user-agent and referer by default */
+    size_t nheaders;
+    bool cookies;                 /* cookies: true (default) */
+    unsigned decode_rounds;       /* rounds past the first decoding, 3 */
+    unsigned max_values;          /* values per request, 1000 */
+    char **ssrf_params;           /* ssrf.parameters: query and form
+                                     names whose values are URLs */
+    size_t nssrf_params;
+    char **ssrf_pointers;         /* ssrf.pointers: JSON pointers of
+                                     URL values */
+    size_t nssrf_pointers;
+    struct inspect_ssrf_opts ssrf;/* schemes (http, https by default)
+                                     and internal names, the defaults
+                                     followed by ssrf.internal_names */
+    struct config_inspect_allow *allow; /* findings ignored */
+    size_t nallow;
+    struct config_inspect_responses responses;
+    struct inspect_db *db;        /* patterns of detectors; shared */
+};
+
+/* One compiled pattern database of a snapshot, by detector set. */
+struct config_inspect_db {
+    unsigned mask;
+    struct inspect_db *db;        /* owned */
+};
+
 /* A route; route_def.data points back to this. */
 struct config_route {
     char *name;
@@ -437,6 +504,9 @@ struct config_route {
     const struct config_contract *contract; /* routes[].contract: the
                                          document the route enforces;
                                          NULL: none */
+    const struct config_inspect *inspect; /* routes[].inspect, or the
+                                         top-level block; NULL: the
+                                         route is not inspected */
 };
 
 /* A response header added to every answer. */
@@ -582,6 +652,12 @@ struct config {
     struct config_contract *contracts; /* contracts[], file order */
     size_t ncontracts;
 
+    struct config_inspect *inspect;/* the top-level inspect block; NULL
+                                      when absent */
+    struct config_inspect_db *inspect_dbs; /* one per distinct detector
+                                      set of the routes */
+    size_t ninspect_dbs;
+
     struct arena strings;          /* owns every string above */
 };
 
@@ -672,6 +748,16 @@ int config_for_proxy_contract(const char *listen, const char *to_url,
                               const struct config_proxy_jwt *jwt,
                               const char *openapi, struct config **out,
                               struct config_errors *errs);
+
+/*
+ * config_for_proxy_contract, and with inspect: every request detector
+ * on routes[0] in block mode with the defaults of the inspect section.
+ */
+int config_for_proxy_inspect(const char *listen, const char *to_url,
+                             const struct config_proxy_jwt *jwt,
+                             const char *openapi, bool inspect,
+                             struct config **out,
+                             struct config_errors *errs);
 
 /* Take a reference; returns c. */
 struct config *config_ref(struct config *c);

@@ -424,6 +424,35 @@ int config_parse_route_contract(struct config_loader *ld,
 void config_contracts_free(struct config *c);
 
 /*
+ * The inspect sections (src/config/inspect.c): the top-level block,
+ * parsed before the routes, and routes[].inspect, which overrides it
+ * key by key and stores a pointer to the route's settings (NULL when
+ * off). config_inspect_route_default gives a route without the key
+ * the top-level settings; config_inspect_builtin gives r every
+ * detector in block mode with the defaults ("apiward proxy
+ * --inspect"). config_inspect_free releases the pattern databases.
+ */
+int config_parse_inspect(struct config_loader *ld,
+                         const struct config_node *v, void *dst,
+                         const struct config_field *f, const char *where);
+int config_parse_route_inspect(struct config_loader *ld,
+                               const struct config_node *v, void *dst,
+                               const struct config_field *f,
+                               const char *where);
+void config_inspect_route_default(const struct config *c,
+                                  struct config_route *r);
+int config_inspect_builtin(struct config_loader *ld, struct config_route *r);
+void config_inspect_free(struct config *c);
+
+/*
+ * Read an inspect.allow location, "kind" or "kind:name", into the at,
+ * name (pointing into s, not copied) and name_len of *a. AW_OK, or
+ * AW_INVALID with *why a sentence saying what is wrong.
+ */
+int config_inspect_location(const char *s, size_t len,
+                            struct config_inspect_allow *a, const char **why);
+
+/*
  * server.listen (src/config/tls.c): 1 to max listeners, each a
  * "host:port" string or a mapping {address, tls}, into the snapshot's
  * listeners and listener_tls. TLS settings are compiled here, reading

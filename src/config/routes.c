@@ -394,6 +394,9 @@ static const struct config_field routes_route_schema[] = {
     {.key = "contract",
      .parse = config_parse_route_contract,
      .offset = offsetof(struct config_route, contract)},
+    {.key = "inspect",
+     .parse = config_parse_route_inspect,
+     .offset = offsetof(struct config_route, inspect)},
     {.key = NULL},
 };
 
@@ -416,6 +419,8 @@ routes_route_one(struct config_loader *ld, const struct config_node *m,
         return rc;
     if (rc == AW_OK)
         rc = config_policy_route(ld, m, r, where);
+    if (config_map_get(m, "inspect") == NULL)
+        config_inspect_route_default(c, r);
     if (config_map_get(m, "read_timeout") == NULL && r->upstream != NULL)
         r->read_timeout_ms = r->upstream->read_timeout_ms;
     mb = config_map_get(m, "max_body");

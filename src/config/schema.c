@@ -507,6 +507,7 @@ static const struct config_field schema_top[] = {
     {.key = "upstreams", .parse = config_parse_upstreams, .required = true},
     SPECIAL("policies", config_parse_policies),
     SPECIAL("contracts", config_parse_contracts),
+    SPECIAL("inspect", config_parse_inspect),
     {.key = "routes", .parse = config_parse_routes, .required = true},
     {.key = NULL},
 };

@@ -20,9 +20,9 @@
  * Nothing here allocates, keeps state between calls or takes a lock:
  * every function may be called from any worker at once.
  *
- * The gateway does not call the detectors yet, and their bounds
- * (decoding rounds, URL length, Log4j lookup size) are the defaults
- * given here, with no configuration keys.
+ * The gateway's inspect stage (src/proxy/inspect.c) calls them on the
+ * values of requests; the decoding rounds come from its configuration,
+ * the URL length and the Log4j lookup size are the defaults given here.
  */
 #ifndef APIWARD_INSPECT_H
 #define APIWARD_INSPECT_H

@@ -390,13 +390,23 @@ stage_forward(struct conn *c, struct request *r)
 /*
  * Stage contract: the verdict on the request kept since its head and
  * body arrived is applied now (proxy_contract refuses when it fails).
+ * Stage inspect, after it, does the same with the findings in the
+ * request's values (proxy_inspect).
  */
+static void
+stage_inspect(struct conn *c, struct request *r)
+{
+    r->stage = STAGE_INSPECT;
+    if (proxy_inspect(c, r) == AW_OK)
+        stage_forward(c, r);
+}
+
 static void
 stage_contract(struct conn *c, struct request *r)
 {
     r->stage = STAGE_CONTRACT;
     if (proxy_contract(c, r) == AW_OK)
-        stage_forward(c, r);
+        stage_inspect(c, r);
 }
 
 /*
@@ -473,8 +483,11 @@ stage_body(struct conn *c, struct request *r)
     r->body_cap = chunked ? (size_t)MIN(BODY_FIRST_CAP, r->body_max)
                           : (size_t)r->h.content_length;
     r->body = arena_alloc(&c->arena, r->body_cap);
-    if (r->body == NULL || (proxy_contract_wants_body(r) &&
-                            proxy_contract_body_begin(c, r) != AW_OK)) {
+    if (r->body == NULL ||
+        (proxy_contract_wants_body(r) &&
+         proxy_contract_body_begin(c, r) != AW_OK) ||
+        (proxy_inspect_wants_body(r) &&
+         proxy_inspect_body_begin(c, r) != AW_OK)) {
         refuse(c, 500, "gateway.no_memory", "Out of request memory.");
         return;
     }
@@ -583,8 +596,8 @@ media_name_char(char ch)
  * type whose subtype ends in +json (application/merge-patch+json, ...),
  * in any case; parameters such as charset are not looked at.
  */
-static bool
-media_type_is_json(struct slice v)
+bool
+proxy_media_is_json(struct slice v)
 {
     size_t len = 0, slash = 0;
 
@@ -625,7 +638,7 @@ body_expect(struct request *r)
             nct++;
         }
     }
-    r->body_is_json = nct == 1 && media_type_is_json(ct->value);
+    r->body_is_json = nct == 1 && proxy_media_is_json(ct->value);
     r->body_max = buffered_body_max(r);
     r->req_framing = HTTP_BODY_NONE;
 }
@@ -673,7 +686,8 @@ start_request(struct conn *c)
     }
     if (!stage_route(c, r) || !stage_guard(c, r))
         return;
-    if (proxy_contract_head(c, r) != AW_OK) {
+    if (proxy_contract_head(c, r) != AW_OK ||
+        proxy_inspect_head(c, r) != AW_OK) {
         refuse(c, 500, "gateway.no_memory", "Out of request memory.");
         return;
     }
@@ -684,7 +698,8 @@ start_request(struct conn *c)
                         r->body_left == 0);
     http_chunked_init(&r->req_chunks);
     r->body_whole = !r->req_body_done && (r->route->buffer_body ||
-                                          proxy_contract_wants_body(r));
+                                          proxy_contract_wants_body(r) ||
+                                          proxy_inspect_wants_body(r));
     if (r->body_whole && !body_fits(c, r))
         return;
     if (r->body_whole)
@@ -942,6 +957,7 @@ body_take_length(struct conn *c, struct request *r)
 
     memcpy(r->body + r->body_len, c->in.data + c->in.start, n);
     proxy_contract_feed(r, r->body + r->body_len, n);
+    proxy_inspect_feed(r, r->body + r->body_len, n);
     c->in.start += n;
     r->body_len += n;
     r->body_left -= n;
@@ -974,6 +990,7 @@ body_take_chunked(struct conn *c, struct request *r)
     }
     memcpy(r->body + r->body_len, c->in.data + c->in.start, pending);
     proxy_contract_feed(r, r->body + r->body_len, pending);
+    proxy_inspect_feed(r, r->body + r->body_len, pending);
     c->in.start += pending;
     r->body_len += pending;
     return rc;
@@ -1001,6 +1018,7 @@ body_complete(struct conn *c, struct request *r)
     r->body_left = r->body_len;
     r->req_body_done = r->body_len == 0;
     proxy_contract_body_end(c, r);
+    proxy_inspect_body_end(c, r);
     if (r->body_len > 0 && r->route->buffer_body) {
         json_limits_default(&lim);
         lim.max_bytes = r->body_len;

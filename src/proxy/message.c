@@ -729,7 +729,7 @@ message_request_id(struct worker *w, struct request *r)
 
 static const char *const stage_names[] = {
     "parse", "route", "guard", "authenticate", "body", "authorize",
-    "limit", "contract", "forward", "respond", "tls",
+    "limit", "contract", "inspect", "forward", "respond", "tls",
 };
 
 /* ISO 8601 UTC with milliseconds, cached per second per thread. */
@@ -806,6 +806,24 @@ put_contract(struct bld *o, const struct request *r)
                                        strlen(k->res_reason)});
 }
 
+/*
+ * The strongest finding of a request the inspect stage let through (log
+ * mode, or a score under the threshold): its reason and location.
+ */
+static void
+put_inspect(struct bld *o, const struct request *r)
+{
+    const char *where = NULL;
+    const char *reason = proxy_inspect_logged(r, &where);
+
+    if (reason == NULL)
+        return;
+    put_json_string(o, "inspect", (struct slice){reason, strlen(reason)});
+    if (where != NULL)
+        put_json_string(o, "inspect_location",
+                        (struct slice){where, strlen(where)});
+}
+
 /* Queue the access-log line of a finished request. */
 void
 message_access_log(struct conn *c, struct request *r)
@@ -871,6 +889,7 @@ message_access_log(struct conn *c, struct request *r)
     if (r->authz_monitored)
         bld_str(&o, ",\"authz_monitored\":true");
     put_contract(&o, r);
+    put_inspect(&o, r);
     bld_str(&o, "}\n");
     if (!o.overflow)
         accesslog_write(c->w->id, line, o.b.end);

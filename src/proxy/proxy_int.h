@@ -32,6 +32,7 @@
 
 struct worker;
 struct conn;
+struct inspect_req;
 
 /* What a worker knows of one backend address: pool and health. */
 struct backend {
@@ -91,6 +92,7 @@ enum stage {
     STAGE_AUTHZ,
     STAGE_LIMIT,
     STAGE_CONTRACT,  /* the route's OpenAPI contract */
+    STAGE_INSPECT,   /* injection, SSRF and path tricks in values */
     STAGE_FORWARD,
     STAGE_RESPOND,
     STAGE_TLS,       /* the handshake failed; no request was read */
@@ -201,6 +203,8 @@ struct request {
                                       a JSON body a contract checks) */
     struct contract_req *contract; /* the route's contract at work, or
                                       NULL */
+    struct inspect_req *inspect;   /* the route's inspection at work
+                                      (inspect.c), or NULL */
     bool body_buffered;            /* read whole: forwarded from body
                                       with Content-Length */
 
@@ -284,6 +288,9 @@ struct worker {
     bool fleet_tried;              /* fleet was made or failed once */
     struct identity_cache *idcache;/* verified tokens of this worker */
     struct introspector *intro;    /* introspection requests and answers */
+    struct inspect_scratch *inspect_scratch; /* fits the pattern
+                                      databases of the snapshots this
+                                      worker has requests on */
     unsigned nconns;
     struct backend *backends;
     unsigned rr;                   /* round-robin cursor */
@@ -398,6 +405,9 @@ void upstream_mark(struct worker *w, struct backend *be, bool ok,
                    const struct config_upstream *us);
 void upconn_arm(struct upconn *u, struct request *r);
 
+/* True when a Content-Type value names JSON (conn.c). */
+bool proxy_media_is_json(struct slice v);
+
 /* message.c */
 int message_upstream_head(struct conn *c, struct request *r);
 int message_upstream_principal(struct conn *c, struct request *r);
@@ -460,5 +470,30 @@ void proxy_contract_response_end(struct conn *c, struct request *r);
 bool proxy_contract_holding(const struct request *r);
 int proxy_contract_hold(struct request *r, const char *p, size_t n);
 int proxy_contract_release(struct conn *c, struct request *r, bool complete);
+
+/*
+ * inspect.c: the inspect stage (see the comment there).
+ *
+ * proxy_inspect_head inspects the values of the head of a request on a
+ * route with inspection, while the head is in the input buffer, and
+ * keeps the findings in r->inspect: AW_OK, or AW_NOMEM (the caller
+ * answers). proxy_inspect_wants_body: the body is JSON or a form to
+ * inspect, so it is read whole; proxy_inspect_body_begin prepares the
+ * JSON parser (AW_OK or AW_NOMEM), proxy_inspect_feed pushes each piece
+ * of the body as it arrives, proxy_inspect_body_end completes the
+ * findings. proxy_inspect, the stage, decides: AW_OK when the request
+ * goes on, AW_DECLINED once it has been answered (conn_refuse).
+ * proxy_inspect_logged: for the access log of a request let through
+ * with findings, the reason of the strongest and its location (which
+ * may be NULL); NULL when there were none.
+ */
+int proxy_inspect_head(struct conn *c, struct request *r);
+bool proxy_inspect_wants_body(const struct request *r);
+int proxy_inspect_body_begin(struct conn *c, struct request *r);
+void proxy_inspect_feed(struct request *r, const char *p, size_t n);
+void proxy_inspect_body_end(struct conn *c, struct request *r);
+int proxy_inspect(struct conn *c, struct request *r);
+const char *proxy_inspect_logged(const struct request *r,
+                                 const char **location);
 
 #endif

@@ -25,7 +25,7 @@
 /* The stage names of the access log, which metrics label with. */
 static const char *const record_stages[] = {
     "parse", "route", "guard", "authenticate", "body", "authorize",
-    "limit", "contract", "forward", "respond",
+    "limit", "contract", "inspect", "forward", "respond",
 };
 
 /*

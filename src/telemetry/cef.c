@@ -122,5 +122,6 @@ cef_format(struct buf *out, const struct security_event *e)
     cef_custom(&o, 3, "issuer", e->issuer, CEF_CUT);
     cef_custom(&o, 4, "ruleId", e->rule_id, CEF_CUT);
     cef_custom(&o, 5, "objectId", e->object_id, CEF_CUT_OBJECT);
+    cef_custom(&o, 6, "location", e->location, CEF_CUT);
     return o.overflow ? AW_TOOBIG : AW_OK;
 }

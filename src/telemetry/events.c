@@ -198,7 +198,11 @@ ev_context(struct ev_line *o, const struct security_event *e)
         {"auth_method", e->auth_method, EVENTS_CUT},
         {"credential_id", e->credential_id, EVENTS_CUT},
         {"object_id", e->object_id, EVENTS_CUT_OBJECT},
+        {"detector", e->detector, EVENTS_CUT},
+        {"location", e->location, EVENTS_CUT},
+        {"excerpt", e->excerpt, EVENTS_CUT},
     };
+    char score[40];
 
     ev_object(o, "rule", rule, ARRAY_LEN(rule));
     ev_object(o, "source", source, ARRAY_LEN(source));
@@ -210,6 +214,12 @@ ev_context(struct ev_line *o, const struct security_event *e)
     }
     ev_object(o, "url", url, ARRAY_LEN(url));
     ev_object(o, "apiward", aw, ARRAY_LEN(aw));
+    if (e->score > 0 && ev_any(aw, ARRAY_LEN(aw)) && !o->overflow) {
+        /* Inside the apiward object, before its closing brace. */
+        o->b.end--;
+        snprintf(score, sizeof(score), ",\"score\":%u}", e->score);
+        ev_raw(o, score);
+    }
 }
 
 /* The whole line of e into o, ending in a newline. */

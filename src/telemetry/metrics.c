@@ -42,7 +42,7 @@ static const char *const bucket_le[] = {
 /* The stages of the pipeline, as the access log names them. */
 static const char *const stage_names[] = {
     "parse", "route", "guard", "authenticate", "body", "authorize",
-    "limit", "contract", "forward", "respond",
+    "limit", "contract", "inspect", "forward", "respond",
 };
 #define NSTAGES (ARRAY_LEN(stage_names) + 1)   /* the last: "other" */
 
@@ -153,6 +153,17 @@ static const char *const reasons[] = {
     "http.target_too_long",
     "http.too_many_headers",
     "http.version_not_supported",
+    "inspect.cmdi",
+    "inspect.crlf",
+    "inspect.ldap",
+    "inspect.nosql",
+    "inspect.sensitive_data",
+    "inspect.sqli",
+    "inspect.ssrf",
+    "inspect.template",
+    "inspect.too_many_values",
+    "inspect.traversal",
+    "inspect.xss",
     "json.array_too_long",
     "json.bad_escape",
     "json.bad_number",

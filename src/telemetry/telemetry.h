@@ -78,6 +78,11 @@ struct security_event {
                                "configuration", ...; NULL:
                                "intrusion_detection" */
     const char *kind;       /* ECS event.kind; NULL: "alert" */
+    const char *detector;   /* inspection: the detector that found it */
+    const char *location;   /* where in the request: "query:q", ... */
+    const char *excerpt;    /* a short escaped window of the value, never
+                               more (inspect_excerpt) */
+    unsigned score;         /* the finding's score; 0: none */
 };                          /* any pointer may be NULL: the field is left
                                out; strings are borrowed for the call */
 

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "config/internal.h"
 #include "identity/identity.h"
 
 static char test_dir[64];
@@ -476,7 +477,7 @@ static const struct bad_case bad_values[] = {
      "1:1: unknown key 'bogus' (expected one of: server, limits, "
      "timeouts, normalization, trusted_proxies, security_headers, "
      "access_log, log, identity, geo, events, admin, rate_limits, abuse, "
-     "redis, upstreams, policies, contracts, routes)"},
+     "redis, upstreams, policies, contracts, inspect, routes)"},
     {"server: [1]\n", "1:9: server: expected a mapping, got a list"},
     {"server:\n  workers: \"4\"\n",
      "2:12: server.workers: expected a whole number, got a quoted string"},
@@ -1940,6 +1941,210 @@ test_contract_bad(void **state)
     }
 }
 
+#define INSPECT_ROUTES                                                        \
+    "upstreams: {demo: {servers: [\"127.0.0.1:9000\"]}}\n"                    \
+    "routes:\n"                                                               \
+    "  - {name: a, path: /a, upstream: demo, authz: {public: true}}\n"        \
+    "  - {name: b, path: /b, upstream: demo, authz: {public: true},\n"        \
+    "     inspect: {mode: log, detectors: [sqli], headers: [X-Api],\n"        \
+    "               allow: [{location: \"query:q\", detectors: [xss]}]}}\n"   \
+    "  - {name: c, path: /c, upstream: demo, authz: {public: true},\n"        \
+    "     inspect: off}\n"                                                    \
+    "  - {name: d, path: /d, upstream: demo, authz: {public: true},\n"        \
+    "     inspect: {threshold: 120}}\n"
+
+/* Without any block no route is inspected. */
+static void
+test_inspect_absent(void **state)
+{
+    struct config *c = load_ok(
+        "upstreams: {demo: {servers: [\"127.0.0.1:9000\"]}}\n"
+        "routes: [{name: a, path: /a, upstream: demo, "
+        "authz: {public: true}}]\n");
+
+    (void)state;
+    assert_null(c->inspect);
+    assert_null(c->routes[0].inspect);
+    config_unref(c);
+}
+
+/* The top block's defaults; routes override key by key or turn it off. */
+static void
+test_inspect_override(void **state)
+{
+    struct config *c = load_ok("inspect: {cookies: false}\n" INSPECT_ROUTES);
+    const struct config_inspect *a, *b, *d;
+
+    (void)state;
+    a = c->routes[0].inspect;
+    b = c->routes[1].inspect;
+    d = c->routes[3].inspect;
+    assert_ptr_equal(a, c->inspect);
+    assert_false(a->monitor);
+    assert_int_equal(a->threshold, 50);
+    assert_int_equal(a->decode_rounds, 3);
+    assert_int_equal(a->max_values, 1000);
+    assert_false(a->cookies);
+    assert_int_equal(a->nheaders, 2);
+    assert_string_equal(a->headers[0], "user-agent");
+    assert_int_equal(a->ssrf.nschemes, 2);
+    assert_non_null(a->db);
+    assert_true(b->monitor);
+    assert_int_equal(b->detectors, INSPECT_SQLI);
+    assert_false(b->cookies);
+    assert_int_equal(b->nheaders, 1);
+    assert_string_equal(b->headers[0], "x-api");
+    assert_int_equal(b->nallow, 1);
+    assert_int_equal(b->allow[0].at, INSPECT_AT_QUERY);
+    assert_int_equal(b->allow[0].name_len, 1);
+    assert_int_equal(b->allow[0].detectors, INSPECT_XSS);
+    assert_null(c->routes[2].inspect);
+    assert_int_equal(d->threshold, 120);
+    assert_ptr_equal(d->db, a->db);
+    assert_int_equal(c->ninspect_dbs, 2);
+    config_unref(c);
+}
+
+/* SSRF lists: internal names follow the defaults. */
+static void
+test_inspect_ssrf(void **state)
+{
+    struct config *c = load_ok(
+        "inspect:\n"
+        "  ssrf: {schemes: [https], internal_names: [\"*.corp.example\"],\n"
+        "         parameters: [callback], pointers: [/webhook/url]}\n"
+        INSPECT_ROUTES);
+    const struct config_inspect *a = c->inspect;
+    struct inspect_ssrf_opts def;
+
+    (void)state;
+    inspect_ssrf_opts_default(&def);
+    assert_int_equal(a->ssrf.nschemes, 1);
+    assert_string_equal(a->ssrf.schemes[0], "https");
+    assert_int_equal(a->ssrf.ninternal, def.ninternal + 1);
+    assert_string_equal(a->ssrf.internal[def.ninternal], "*.corp.example");
+    assert_string_equal(a->ssrf_params[0], "callback");
+    assert_string_equal(a->ssrf_pointers[0], "/webhook/url");
+    config_unref(c);
+}
+
+/* Locations of allow entries. */
+static void
+test_inspect_locations(void **state)
+{
+    static const struct {
+        const char *text;
+        int ok;
+        enum config_inspect_where at;
+        const char *name;
+    } cases[] = {
+        {"path", 1, INSPECT_AT_PATH, NULL},
+        {"path:2", 1, INSPECT_AT_PATH, "2"},
+        {"path:0", 0, INSPECT_AT_PATH, NULL},
+        {"path:x", 0, INSPECT_AT_PATH, NULL},
+        {"query:q", 1, INSPECT_AT_QUERY, "q"},
+        {"query:a:b", 1, INSPECT_AT_QUERY, "a:b"},
+        {"query:", 0, INSPECT_AT_QUERY, NULL},
+        {"header:User-Agent", 1, INSPECT_AT_HEADER, "User-Agent"},
+        {"cookie:prefs", 1, INSPECT_AT_COOKIE, "prefs"},
+        {"form:comment", 1, INSPECT_AT_FORM, "comment"},
+        {"json:/a/b", 1, INSPECT_AT_JSON, "/a/b"},
+        {"json:a", 0, INSPECT_AT_JSON, NULL},
+        {"json", 1, INSPECT_AT_JSON, NULL},
+        {"body:x", 0, INSPECT_AT_JSON, NULL},
+        {"queryx:q", 0, INSPECT_AT_QUERY, NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config_inspect_allow a;
+        const char *why = NULL;
+        const char *t = cases[i].text;
+        int rc = config_inspect_location(t, strlen(t), &a, &why);
+
+        assert_int_equal(rc == AW_OK, cases[i].ok);
+        if (!cases[i].ok) {
+            assert_non_null(why);
+            continue;
+        }
+        assert_int_equal(a.at, cases[i].at);
+        if (cases[i].name == NULL) {
+            assert_null(a.name);
+            continue;
+        }
+        assert_int_equal(a.name_len, strlen(cases[i].name));
+        assert_memory_equal(a.name, cases[i].name, a.name_len);
+    }
+}
+
+/* Each mistake is reported at its position, naming the key. */
+static void
+test_inspect_bad(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *pos;
+        const char *part;
+    } bad[] = {
+        {"inspect: {mode: maybe}\n" INSPECT_ROUTES, "1:17",
+         "inspect.mode"},
+        {"inspect: {detectors: [sqli, rce]}\n" INSPECT_ROUTES, "1:29",
+         "unknown detector 'rce'"},
+        {"inspect: {detectors: []}\n" INSPECT_ROUTES, "1:", "mode: off"},
+        {"inspect: {decode_rounds: 9}\n" INSPECT_ROUTES, "1:",
+         "inspect.decode_rounds: 9 is out of range (1 to 8)"},
+        {"inspect: {threshold: 0}\n" INSPECT_ROUTES, "1:",
+         "inspect.threshold"},
+        {"inspect: {max_values: 0}\n" INSPECT_ROUTES, "1:",
+         "inspect.max_values"},
+        {"inspect: {headers: [\"a b\"]}\n" INSPECT_ROUTES, "1:",
+         "not a header field name"},
+        {"inspect: {allow: [{location: \"body:x\"}]}\n" INSPECT_ROUTES, "1:",
+         "inspect.allow[0].location"},
+        {"inspect: {allow: [{detectors: [xss]}]}\n" INSPECT_ROUTES, "1:",
+         "missing required key 'location'"},
+        {"inspect: {ssrf: {pointers: [webhook]}}\n" INSPECT_ROUTES, "1:",
+         "not a JSON pointer"},
+        {"inspect: {ssrf: {schemes: [HTTP]}}\n" INSPECT_ROUTES, "1:",
+         "not a lower-case URL scheme"},
+        {"inspect: {ssrf: {internal_names: [\"*.\"]}}\n" INSPECT_ROUTES, "1:",
+         "inspect.ssrf.internal_names"},
+        {"inspect: {bogus: 1}\n" INSPECT_ROUTES, "1:",
+         "inspect: unknown key 'bogus'"},
+        {"inspect: {responses: 3}\n" INSPECT_ROUTES, "1:",
+         "inspect.responses"},
+        {"inspect: on\n" INSPECT_ROUTES, "1:", "inspect"},
+    };
+    struct config_errors errs;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        load_bad(bad[i].text, &errs);
+        expect_error_part(&errs, bad[i].pos, bad[i].part);
+    }
+}
+
+/* "apiward proxy --inspect": every detector in block mode. */
+static void
+test_inspect_for_proxy(void **state)
+{
+    struct config_errors errs;
+    struct config *c = NULL;
+    const struct config_inspect *in;
+
+    (void)state;
+    assert_int_equal(config_for_proxy_inspect("127.0.0.1:8080",
+                                              "http://127.0.0.1:9000", NULL,
+                                              NULL, true, &c, &errs),
+                     AW_OK);
+    in = c->routes[0].inspect;
+    assert_non_null(in);
+    assert_false(in->monitor);
+    assert_int_equal(in->detectors, 0x1ff);
+    assert_non_null(in->db);
+    config_unref(c);
+}
+
 int
 main(void)
 {
@@ -1993,6 +2198,12 @@ main(void)
                                         contract_setup, contract_teardown),
         cmocka_unit_test_setup_teardown(test_contract_bad, contract_setup,
                                         contract_teardown),
+        cmocka_unit_test(test_inspect_absent),
+        cmocka_unit_test(test_inspect_override),
+        cmocka_unit_test(test_inspect_ssrf),
+        cmocka_unit_test(test_inspect_locations),
+        cmocka_unit_test(test_inspect_bad),
+        cmocka_unit_test(test_inspect_for_proxy),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

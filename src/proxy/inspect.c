@@ -1,0 +1,835 @@
+/*
+ * The inspect stage: injection, SSRF and path tricks in the values of a
+ * request, on routes whose settings turn inspection on (config.h,
+ * struct config_inspect).
+ *
+ * Values are read where they are, once: the segments of the normalised
+ * path, query names and values, the configured header fields and the
+ * cookies while the head is still in the input buffer; a JSON body
+ * token by token as it streams in (string values, and member names for
+ * NoSQL operators); a form body once it is read whole. Each value is
+ * decoded further only when it holds something to decode, narrowed to
+ * the detectors whose patterns it holds (inspect_db_candidates), and
+ * given to inspect_eval, which keeps the best verdict. Findings that an
+ * allow entry covers are never looked for. The scores of the findings
+ * add up over the request.
+ *
+ * As for the contract, the verdict is kept and applied only in the
+ * stage itself, after authentication, authorization, limits and the
+ * contract: in block mode a request whose score reaches the threshold
+ * is refused with 403 naming the location and the detector, never the
+ * value. Every finding kept is an event with an excerpt cut and escaped
+ * by inspect_excerpt; in log mode the request passes and the access log
+ * names the strongest finding.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy_int.h"
+#include "telemetry/telemetry.h"
+
+#define INSPECT_KEEP 4            /* findings kept for events and logs */
+#define INSPECT_LOCATION_CAP 160  /* "json:/a/b" and the like, cut */
+#define INSPECT_EXCERPT_CAP 136   /* an escaped window, up to 4 bytes
+                                     per byte of INSPECT_WINDOW_MAX */
+#define INSPECT_POINTER_CAP 512   /* a JSON pointer followed; longer
+                                     ones are cut */
+#define INSPECT_DEC_FIRST 256     /* least size of a decode buffer */
+#define INSPECT_MEMBERS_MAX 512   /* the problem's extra members */
+
+enum inspect_body {
+    INSPECT_BODY_NONE,
+    INSPECT_BODY_JSON,
+    INSPECT_BODY_FORM,
+};
+
+/* One finding, copied out of the value it was found in. */
+struct inspect_finding {
+    const char *detector;
+    const char *reason;
+    const char *rule;
+    unsigned score;
+    char location[INSPECT_LOCATION_CAP];
+    char excerpt[INSPECT_EXCERPT_CAP];
+};
+
+/* Where a value is: for allow entries, SSRF names and messages. */
+struct inspect_place {
+    enum config_inspect_where at;
+    struct slice name; /* parameter, header, cookie or field name, or a
+                          JSON pointer; borrowed */
+    unsigned pos;      /* path: the segment's position, from 1 */
+};
+
+/* A decode buffer in the request arena, grown when a value needs it. */
+struct inspect_buf {
+    char *p;
+    size_t cap;
+};
+
+/* The inspection of one request (in the request arena). */
+struct inspect_req {
+    const struct config_inspect *in;
+    struct inspect_scratch *scratch; /* the worker's */
+    struct arena *arena;
+    unsigned nvalues;
+    unsigned score;                  /* the findings' sum, saturated */
+    unsigned nfound;
+    bool too_many;                   /* past max_values */
+    bool nomem;                      /* a value could not be decoded */
+    struct inspect_finding *kept[INSPECT_KEEP]; /* strongest first is not
+                                        kept in order; see strongest */
+    unsigned nkept;
+    struct inspect_buf dec;          /* percent and entity decoding */
+    struct inspect_buf html;         /* entities, for xss */
+    struct inspect_buf name;         /* a decoded parameter name */
+
+    /* The body. */
+    enum inspect_body body;
+    struct json_stream *stream;      /* NULL: the body is not streamed
+                                        here (none, form, or fused with
+                                        the contract's parser) */
+    const char *json_reason;         /* a malformed JSON body */
+    size_t json_offset;
+    char *ptr;                       /* the JSON pointer of the token */
+    size_t ptr_len;
+    size_t *mark;                    /* by depth: pointer length of the
+                                        container opened there */
+    uint32_t *index;                 /* by depth: next item's index */
+    bool *is_array;
+    unsigned max_depth;
+    bool logged;                     /* passed with findings (log mode or
+                                        under the threshold) */
+};
+
+static const enum inspect_origin origin_of[] = {
+    [INSPECT_AT_PATH] = INSPECT_PATH_SEGMENT,
+    [INSPECT_AT_QUERY] = INSPECT_QUERY_PARAM,
+    [INSPECT_AT_HEADER] = INSPECT_HEADER,
+    [INSPECT_AT_COOKIE] = INSPECT_COOKIE,
+    [INSPECT_AT_FORM] = INSPECT_FORM_FIELD,
+    [INSPECT_AT_JSON] = INSPECT_JSON_VALUE,
+};
+
+static const char *const kind_name[] = {
+    [INSPECT_AT_PATH] = "path",     [INSPECT_AT_QUERY] = "query",
+    [INSPECT_AT_HEADER] = "header", [INSPECT_AT_COOKIE] = "cookie",
+    [INSPECT_AT_FORM] = "form",     [INSPECT_AT_JSON] = "json",
+};
+
+/* The position written in a "path:N" allow entry; 0 if none. */
+static unsigned
+allow_position(const struct config_inspect_allow *a)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < a->name_len; i++)
+        n = n * 10 + (unsigned)(a->name[i] - '0');
+    return n;
+}
+
+/*
+ * True when allow entry a names place p: the same kind, and no name,
+ * or the same name (header names without case; a JSON pointer covers
+ * the values below it too).
+ */
+static bool
+allow_covers(const struct config_inspect_allow *a,
+             const struct inspect_place *p)
+{
+    struct slice n = {a->name, a->name_len};
+
+    if (a->at != p->at)
+        return false;
+    if (a->name == NULL)
+        return true;
+    switch (a->at) {
+    case INSPECT_AT_PATH:
+        return allow_position(a) == p->pos;
+    case INSPECT_AT_HEADER:
+        return slice_eq_nocase(n, p->name);
+    case INSPECT_AT_JSON:
+        return p->name.len >= n.len &&
+               memcmp(p->name.ptr, n.ptr, n.len) == 0 &&
+               (p->name.len == n.len || p->name.ptr[n.len] == '/');
+    default:
+        return slice_eq(n, p->name);
+    }
+}
+
+/* The detectors the allow entries turn off at p. */
+static unsigned
+allowed_at(const struct config_inspect *in, const struct inspect_place *p)
+{
+    unsigned m = 0;
+
+    for (size_t i = 0; i < in->nallow; i++)
+        if (allow_covers(&in->allow[i], p))
+            m |= in->allow[i].detectors;
+    return m;
+}
+
+/* True when name is one of list[0..n) (case-sensitive). */
+static bool
+listed(char *const *list, size_t n, struct slice name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(list[i]) == name.len &&
+            memcmp(list[i], name.ptr, name.len) == 0)
+            return true;
+    return false;
+}
+
+/* "kind:name" or "path:N" of p into dst, cut to cap. */
+static void
+place_text(const struct inspect_place *p, char *dst, size_t cap)
+{
+    if (p->at == INSPECT_AT_PATH)
+        snprintf(dst, cap, "path:%u", p->pos);
+    else
+        snprintf(dst, cap, "%s:%.*s", kind_name[p->at],
+                 (int)MIN(p->name.len, cap), p->name.ptr);
+}
+
+/*
+ * Keep a finding: add its score, and copy it when fewer than
+ * INSPECT_KEEP are kept or it outscores the weakest kept.
+ */
+static void
+found(struct inspect_req *k, const struct inspect_place *p,
+      const struct inspect_value *v, const struct inspect_verdict *vd)
+{
+    struct inspect_finding *f;
+    unsigned slot = k->nkept;
+
+    k->nfound++;
+    k->score = k->score + vd->score < k->score ? ~0u : k->score + vd->score;
+    if (slot == INSPECT_KEEP) {
+        slot = 0;
+        for (unsigned i = 1; i < INSPECT_KEEP; i++)
+            if (k->kept[i]->score < k->kept[slot]->score)
+                slot = i;
+        if (k->kept[slot]->score >= vd->score)
+            return;
+        f = k->kept[slot];
+    } else {
+        f = arena_alloc(k->arena, sizeof(*f));
+        if (f == NULL) {
+            k->nomem = true;
+            return;
+        }
+        k->kept[k->nkept++] = f;
+    }
+    f->detector = vd->detector;
+    f->reason = vd->reason;
+    f->rule = vd->rule;
+    f->score = vd->score;
+    place_text(p, f->location, sizeof(f->location));
+    inspect_excerpt(v, vd, f->excerpt, sizeof(f->excerpt));
+}
+
+/* A buffer of at least need bytes from the arena; NULL when full. */
+static char *
+buf_for(struct inspect_req *k, struct inspect_buf *b, size_t need)
+{
+    size_t n = need > INSPECT_DEC_FIRST ? need : INSPECT_DEC_FIRST;
+
+    if (b->cap >= need)
+        return b->p;
+    b->p = arena_alloc(k->arena, n);
+    b->cap = b->p != NULL ? n : 0;
+    return b->p;
+}
+
+/* True when s holds something mode would decode. */
+static bool
+has_escapes(struct slice s, unsigned mode)
+{
+    return memchr(s.ptr, '%', s.len) != NULL ||
+           ((mode & INSPECT_DECODE_PLUS) && memchr(s.ptr, '+', s.len)) ||
+           ((mode & INSPECT_DECODE_HTML) && memchr(s.ptr, '&', s.len));
+}
+
+/*
+ * Decode v's text by mode in rounds into b, when it holds anything to
+ * decode; v->text then points into b. False when out of memory.
+ */
+static bool
+decode_into(struct inspect_req *k, struct inspect_buf *b,
+            struct inspect_value *v, unsigned mode, unsigned rounds)
+{
+    size_t len = 0;
+    char *out;
+
+    if (!has_escapes(v->text, mode))
+        return true;
+    out = buf_for(k, b, v->text.len);
+    if (out == NULL ||
+        inspect_decode(v->text, mode, rounds, out, b->cap, &len, &v->flags) !=
+            AW_OK) {
+        k->nomem = true;
+        return false;
+    }
+    v->text = (struct slice){out, len};
+    return true;
+}
+
+/*
+ * Cross-site scripting reads text with HTML references decoded too,
+ * which the other detectors must not see (an &amp; is no shell '&').
+ * Returns the XSS verdict's value in *hv when it found one.
+ */
+static bool
+xss_decoded(struct inspect_req *k, const struct inspect_value *v,
+            struct inspect_value *hv, struct inspect_verdict *vd)
+{
+    *hv = *v;
+    if (!decode_into(k, &k->html, hv, INSPECT_DECODE_HTML,
+                     k->in->decode_rounds))
+        return false;
+    return inspect_db_candidates(k->in->db, k->scratch, hv->text,
+                                 INSPECT_XSS) != 0 &&
+           inspect_xss_match(hv, vd);
+}
+
+/*
+ * Inspect one value at p with the detectors of mask (SSRF added by the
+ * caller for URL values). text is as the layer that owns its syntax
+ * gave it (raw for path, query, form and cookies, whose first decoding
+ * is mode's first round); rounds bound inspect_decode.
+ */
+static void
+inspect_text(struct inspect_req *k, const struct inspect_place *p,
+             struct slice text, unsigned mode, unsigned rounds, unsigned mask)
+{
+    const struct config_inspect *in = k->in;
+    struct inspect_value v = {text, origin_of[p->at], p->name, 0};
+    struct inspect_value hv;
+    struct inspect_verdict vd, hvd;
+    bool hit, html;
+
+    if (k->too_many || text.len == 0)
+        return;
+    if (++k->nvalues > in->max_values) {
+        k->too_many = true;
+        return;
+    }
+    if (in->nallow > 0)
+        mask &= ~allowed_at(in, p);
+    if (mask == 0 || !decode_into(k, &k->dec, &v, mode, rounds))
+        return;
+    html = (mask & INSPECT_XSS) && memchr(v.text.ptr, '&', v.text.len);
+    mask = inspect_db_candidates(in->db, k->scratch, v.text, mask);
+    if (html)
+        mask &= ~INSPECT_XSS;
+    hit = mask != 0 && inspect_eval(&v, mask, &in->ssrf, &vd);
+    if (html && xss_decoded(k, &v, &hv, &hvd) &&
+        (!hit || hvd.score > vd.score)) {
+        found(k, p, &hv, &hvd);
+        return;
+    }
+    if (hit)
+        found(k, p, &v, &vd);
+}
+
+/* Every segment of the normalised path, numbered from 1. */
+static void
+inspect_path(struct inspect_req *k, struct slice path)
+{
+    struct inspect_place p = {INSPECT_AT_PATH, SLICE_NULL, 0};
+    size_t i = 0;
+
+    while (i < path.len) {
+        size_t start;
+
+        while (i < path.len && path.ptr[i] == '/')
+            i++;
+        start = i;
+        while (i < path.len && path.ptr[i] != '/')
+            i++;
+        if (i == start)
+            continue;
+        p.pos++;
+        inspect_text(k, &p, (struct slice){path.ptr + start, i - start},
+                     INSPECT_DECODE_PERCENT, k->in->decode_rounds + 1,
+                     k->in->detectors);
+    }
+}
+
+/*
+ * Name and value pairs of a query or a form body: the name (decoded
+ * once, as the application reads it) is inspected as a value too, and
+ * names the place of the value. Values of the configured URL
+ * parameters go through SSRF checks whatever the detectors.
+ */
+static void
+inspect_pairs(struct inspect_req *k, struct slice q,
+              enum config_inspect_where at)
+{
+    const struct config_inspect *in = k->in;
+    const unsigned mode = INSPECT_DECODE_PERCENT | INSPECT_DECODE_PLUS;
+    struct slice name, value;
+    size_t pos = 0;
+
+    while (http_query_next(q, &pos, &name, &value)) {
+        struct inspect_value nv = {name, origin_of[at], SLICE_NULL, 0};
+        struct inspect_place p = {at, SLICE_NULL, 0};
+        unsigned mask = in->detectors;
+
+        if (!decode_into(k, &k->name, &nv, mode, 1))
+            return;
+        p.name = nv.text;
+        inspect_text(k, &p, nv.text, INSPECT_DECODE_PERCENT,
+                     in->decode_rounds, in->detectors);
+        if (in->nssrf_params > 0 &&
+            listed(in->ssrf_params, in->nssrf_params, p.name))
+            mask |= INSPECT_SSRF;
+        inspect_text(k, &p, value, mode, in->decode_rounds + 1, mask);
+    }
+}
+
+/* The configured header fields, every occurrence. */
+static void
+inspect_headers(struct inspect_req *k, const struct http_request *h)
+{
+    const struct config_inspect *in = k->in;
+
+    for (unsigned i = 0; i < h->nheaders; i++) {
+        for (size_t j = 0; j < in->nheaders; j++) {
+            struct inspect_place p = {
+                INSPECT_AT_HEADER,
+                {in->headers[j], strlen(in->headers[j])}, 0};
+
+            if (!slice_is(h->headers[i].name, in->headers[j]))
+                continue;
+            inspect_text(k, &p, h->headers[i].value, INSPECT_DECODE_PERCENT,
+                         in->decode_rounds, in->detectors);
+        }
+    }
+}
+
+/* Trim blanks around s. */
+static struct slice
+trim(struct slice s)
+{
+    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
+        s.ptr++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+/* The cookies of one Cookie field: "a=1; b=2". */
+static void
+inspect_cookie_field(struct inspect_req *k, struct slice v)
+{
+    size_t i = 0;
+
+    while (i < v.len) {
+        const char *semi = memchr(v.ptr + i, ';', v.len - i);
+        size_t end = semi != NULL ? (size_t)(semi - v.ptr) : v.len;
+        struct slice pair = trim((struct slice){v.ptr + i, end - i});
+        const char *eq = memchr(pair.ptr, '=', pair.len);
+        struct inspect_place p = {INSPECT_AT_COOKIE, SLICE_NULL, 0};
+        struct slice value = SLICE_NULL;
+
+        i = end + 1;
+        if (eq == NULL || pair.len == 0)
+            continue;
+        p.name = trim((struct slice){pair.ptr, (size_t)(eq - pair.ptr)});
+        value = (struct slice){eq + 1, pair.len - (size_t)(eq - pair.ptr) -
+                                           1};
+        inspect_text(k, &p, value, INSPECT_DECODE_PERCENT,
+                     k->in->decode_rounds + 1, k->in->detectors);
+    }
+}
+
+static void
+inspect_cookies(struct inspect_req *k, const struct http_request *h)
+{
+    for (unsigned i = 0; i < h->nheaders; i++)
+        if (slice_is(h->headers[i].name, "cookie"))
+            inspect_cookie_field(k, h->headers[i].value);
+}
+
+/* The part of a Content-Type value before its parameters. */
+static struct slice
+media_type(struct slice v)
+{
+    size_t len = 0;
+
+    while (len < v.len && v.ptr[len] != ';')
+        len++;
+    return trim((struct slice){v.ptr, len});
+}
+
+/*
+ * Which body is inspected, judged from the head: one Content-Type
+ * naming JSON or a urlencoded form; any other body is forwarded as it
+ * streams, unread.
+ */
+static enum inspect_body
+body_kind(const struct http_request *h)
+{
+    const struct http_header *ct = NULL;
+    unsigned nct = 0;
+    bool has_body = h->framing == HTTP_BODY_CHUNKED ||
+                    (h->framing == HTTP_BODY_LENGTH && h->content_length > 0);
+
+    for (unsigned i = 0; i < h->nheaders; i++) {
+        if (slice_is(h->headers[i].name, "content-type")) {
+            ct = &h->headers[i];
+            nct++;
+        }
+    }
+    if (!has_body || nct != 1)
+        return INSPECT_BODY_NONE;
+    if (proxy_media_is_json(ct->value))
+        return INSPECT_BODY_JSON;
+    if (slice_is(media_type(ct->value), "application/x-www-form-urlencoded"))
+        return INSPECT_BODY_FORM;
+    return INSPECT_BODY_NONE;
+}
+
+int
+proxy_inspect_head(struct conn *c, struct request *r)
+{
+    const struct config_inspect *in = r->route->inspect;
+    struct inspect_req *k;
+
+    if (in == NULL)
+        return AW_OK;
+    k = arena_alloc(&c->arena, sizeof(*k));
+    if (k == NULL)
+        return AW_NOMEM;
+    memset(k, 0, sizeof(*k));
+    k->in = in;
+    k->arena = &c->arena;
+    if (inspect_scratch_reserve(&c->w->inspect_scratch, in->db) != AW_OK)
+        return AW_NOMEM;
+    k->scratch = c->w->inspect_scratch;
+    r->inspect = k;
+    inspect_path(k, r->path);
+    if (r->h.query.ptr != NULL)
+        inspect_pairs(k, r->h.query, INSPECT_AT_QUERY);
+    inspect_headers(k, &r->h);
+    if (in->cookies)
+        inspect_cookies(k, &r->h);
+    k->body = body_kind(&r->h);
+    return k->nomem ? AW_NOMEM : AW_OK;
+}
+
+bool
+proxy_inspect_wants_body(const struct request *r)
+{
+    return r->inspect != NULL && r->inspect->body != INSPECT_BODY_NONE;
+}
+
+/*
+ * JSON BODIES
+ *
+ * The pointer of each token is kept as the tokens come: a member name
+ * or an array index is appended to the pointer of its container (whose
+ * length is kept by depth), so that a string's place is known without
+ * a tree. A pointer longer than INSPECT_POINTER_CAP is cut; a cut
+ * pointer keeps its start, so an allow entry or an SSRF pointer (at
+ * most 256 bytes) never covers a value that is not below it.
+ */
+
+/* Append s, escaped as RFC 6901 says, to the pointer; cut when full. */
+static void
+ptr_append(struct inspect_req *k, struct slice s)
+{
+    if (k->ptr_len < INSPECT_POINTER_CAP)
+        k->ptr[k->ptr_len++] = '/';
+    for (size_t i = 0; i < s.len && k->ptr_len + 2 <= INSPECT_POINTER_CAP;
+         i++) {
+        char ch = s.ptr[i];
+
+        if (ch == '~' || ch == '/') {
+            k->ptr[k->ptr_len++] = '~';
+            k->ptr[k->ptr_len++] = ch == '~' ? '0' : '1';
+        } else {
+            k->ptr[k->ptr_len++] = ch;
+        }
+    }
+}
+
+/* Point at the next item of the array at depth d - 1. */
+static void
+ptr_item(struct inspect_req *k, unsigned d)
+{
+    char num[16];
+    int n = snprintf(num, sizeof(num), "%u", k->index[d - 1]++);
+
+    k->ptr_len = k->mark[d - 1];
+    ptr_append(k, (struct slice){num, (size_t)n});
+}
+
+/*
+ * A token of the body, with the detectors that apply to it when it is
+ * a string (the schema may narrow them; the caller decides). Member
+ * names are read for NoSQL operators only.
+ */
+static void
+json_token(struct inspect_req *k, const struct json_token *t, unsigned mask)
+{
+    const struct config_inspect *in = k->in;
+    struct inspect_place p = {INSPECT_AT_JSON, SLICE_NULL, 0};
+    unsigned d = t->depth;
+
+    if (d > k->max_depth)
+        return;
+    if (d > 0 && t->kind != JSON_TOK_NAME && k->is_array[d - 1] &&
+        t->kind != JSON_TOK_OBJECT_END && t->kind != JSON_TOK_ARRAY_END)
+        ptr_item(k, d);
+    switch (t->kind) {
+    case JSON_TOK_OBJECT_BEGIN:
+    case JSON_TOK_ARRAY_BEGIN:
+        k->mark[d] = k->ptr_len;
+        k->index[d] = 0;
+        k->is_array[d] = t->kind == JSON_TOK_ARRAY_BEGIN;
+        return;
+    case JSON_TOK_NAME:
+        k->ptr_len = k->mark[d - 1];
+        ptr_append(k, t->text);
+        p.name = (struct slice){k->ptr, k->ptr_len};
+        inspect_text(k, &p, t->text, INSPECT_DECODE_PERCENT,
+                     in->decode_rounds, mask & in->detectors & INSPECT_NOSQL);
+        return;
+    case JSON_TOK_STRING:
+        p.name = (struct slice){k->ptr, k->ptr_len};
+        if (in->nssrf_pointers > 0 &&
+            listed(in->ssrf_pointers, in->nssrf_pointers, p.name))
+            mask |= INSPECT_SSRF;
+        inspect_text(k, &p, t->text, INSPECT_DECODE_PERCENT,
+                     in->decode_rounds, mask);
+        return;
+    default:
+        return;
+    }
+}
+
+static int
+on_json_token(void *ctx, const struct json_token *t)
+{
+    struct inspect_req *k = ctx;
+
+    json_token(k, t, k->in->detectors);
+    return AW_OK;
+}
+
+/* Room for the pointer and the per-depth state of max_depth levels. */
+static int
+json_begin(struct inspect_req *k, unsigned max_depth)
+{
+    size_t n = (size_t)max_depth + 1;
+
+    k->max_depth = max_depth;
+    k->ptr = arena_alloc(k->arena, INSPECT_POINTER_CAP);
+    k->mark = arena_alloc(k->arena, n * sizeof(*k->mark));
+    k->index = arena_alloc(k->arena, n * sizeof(*k->index));
+    k->is_array = arena_alloc(k->arena, n * sizeof(*k->is_array));
+    if (k->ptr == NULL || k->mark == NULL || k->index == NULL ||
+        k->is_array == NULL)
+        return AW_NOMEM;
+    memset(k->is_array, 0, n * sizeof(*k->is_array));
+    return AW_OK;
+}
+
+int
+proxy_inspect_body_begin(struct conn *c, struct request *r)
+{
+    struct inspect_req *k = r->inspect;
+    struct json_limits lim;
+    int rc;
+
+    if (k == NULL || k->body != INSPECT_BODY_JSON)
+        return AW_OK;
+    json_limits_default(&lim);
+    lim.max_bytes = (size_t)r->body_max;
+    rc = json_begin(k, lim.max_depth);
+    if (rc != AW_OK)
+        return rc;
+    k->stream = json_stream_new(&lim, on_json_token, k, &c->arena);
+    return k->stream != NULL ? AW_OK : AW_NOMEM;
+}
+
+void
+proxy_inspect_feed(struct request *r, const char *p, size_t n)
+{
+    struct inspect_req *k = r->inspect;
+    struct json_error err;
+
+    /* A failure is sticky in the parser; json_stream_finish reports it. */
+    if (k != NULL && k->stream != NULL && n > 0)
+        (void)json_stream_feed(k->stream, p, n, &err);
+}
+
+void
+proxy_inspect_body_end(struct conn *c, struct request *r)
+{
+    struct inspect_req *k = r->inspect;
+    struct json_error err = {0};
+
+    (void)c;
+    if (k == NULL)
+        return;
+    if (k->body == INSPECT_BODY_FORM && r->body_len > 0)
+        inspect_pairs(k, (struct slice){r->body, r->body_len},
+                      INSPECT_AT_FORM);
+    if (k->stream == NULL || json_stream_finish(k->stream, &err) == AW_OK)
+        return;
+    k->json_reason = err.reason != NULL ? err.reason : "json.syntax";
+    k->json_offset = err.offset;
+}
+
+/*
+ * THE DECISION
+ */
+
+/* The strongest finding kept; NULL when none. */
+static const struct inspect_finding *
+strongest(const struct inspect_req *k)
+{
+    const struct inspect_finding *best = NULL;
+
+    for (unsigned i = 0; i < k->nkept; i++)
+        if (best == NULL || k->kept[i]->score > best->score)
+            best = k->kept[i];
+    return best;
+}
+
+/* One event per finding kept; outcome says whether it was refused. */
+static void
+inspect_events(struct conn *c, struct request *r, const char *outcome)
+{
+    const struct inspect_req *k = r->inspect;
+    char method[16], path[513];
+    struct security_event e = {0};
+
+    if (!events_enabled())
+        return;
+    slice_copy_cstr(method, sizeof(method), r->method);
+    slice_copy_cstr(path, sizeof(path), r->path);
+    e.action = "inspect.finding";
+    e.category = "intrusion_detection";
+    e.outcome = outcome;
+    e.request_id = r->id;
+    e.method = method;
+    e.path = path;
+    e.route = r->route->name;
+    e.client_ip = c->peer_text;
+    for (unsigned i = 0; i < k->nkept; i++) {
+        const struct inspect_finding *f = k->kept[i];
+
+        /* A finding in the path has the payload in it: the excerpt is
+           all of it an event may carry. */
+        if (strncmp(f->location, "path:", 5) == 0)
+            e.path = NULL;
+    }
+    for (unsigned i = 0; i < k->nkept; i++) {
+        const struct inspect_finding *f = k->kept[i];
+
+        e.reason = f->reason;
+        e.rule_id = f->rule;
+        e.detector = f->detector;
+        e.location = f->location;
+        e.excerpt = f->excerpt;
+        e.score = f->score;
+        e.severity = f->score >= 80 ? 7 : 5;
+        events_emit(c->w->id, &e);
+    }
+    if (k->too_many) {
+        e = (struct security_event){
+            .action = "inspect.finding", .reason = "inspect.too_many_values",
+            .outcome = outcome, .severity = 4, .request_id = r->id,
+            .method = method, .path = e.path, .route = r->route->name,
+            .client_ip = c->peer_text};
+        events_emit(c->w->id, &e);
+    }
+}
+
+/* ,"location":"...","detector":"..." for the problem, in the arena. */
+static struct slice
+problem_members(struct conn *c, const struct inspect_finding *f)
+{
+    struct buf b = {arena_alloc(&c->arena, INSPECT_MEMBERS_MAX), 0, 0,
+                    INSPECT_MEMBERS_MAX};
+
+    if (b.data == NULL ||
+        buf_append(&b, ",\"location\":\"", 13) != AW_OK ||
+        json_escape_append(&b, (struct slice){f->location,
+                                              strlen(f->location)},
+                           INSPECT_LOCATION_CAP) != AW_OK ||
+        buf_printf(&b, "\",\"detector\":\"%s\"", f->detector) != AW_OK)
+        return SLICE_NULL;
+    return (struct slice){b.data, b.end};
+}
+
+/* Refuse r in block mode: the strongest finding names the reason. */
+static void
+inspect_refuse(struct conn *c, struct request *r)
+{
+    const struct inspect_req *k = r->inspect;
+    const struct inspect_finding *f = strongest(k);
+
+    if (k->too_many) {
+        conn_refuse(c, 403, "inspect.too_many_values",
+                    "The request holds more values than are inspected.");
+        return;
+    }
+    r->problem_members = problem_members(c, f);
+    conn_refuse(c, 403, f->reason,
+                "A value of the request looks like an attack; the "
+                "location and the detector are named.");
+}
+
+int
+proxy_inspect(struct conn *c, struct request *r)
+{
+    struct inspect_req *k = r->inspect;
+    const struct config_inspect *in;
+    bool refuse;
+
+    if (k == NULL)
+        return AW_OK;
+    in = k->in;
+    if (k->nomem) {
+        conn_refuse(c, 500, "gateway.no_memory", "Out of request memory.");
+        return AW_DECLINED;
+    }
+    if (k->json_reason != NULL && !in->monitor) {
+        conn_refuse(c, 400, k->json_reason, "The body is not valid JSON.");
+        return AW_DECLINED;
+    }
+    refuse = !in->monitor && (k->too_many ||
+                              (k->nkept > 0 && k->score >= in->threshold));
+    if (k->nkept > 0 || k->too_many)
+        inspect_events(c, r, refuse ? "denied" : "monitored");
+    if (refuse) {
+        inspect_refuse(c, r);
+        return AW_DECLINED;
+    }
+    k->logged = k->nkept > 0 || k->too_many;
+    return AW_OK;
+}
+
+const char *
+proxy_inspect_logged(const struct request *r, const char **location)
+{
+    const struct inspect_req *k = r->inspect;
+    const struct inspect_finding *f;
+
+    if (k == NULL || !k->logged)
+        return NULL;
+    f = strongest(k);
+    if (f == NULL) {
+        *location = NULL;
+        return "inspect.too_many_values";
+    }
+    *location = f->location;
+    return f->reason;
+}

