@@ -166,6 +166,19 @@ int schema_validator_token(void *v, const struct json_token *t);
 bool schema_validator_keep(const struct schema_validator *v);
 
 /*
+ * After a STRING token: what the schemas applied to it say of it, as
+ * bits. SCHEMA_STRING_CLOSED: it passed an enum or const, or a format
+ * whose values hold no markup, quotes or blanks (date, date-time, time,
+ * uuid, ipv4, ipv6, hostname); SCHEMA_STRING_URI: a schema gives it
+ * format uri or uri-reference. 0 when neither.
+ */
+enum {
+    SCHEMA_STRING_CLOSED = 1u << 0,
+    SCHEMA_STRING_URI = 1u << 1,
+};
+unsigned schema_validator_string(const struct schema_validator *v);
+
+/*
  * After the last token: true when the instance is valid. *errors and *n
  * receive the failures kept (none when valid).
  */

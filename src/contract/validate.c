@@ -123,6 +123,7 @@ struct schema_validator {
     struct schema_error *errs;
     size_t nerr, max_errors;
 
+    unsigned str_kind;    /* SCHEMA_STRING_* of the last string */
     int rc;               /* sticky failure of the validator itself */
     bool ended;           /* the top-level value has ended */
     bool valid;           /* the root eval's result */
@@ -506,6 +507,19 @@ utf8_len(struct slice s)
     return n;
 }
 
+/*
+ * Formats whose valid values are made of digits, hex, letters and a few
+ * separators only. Not email: a quoted local part may hold quotes,
+ * blanks and braces.
+ */
+static bool
+format_closed(enum schema_format f)
+{
+    return f == FMT_DATE_TIME || f == FMT_DATE || f == FMT_TIME ||
+           f == FMT_UUID || f == FMT_IPV4 || f == FMT_IPV6 ||
+           f == FMT_HOSTNAME;
+}
+
 static void
 check_string(struct schema_validator *v, struct eval *e, struct slice str)
 {
@@ -524,9 +538,13 @@ check_string(struct schema_validator *v, struct eval *e, struct slice str)
     }
     if (s->pattern != NULL && regex_match(v, s->pattern, str) != 1)
         ev_fail(v, e, "pattern");
+    if (s->format == FMT_URI || s->format == FMT_URI_REFERENCE)
+        v->str_kind |= SCHEMA_STRING_URI;
     if (s->format != FMT_NONE &&
         !format_check((enum schema_format)s->format, str))
         ev_fail(v, e, "format");
+    else if (format_closed((enum schema_format)s->format))
+        v->str_kind |= SCHEMA_STRING_CLOSED;
 }
 
 static void
@@ -880,6 +898,8 @@ value_end(struct schema_validator *v, unsigned d, uint64_t h)
             finish_array(v, e, f, dup);
         if ((e->s->flags & S_HAS_ENUM) && !enum_has(e->s, h))
             ev_fail(v, e, e->s->nenums == 1 ? "const" : "enum");
+        else if (e->s->flags & S_HAS_ENUM)
+            v->str_kind |= SCHEMA_STRING_CLOSED;
         if (e->s->flags & S_INPLACE)
             finish_combinators(v, e, f->kind == K_OBJ);
         if ((f->kind == K_OBJ && (e->s->flags & S_UNEVAL)) ||
@@ -1295,6 +1315,8 @@ schema_validator_token(void *ctx, const struct json_token *t)
         expand(v, 0, false, 0);
         v->fr[0].ev_end = v->nev;
     }
+    if (t->kind == JSON_TOK_STRING)
+        v->str_kind = 0;
     switch (t->kind) {
     case JSON_TOK_NAME:
         if (t->depth > 0)
@@ -1331,4 +1353,10 @@ schema_validator_done(struct schema_validator *v,
     *errors = ok ? NULL : v->errs;
     *n = ok ? 0 : v->nerr;
     return ok;
+}
+
+unsigned
+schema_validator_string(const struct schema_validator *v)
+{
+    return v->str_kind;
 }

@@ -241,6 +241,27 @@ on_token_unchecked(void *ctx, const struct json_token *t)
     return AW_OK;
 }
 
+/*
+ * Tokens of a body that the inspect stage reads too: the validator
+ * first, then the inspection of the token with what the schemas said
+ * of it, so that the body is parsed once.
+ */
+static int
+on_token_inspected(void *ctx, const struct json_token *t)
+{
+    struct request *r = ctx;
+    struct contract_req *k = r->contract;
+    int rc = AW_OK;
+
+    if (k->validator != NULL)
+        rc = schema_validator_token(k->validator, t);
+    proxy_inspect_json_token(r, t, k->validator != NULL,
+                             k->validator != NULL
+                                 ? schema_validator_string(k->validator)
+                                 : 0);
+    return rc;
+}
+
 int
 proxy_contract_body_begin(struct conn *c, struct request *r)
 {
@@ -256,10 +277,14 @@ proxy_contract_body_begin(struct conn *c, struct request *r)
         schema_validator_set_max_evals(k->validator,
                                        k->ct->max_evaluations);
     }
-    k->stream = json_stream_new(&lim,
-                                k->validator != NULL ? schema_validator_token
-                                                     : on_token_unchecked,
-                                k->validator, &c->arena);
+    if (proxy_inspect_wants_json(r))
+        k->stream = json_stream_new(&lim, on_token_inspected, r, &c->arena);
+    else
+        k->stream = json_stream_new(&lim,
+                                    k->validator != NULL
+                                        ? schema_validator_token
+                                        : on_token_unchecked,
+                                    k->validator, &c->arena);
     return k->stream != NULL ? AW_OK : AW_NOMEM;
 }
 

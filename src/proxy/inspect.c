@@ -308,7 +308,7 @@ inspect_text(struct inspect_req *k, const struct inspect_place *p,
     struct inspect_verdict vd, hvd;
     bool hit, html;
 
-    if (k->too_many || text.len == 0)
+    if (k->too_many || text.len == 0 || mask == 0)
         return;
     if (++k->nvalues > in->max_values) {
         k->too_many = true;
@@ -522,6 +522,12 @@ proxy_inspect_head(struct conn *c, struct request *r)
 }
 
 bool
+proxy_inspect_wants_json(const struct request *r)
+{
+    return r->inspect != NULL && r->inspect->body == INSPECT_BODY_JSON;
+}
+
+bool
 proxy_inspect_wants_body(const struct request *r)
 {
     return r->inspect != NULL && r->inspect->body != INSPECT_BODY_NONE;
@@ -621,6 +627,39 @@ on_json_token(void *ctx, const struct json_token *t)
     return AW_OK;
 }
 
+/*
+ * The detectors a string gets under a schema. Only strings are read
+ * (member names were checked by the schema); a string the schema
+ * closes (an enum, a const, a date or uuid and the like) cannot carry
+ * an injection once valid, and a uri gets the SSRF checks besides.
+ */
+static unsigned
+schema_mask(const struct config_inspect *in, const struct json_token *t,
+            unsigned string_kind)
+{
+    if (t->kind != JSON_TOK_STRING || (string_kind & SCHEMA_STRING_CLOSED))
+        return 0;
+    if (string_kind & SCHEMA_STRING_URI)
+        return in->detectors | INSPECT_SSRF;
+    return in->detectors;
+}
+
+void
+proxy_inspect_json_token(struct request *r, const struct json_token *t,
+                         bool schema, unsigned string_kind)
+{
+    struct inspect_req *k = r->inspect;
+
+    if (k == NULL || k->body != INSPECT_BODY_JSON || k->mark == NULL)
+        return;
+    if (!schema) {
+        json_token(k, t, k->in->detectors);
+        return;
+    }
+    /* Names still move the pointer, with no detector. */
+    json_token(k, t, schema_mask(k->in, t, string_kind));
+}
+
 /* Room for the pointer and the per-depth state of max_depth levels. */
 static int
 json_begin(struct inspect_req *k, unsigned max_depth)
@@ -648,6 +687,8 @@ proxy_inspect_body_begin(struct conn *c, struct request *r)
 
     if (k == NULL || k->body != INSPECT_BODY_JSON)
         return AW_OK;
+    if (r->contract != NULL && r->contract->stream != NULL)
+        return json_begin(k, r->contract->body.json_limits->max_depth);
     json_limits_default(&lim);
     lim.max_bytes = (size_t)r->body_max;
     rc = json_begin(k, lim.max_depth);

@@ -483,17 +483,25 @@ int proxy_contract_release(struct conn *c, struct request *r, bool complete);
  * of the body as it arrives, proxy_inspect_body_end completes the
  * findings. proxy_inspect, the stage, decides: AW_OK when the request
  * goes on, AW_DECLINED once it has been answered (conn_refuse).
+ * When the contract's parser reads a JSON body (proxy_contract_body_begin
+ * runs first), it hands each token to proxy_inspect_json_token with
+ * what the validator said of it (schema: the body has a schema;
+ * string_kind: SCHEMA_STRING_* bits of a string), and
+ * proxy_inspect_body_begin makes no parser of its own.
  * proxy_inspect_logged: for the access log of a request let through
  * with findings, the reason of the strongest and its location (which
  * may be NULL); NULL when there were none.
  */
 int proxy_inspect_head(struct conn *c, struct request *r);
 bool proxy_inspect_wants_body(const struct request *r);
+bool proxy_inspect_wants_json(const struct request *r);
 int proxy_inspect_body_begin(struct conn *c, struct request *r);
 void proxy_inspect_feed(struct request *r, const char *p, size_t n);
 void proxy_inspect_body_end(struct conn *c, struct request *r);
 int proxy_inspect(struct conn *c, struct request *r);
 const char *proxy_inspect_logged(const struct request *r,
                                  const char **location);
+void proxy_inspect_json_token(struct request *r, const struct json_token *t,
+                              bool schema, unsigned string_kind);
 
 #endif
