@@ -6,7 +6,11 @@
  * Free text holds line breaks legitimately ("Hello\nNote: ..."), so what
  * counts is a line that reads as a header the attacker gains from
  * (Set-Cookie, Location with a URL, Content-Length, ...) or as a status
- * line (HTTP/1.1 200), which starts a second response. In a header or
+ * line (HTTP/1.1 200), which starts a second response. In a query
+ * parameter or a path segment, the values that end up in a Location or
+ * a cookie, a blank line of CRLFs followed by markup ends the headers
+ * and starts a body of the attacker's choosing; in free text (JSON,
+ * forms) a blank line before HTML is ordinary. In a header or
  * cookie value, where no line break belongs, any CR or LF counts. The
  * characters U+560A and U+560D count as line breaks too: servers that
  * keep only the low byte of each UTF-16 unit turn them into LF and CR.
@@ -110,6 +114,33 @@ header_line(struct slice s, size_t i)
     return false;
 }
 
+/* True when the run of line breaks s[i..j) ends a header block: it
+   holds a CR and at least two LFs (or their U+560x forms). */
+static bool
+blank_line(struct slice s, size_t i, size_t j)
+{
+    unsigned cr = 0, lf = 0;
+
+    while (i < j) {
+        size_t n = line_break(s, i);
+        unsigned char c = (unsigned char)s.ptr[i + n - 1];
+
+        cr += c == '\r' || c == 0x8d;
+        lf += c == '\n' || c == 0x8a;
+        i += n;
+    }
+    return cr > 0 && lf >= 2;
+}
+
+/* True when s[j..) starts markup: '<' then a letter or '!'. */
+static bool
+markup_at(struct slice s, size_t j)
+{
+    return j + 1 < s.len && s.ptr[j] == '<' &&
+           (s.ptr[j + 1] == '!' || ((s.ptr[j + 1] | 0x20) >= 'a' &&
+                                    (s.ptr[j + 1] | 0x20) <= 'z'));
+}
+
 /* Each run of line breaks is looked at once: what the line after it
    starts with. */
 bool
@@ -117,6 +148,8 @@ inspect_crlf_match(const struct inspect_value *v, struct inspect_verdict *out)
 {
     struct slice s = v->text;
     bool strict = v->origin == INSPECT_HEADER || v->origin == INSPECT_COOKIE;
+    bool reflected = v->origin == INSPECT_QUERY_PARAM ||
+                     v->origin == INSPECT_PATH_SEGMENT;
 
     for (size_t i = 0; i < s.len; i++) {
         size_t n = line_break(s, i), j;
@@ -130,6 +163,9 @@ inspect_crlf_match(const struct inspect_value *v, struct inspect_verdict *out)
             ;
         if (inspect_prefix_nocase(s.ptr + j, s.len - j, "http/1.") ||
             inspect_prefix_nocase(s.ptr + j, s.len - j, "http/2"))
+            return inspect_found(v, "crlf", "inspect.crlf",
+                                 "response_splitting", 90, i, out);
+        if (reflected && markup_at(s, j) && blank_line(s, i, j))
             return inspect_found(v, "crlf", "inspect.crlf",
                                  "response_splitting", 90, i, out);
         if (header_line(s, j))

@@ -39,7 +39,7 @@ static const char *const fetch_schemes[] = {
 /* Names that are internal wherever they are resolved. */
 static const char *const default_internal[] = {
     "*.internal", "*.local", "*.localdomain", "*.home.arpa", "*.intranet",
-    "*.corp", "*.lan",
+    "*.corp", "*.lan", "*.svc",
 };
 
 static const char *const default_schemes[] = {"http", "https"};
@@ -660,15 +660,58 @@ name_match(struct slice name, const char *pattern)
     return slice_is(name, pattern);
 }
 
-/* Classify a host name: localhost, configured internal names, labels
-   that are not valid DNS (or Punycode), single labels. */
+/*
+ * The class of the IPv4 address a name starts with, as wildcard DNS
+ * services answer it: "127.0.0.1.nip.io" and "10-0-0-5.sslip.io"
+ * resolve to the address their first labels spell. Four decimal
+ * octets, joined by '.' or all by '-', then a '.' and more of the name.
+ * Returns INSPECT_HOST_PUBLIC when the name does not start so.
+ */
+static enum inspect_host_class
+embedded_v4(struct slice h)
+{
+    uint8_t a[4];
+    size_t i = 0;
+    char sep = 0;
+
+    for (int k = 0; k < 4; k++) {
+        unsigned val = 0, digits = 0;
+
+        while (i < h.len && h.ptr[i] >= '0' && h.ptr[i] <= '9' &&
+               digits < 4) {
+            val = val * 10 + (unsigned)(h.ptr[i++] - '0');
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || val > 255 || i >= h.len)
+            return INSPECT_HOST_PUBLIC;
+        a[k] = (uint8_t)val;
+        if (k == 0)
+            sep = h.ptr[i];
+        if (k < 3 && (h.ptr[i] != sep || (sep != '.' && sep != '-')))
+            return INSPECT_HOST_PUBLIC;
+        i++;
+    }
+    if (h.ptr[i - 1] != '.' || i >= h.len)
+        return INSPECT_HOST_PUBLIC;
+    return classify_v4(a);
+}
+
+/* Classify a host name: localhost, configured internal names, names
+   that spell an internal address for wildcard DNS, labels that are not
+   valid DNS (or Punycode), single labels. */
 static enum inspect_host_class
 classify_name(struct slice h, const struct inspect_ssrf_opts *o)
 {
+    enum inspect_host_class spelled = embedded_v4(h);
     size_t start = 0;
 
     if (name_match(h, "*.localhost"))
         return INSPECT_HOST_LOOPBACK;
+    /* Reserved and documentation ranges stay names: nothing listens
+       there that an attacker wants. */
+    if (spelled != INSPECT_HOST_PUBLIC && spelled != INSPECT_HOST_RESERVED &&
+        spelled != INSPECT_HOST_MULTICAST)
+        return spelled;
     for (size_t i = 0; i < o->ninternal; i++)
         if (name_match(h, o->internal[i]))
             return INSPECT_HOST_INTERNAL_NAME;

@@ -633,6 +633,16 @@ test_origins(void **state)
                           &rule));
     assert_string_equal(rule, "line_break");
     assert_true(detect_at(inspect_crlf_match, "a\rb", INSPECT_HEADER, NULL));
+
+    /* A blank line before markup ends the headers where a value is
+       reflected into them; in free text it is a paragraph. */
+    assert_true(detect_at(inspect_crlf_match, "x\r\n\r\n<html>",
+                          INSPECT_QUERY_PARAM, &rule));
+    assert_string_equal(rule, "response_splitting");
+    assert_false(detect_at(inspect_crlf_match, "x\r\n\r\n<html>",
+                           INSPECT_JSON_VALUE, NULL));
+    assert_false(detect_at(inspect_crlf_match, "x\n\n<html>",
+                           INSPECT_QUERY_PARAM, NULL));
 }
 
 static void
