@@ -184,6 +184,7 @@ config_free(struct config *c)
     policy_set_free(c->policy);
     config_contracts_free(c);
     config_inspect_free(c);
+    config_sensitive_free(c);
     arena_fini(&c->strings);
     free(c);
 }

@@ -411,6 +411,30 @@ struct config_contract {
     struct openapi *api;          /* compiled at load; owned */
 };
 
+/*
+ * inspect.responses: sensitive data in response bodies (the kinds of
+ * inspect.h's "Sensitive data"). A route's block starts from the
+ * top-level one and overrides it key by key.
+ */
+enum config_sensitive_mode {
+    SENSITIVE_OFF,                /* not scanned (the default) */
+    SENSITIVE_LOG,                /* an event per response with findings */
+    SENSITIVE_MASK,               /* the body is forwarded masked */
+    SENSITIVE_BLOCK,              /* 502 inspect.sensitive_data */
+};
+
+struct config_sensitive {
+    enum config_sensitive_mode mode; /* responses.sensitive */
+    unsigned kinds;               /* responses.kinds: INSPECT_SENS_*
+                                     bits, all by default */
+    uint64_t max_body;            /* responses.max_body: larger bodies
+                                     pass unscanned with an event; 1m */
+    const struct inspect_sensitive_db *db; /* patterns of the kinds,
+                                     shared by the settings with the
+                                     same kinds; owned by the snapshot
+                                     (config.sensitive_dbs) */
+};
+
 /* Where an inspect.allow entry applies: the kinds of request values. */
 enum config_inspect_where {
     INSPECT_AT_PATH,    /* "path" or "path:N", N from 1 */
@@ -427,15 +451,6 @@ struct config_inspect_allow {
     char *name;                   /* NULL: every value of that kind */
     size_t name_len;
     unsigned detectors;           /* INSPECT_* bits; all when omitted */
-};
-
-/*
- * inspect.responses: sensitive data in response bodies. The block is
- * accepted here as a mapping; its keys belong to response scanning,
- * which reads them into this place of the route's settings.
- */
-struct config_inspect_responses {
-    bool present;                 /* the block was given */
 };
 
 /*
@@ -467,7 +482,7 @@ struct config_inspect {
                                      followed by ssrf.internal_names */
     struct config_inspect_allow *allow; /* findings ignored */
     size_t nallow;
-    struct config_inspect_responses responses;
+    struct config_sensitive responses; /* inspect.responses */
     struct inspect_db *db;        /* patterns of detectors; shared */
 };
 
@@ -507,6 +522,10 @@ struct config_route {
     const struct config_inspect *inspect; /* routes[].inspect, or the
                                          top-level block; NULL: the
                                          route is not inspected */
+    const struct config_sensitive *sensitive; /* inspect.responses of
+                                         the route, or the top-level
+                                         one; NULL: responses are not
+                                         scanned */
 };
 
 /* A response header added to every answer. */
@@ -657,6 +676,9 @@ struct config {
     struct config_inspect_db *inspect_dbs; /* one per distinct detector
                                       set of the routes */
     size_t ninspect_dbs;
+    struct inspect_sensitive_db **sensitive_dbs; /* one per distinct
+                                      set of kinds; owned */
+    size_t nsensitive_dbs;
 
     struct arena strings;          /* owns every string above */
 };

@@ -70,6 +70,7 @@ inspect_defaults(struct config_loader *ld, struct config_inspect *in)
     in->decode_rounds = INSPECT_DECODE_ROUNDS;
     in->max_values = 1000;
     inspect_ssrf_opts_default(&in->ssrf);
+    config_sensitive_defaults(&in->responses);
     in->headers = config_alloc(ld, ARRAY_LEN(inspect_default_headers) *
                                        sizeof(*in->headers));
     if (in->headers == NULL)
@@ -519,21 +520,15 @@ inspect_allow(struct config_loader *ld, const struct config_node *v,
     return rc;
 }
 
-/*
- * responses: sensitive data in response bodies. The block is taken as
- * a mapping and marked present; its keys are response scanning's.
- */
+/* responses: sensitive data in response bodies (src/config/sensitive.c). */
 static int
 inspect_responses(struct config_loader *ld, const struct config_node *v,
                   void *dst, const struct config_field *f, const char *where)
 {
     struct config_inspect *in = dst;
-    int rc = config_expect_map(ld, v, where);
 
     (void)f;
-    if (rc == AW_OK)
-        in->responses.present = true;
-    return rc;
+    return config_parse_sensitive(ld, v, &in->responses, where);
 }
 
 #define FIELD(k, fn, member, lo, hi)                                           \
@@ -643,6 +638,7 @@ config_parse_route_inspect(struct config_loader *ld,
 {
     const struct config_inspect *top = ld->c->inspect;
     struct config_inspect *in = config_alloc(ld, sizeof(*in));
+    struct config_route *route = dst;
     int rc = AW_OK;
 
     (void)f;
@@ -656,9 +652,16 @@ config_parse_route_inspect(struct config_loader *ld,
     in->off = false;
     if (rc == AW_OK)
         rc = inspect_block(ld, v, in, where);
-    if (rc == AW_OK && !in->off)
-        *(const struct config_inspect **)dst = in;
-    return rc;
+    if (rc != AW_OK)
+        return rc;
+    if (!in->off)
+        route->inspect = in;
+    /* "inspect: off" turns response scanning off too; "mode: off" only
+       the request side. */
+    if (v->type != CONFIG_NODE_SCALAR &&
+        in->responses.mode != SENSITIVE_OFF)
+        route->sensitive = &in->responses;
+    return AW_OK;
 }
 
 void
@@ -666,6 +669,8 @@ config_inspect_route_default(const struct config *c, struct config_route *r)
 {
     if (c->inspect != NULL && !c->inspect->off)
         r->inspect = c->inspect;
+    if (c->inspect != NULL && c->inspect->responses.mode != SENSITIVE_OFF)
+        r->sensitive = &c->inspect->responses;
 }
 
 int
@@ -681,7 +686,11 @@ config_inspect_builtin(struct config_loader *ld, struct config_route *r)
     if (rc == AW_OK)
         rc = inspect_db(ld, &off, in, "--inspect");
     if (rc == AW_OK)
+        rc = config_sensitive_builtin(ld, &in->responses);
+    if (rc == AW_OK) {
         r->inspect = in;
+        r->sensitive = &in->responses;
+    }
     return rc;
 }
 

@@ -425,12 +425,14 @@ void config_contracts_free(struct config *c);
 
 /*
  * The inspect sections (src/config/inspect.c): the top-level block,
- * parsed before the routes, and routes[].inspect, which overrides it
- * key by key and stores a pointer to the route's settings (NULL when
- * off). config_inspect_route_default gives a route without the key
- * the top-level settings; config_inspect_builtin gives r every
- * detector in block mode with the defaults ("apiward proxy
- * --inspect"). config_inspect_free releases the pattern databases.
+ * parsed before the routes, and routes[].inspect (dst is the struct
+ * config_route), which overrides it key by key and sets the route's
+ * inspect (NULL when off) and sensitive (NULL when responses are not
+ * scanned) settings. config_inspect_route_default gives a route without
+ * the key the top-level settings; config_inspect_builtin gives r every
+ * detector in block mode with the defaults, and response scanning in
+ * log mode ("apiward proxy --inspect"). config_inspect_free releases
+ * the pattern databases.
  */
 int config_parse_inspect(struct config_loader *ld,
                          const struct config_node *v, void *dst,
@@ -443,6 +445,23 @@ void config_inspect_route_default(const struct config *c,
                                   struct config_route *r);
 int config_inspect_builtin(struct config_loader *ld, struct config_route *r);
 void config_inspect_free(struct config *c);
+
+/*
+ * Sensitive data in responses (src/config/sensitive.c), the responses
+ * block of the inspect sections. config_parse_sensitive reads it over
+ * *s (the defaults, or a copy of the settings it overrides) and
+ * compiles or shares the pattern database of its kinds;
+ * config_sensitive_builtin turns s on in log mode for every kind
+ * ("apiward proxy --inspect"). config_sensitive_free releases the
+ * databases.
+ */
+void config_sensitive_defaults(struct config_sensitive *s);
+int config_parse_sensitive(struct config_loader *ld,
+                           const struct config_node *v,
+                           struct config_sensitive *s, const char *where);
+int config_sensitive_builtin(struct config_loader *ld,
+                             struct config_sensitive *s);
+void config_sensitive_free(struct config *c);
 
 /*
  * Read an inspect.allow location, "kind" or "kind:name", into the at,

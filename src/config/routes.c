@@ -394,9 +394,7 @@ static const struct config_field routes_route_schema[] = {
     {.key = "contract",
      .parse = config_parse_route_contract,
      .offset = offsetof(struct config_route, contract)},
-    {.key = "inspect",
-     .parse = config_parse_route_inspect,
-     .offset = offsetof(struct config_route, inspect)},
+    {.key = "inspect", .parse = config_parse_route_inspect},
     {.key = NULL},
 };
 
