@@ -19,8 +19,9 @@
  * authenticated (pushing each piece through the contract's validator
  * as it arrives), parses it as JSON for the authorize stage when the
  * policy reads it, and the backend gets it with a Content-Length.
- * Responses stream to the client, except those a contract holds whole
- * to block or filter them (contract.c).
+ * Responses stream to the client, except those held whole (hold.c) for
+ * a contract that blocks or filters them (contract.c) or for a scan for
+ * sensitive data (sensitive.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1188,6 +1189,10 @@ pump_response_head(struct conn *c, struct request *r, struct upconn *u)
         return true;
     }
     rc = proxy_contract_response(c, r, u);
+    if (rc == AW_OK || rc == AW_AGAIN)
+        rc = proxy_sensitive_response(c, r, rc);
+    if (rc == AW_AGAIN && proxy_hold_start(c, r, u) != AW_OK)
+        rc = AW_NOMEM;
     if (rc == AW_NOMEM) {
         refuse(c, 500, "gateway.no_memory", "Out of request memory.");
         return false;
@@ -1265,7 +1270,7 @@ pump_response_body(struct conn *c, struct request *r, struct upconn *u)
 
 /*
  * Take the next piece of a held response body out of the upstream
- * buffer (decoded, when chunked) into the contract's hold. Returns
+ * buffer (decoded, when chunked) into the hold. Returns
  * AW_DONE when the body has been read whole, AW_AGAIN for more,
  * AW_TOOBIG once it passed the bound (the piece is held too), or
  * AW_INVALID for malformed chunks.
@@ -1289,8 +1294,8 @@ hold_some(struct request *r, struct upconn *u)
     } else if (u->eof) {
         rc = AW_DONE;
     }
-    r->contract->res_complete = rc == AW_DONE;
-    held = proxy_contract_hold(r, u->in.data + u->in.start, n);
+    r->hold->complete = rc == AW_DONE;
+    held = proxy_hold_put(r, u->in.data + u->in.start, n);
     u->in.start += n;
     return held == AW_OK ? rc : held;
 }
@@ -1304,7 +1309,7 @@ hold_some(struct request *r, struct upconn *u)
 static bool
 pump_spill(struct conn *c, struct request *r)
 {
-    struct contract_req *k = r->contract;
+    struct hold *k = r->hold;
     size_t pending = buf_len(&k->spill), before = pending;
 
     while (pending > 0 &&
@@ -1317,15 +1322,15 @@ pump_spill(struct conn *c, struct request *r)
     if (k->spill_ends) {
         r->res_done = !r->res_chunked_out ||
                       buf_append(&c->out, "0\r\n\r\n", 5) == AW_OK;
-        k->res_complete = r->res_done;
+        k->complete = r->res_done;
     }
     return true;
 }
 
 /*
- * A response body held for its contract (responses block or filter):
- * read it whole, then release it (or its filtered form, or a 502), or
- * release what was held as it is once it passes the bound.
+ * A response body held whole (hold.c): read it, then release it (as it
+ * came, filtered, masked, or a 502 instead), or release what was held
+ * as it is once it passes the bound.
  */
 static bool
 pump_response_held(struct conn *c, struct request *r, struct upconn *u)
@@ -1333,7 +1338,7 @@ pump_response_held(struct conn *c, struct request *r, struct upconn *u)
     size_t before = buf_len(&u->in);
     int rc;
 
-    if (!r->contract->res_hold)
+    if (!r->hold->active)
         return pump_spill(c, r);
     if (before == 0 && !u->eof)
         return false;
@@ -1344,7 +1349,7 @@ pump_response_held(struct conn *c, struct request *r, struct upconn *u)
     }
     if (rc == AW_AGAIN)
         return buf_len(&u->in) != before;
-    rc = proxy_contract_release(c, r, rc == AW_DONE);
+    rc = proxy_hold_release(c, r, rc == AW_DONE);
     if (rc == AW_TOOBIG)
         conn_upstream_failed(c, UPSTREAM_BAD);
     if (rc != AW_OK)
@@ -1405,12 +1410,12 @@ pump_forward(struct conn *c)
     if (c->closed || r->up != u)
         return true;
     if (r->res_head_done && !r->res_done)
-        progress |= proxy_contract_holding(r) ? pump_response_held(c, r, u)
-                                              : pump_response_body(c, r, u);
+        progress |= proxy_holding(r) ? pump_response_held(c, r, u)
+                                     : pump_response_body(c, r, u);
     if (c->closed || r->up != u)
         return true;
     if (u->eof && !r->res_done && buf_len(&u->in) == 0 &&
-        !(r->contract != NULL && r->contract->res_complete)) {
+        !(r->hold != NULL && r->hold->complete)) {
         conn_upstream_failed(c, r->res_head_done ? UPSTREAM_TRUNCATED
                                                   : UPSTREAM_RESET);
         return true;

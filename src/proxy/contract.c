@@ -445,59 +445,25 @@ on_filter_token(void *ctx, const struct json_token *t)
     return json_writer_token(k->writer, t);
 }
 
-/* Move a slice that pointed into from[] to the same place in to[]. */
-static struct slice
-rebase(struct slice s, const char *from, char *to)
-{
-    return s.ptr == NULL ? s : (struct slice){to + (s.ptr - from), s.len};
-}
-
-/*
- * Copy the response head (bytes and header array) into the arena: the
- * upstream buffer and the worker's header array are reused while the
- * body is held.
- */
-static int
-keep_head(struct conn *c, struct request *r, struct upconn *u,
-          struct contract_req *k)
-{
-    const char *from = u->in.data + u->in.start;
-    size_t nh = r->res.nheaders;
-
-    k->res_head = arena_dup(&c->arena, from, r->res.head_len);
-    k->res_headers = arena_alloc(&c->arena, (nh + 1) * sizeof(*k->res_headers));
-    if (k->res_head == NULL || k->res_headers == NULL)
-        return AW_NOMEM;
-    for (size_t i = 0; i < nh; i++) {
-        k->res_headers[i].name = rebase(r->res.headers[i].name, from,
-                                        k->res_head);
-        k->res_headers[i].value = rebase(r->res.headers[i].value, from,
-                                         k->res_head);
-    }
-    r->res.headers = k->res_headers;
-    r->res.reason = rebase(r->res.reason, from, k->res_head);
-    return AW_OK;
-}
-
 /*
  * Prepare the holding of a body of at most max bytes (its length, when
- * the backend said it, else max_response_buffer): the buffer (with
- * room for one more read past the bound, so that the piece that crosses
- * it is kept too), the parser, and in filter mode the writer and its
- * output (re-written JSON is never longer than what it was read from).
+ * the backend said it, else max_response_buffer): the hold, the parser,
+ * and in filter mode the writer and its output (re-written JSON is
+ * never longer than what it was read from).
  */
 static int
-hold_begin(struct conn *c, struct request *r, struct upconn *u,
-           struct contract_req *k, size_t max)
+hold_begin(struct conn *c, struct request *r, struct contract_req *k,
+           size_t max)
 {
     struct json_limits lim;
     bool filter = k->res_mode == RESPONSES_FILTER;
+    struct hold *h = proxy_hold_want(c, r, max);
 
-    k->res_cap = max + u->in.cap;
-    c->arena.max += 2 * k->res_cap + HOLD_ARENA_EXTRA;
-    k->res_body = arena_alloc(&c->arena, k->res_cap);
-    if (k->res_body == NULL || keep_head(c, r, u, k) != AW_OK)
+    if (h == NULL)
         return AW_NOMEM;
+    h->contract = true;
+    k->res_max = max;
+    c->arena.max += max + HOLD_ARENA_EXTRA;
     response_limits(&lim, max);
     if (filter) {
         k->writer = arena_alloc(&c->arena, sizeof(*k->writer));
@@ -570,7 +536,7 @@ proxy_contract_response(struct conn *c, struct request *r, struct upconn *u)
     if (r->res.framing == HTTP_BODY_LENGTH)
         max = (size_t)r->res.content_length;
     if (mode != RESPONSES_LOG)
-        return hold_begin(c, r, u, k, max) == AW_OK ? AW_AGAIN : AW_NOMEM;
+        return hold_begin(c, r, k, max) == AW_OK ? AW_AGAIN : AW_NOMEM;
     response_limits(&lim, SIZE_MAX);
     lim.max_string = max;       /* the one string the parser holds */
     k->res_stream = json_stream_new(&lim, schema_validator_token,
@@ -584,7 +550,7 @@ proxy_contract_response_data(struct request *r, const char *p, size_t n)
     struct contract_req *k = r->contract;
     struct json_error err;
 
-    if (k != NULL && k->res_stream != NULL && !k->res_hold && n > 0)
+    if (k != NULL && k->res_stream != NULL && n > 0)
         (void)json_stream_feed(k->res_stream, p, n, &err);
 }
 
@@ -617,76 +583,35 @@ proxy_contract_response_end(struct conn *c, struct request *r)
     k->res_stream = NULL;
 }
 
-bool
-proxy_contract_holding(const struct request *r)
-{
-    const struct contract_req *k = r->contract;
-
-    return k != NULL && (k->res_hold || k->spill.data != NULL);
-}
-
-int
-proxy_contract_hold(struct request *r, const char *p, size_t n)
+void
+proxy_contract_unheld(struct conn *c, struct request *r)
 {
     struct contract_req *k = r->contract;
-    struct json_error err;
 
-    if (k->res_len + n > k->ct->max_response_buffer) {
-        /* The slack past the bound holds this last piece. */
-        memcpy(k->res_body + k->res_len, p, MIN(n, k->res_cap - k->res_len));
-        k->res_len += MIN(n, k->res_cap - k->res_len);
-        return AW_TOOBIG;
-    }
-    memcpy(k->res_body + k->res_len, p, n);
-    k->res_len += n;
-    (void)json_stream_feed(k->res_stream, p, n, &err);
-    return AW_OK;
-}
-
-/* Queue bytes as the body that follows the head being released. */
-static void
-spill(struct contract_req *k, const char *p, size_t n, bool ends)
-{
-    k->spill = (struct buf){(char *)p, 0, n, n};
-    k->spill_ends = ends;
-}
-
-/*
- * Write the held head with the framing of a body of len bytes (or, with
- * as_received, the framing the backend sent). AW_OK or AW_TOOBIG. The
- * backend's ETag and digest fields are kept as they are: after a filter
- * they no longer match the body.
- */
-static int
-release_head(struct conn *c, struct request *r, bool as_received, size_t len)
-{
-    if (!as_received) {
-        r->res.framing = HTTP_BODY_LENGTH;
-        r->res.content_length = len;
-    }
-    return message_response_head(c, r);
+    k->res_hold = false;
+    k->res_stream = NULL;       /* the rest passes unchecked */
+    response_event(c, r, "contract.response_too_large", "success");
 }
 
 int
-proxy_contract_release(struct conn *c, struct request *r, bool complete)
+proxy_contract_decide(struct conn *c, struct request *r, struct slice *body)
 {
     struct contract_req *k = r->contract;
     bool json, valid;
 
-    k->res_hold = false;
-    if (!complete) {
-        k->res_stream = NULL;   /* the rest passes unchecked */
-        response_event(c, r, "contract.response_too_large", "success");
-        spill(k, k->res_body, k->res_len, k->res_complete);
-        return release_head(c, r, true, 0);
+    /* Held longer for another holder than the contract checks. */
+    if (body->len > k->res_max) {
+        proxy_contract_unheld(c, r);
+        return AW_OK;
     }
+    k->res_hold = false;
     valid = response_valid(k, &json);
     k->res_stream = NULL;
     if (k->res_mode == RESPONSES_FILTER && json) {
         if (!valid)
             response_event(c, r, "contract.invalid_response", "success");
-        spill(k, k->res_out.data, buf_len(&k->res_out), true);
-        return release_head(c, r, false, buf_len(&k->res_out));
+        *body = (struct slice){k->res_out.data, buf_len(&k->res_out)};
+        return AW_OK;
     }
     if (!valid) {
         k->res_reason = "contract.invalid_response";
@@ -696,6 +621,5 @@ proxy_contract_release(struct conn *c, struct request *r, bool complete)
                     "API's contract.");
         return AW_DECLINED;
     }
-    spill(k, k->res_body, k->res_len, true);
-    return release_head(c, r, false, k->res_len);
+    return AW_OK;
 }

@@ -127,16 +127,36 @@ struct contract_req {
     struct schema_validator *res_validator;
     struct json_writer *writer;    /* filter mode: the body re-written */
     struct buf res_out;            /* the filtered body (arena) */
-    bool res_hold;                 /* held until read whole (block,
-                                      filter) */
+    bool res_hold;                 /* the body is held (struct hold)
+                                      until read whole (block, filter) */
+    size_t res_max;                /* the most the contract checks of a
+                                      held body */
     bool res_failed;               /* invalid (reason in res_reason) */
     const char *res_reason;
-    char *res_body;                /* the response body read so far */
-    size_t res_len;
-    size_t res_cap;
-    struct http_header *res_headers; /* copies of the head, kept while */
-    char *res_head;                  /* the body is held */
-    bool res_complete;             /* the backend's body is read whole */
+};
+
+/*
+ * A response held whole before it is sent (hold.c): for the contract's
+ * block and filter modes, and for sensitive-data scanning. The head is
+ * copied out of the upstream buffer, the body read into body (decoded
+ * from chunks) up to max bytes; then each holder decides in turn (the
+ * contract first, on the body as the backend sent it, then the scan,
+ * on what the contract lets through) and the result is queued for the
+ * client as the spill, with its own Content-Length.
+ */
+struct hold {
+    bool active;                   /* still reading the body */
+    bool contract;                 /* the contract holds it */
+    bool scan;                     /* it is scanned for sensitive data */
+    bool scan_json;                /* ... and is JSON */
+    size_t max;                    /* most bytes held; past it the body
+                                      passes as it came */
+    char *body;                    /* the body read so far (arena) */
+    size_t len;
+    size_t cap;                    /* max and one read more */
+    struct http_header *headers;   /* copies of the head, kept while */
+    char *head;                    /* the body is held */
+    bool complete;                 /* the backend's body is read whole */
     struct buf spill;              /* a held body still to queue for
                                       the client; data NULL: none */
     bool spill_ends;               /* the response ends with the spill */
@@ -205,6 +225,7 @@ struct request {
                                       NULL */
     struct inspect_req *inspect;   /* the route's inspection at work
                                       (inspect.c), or NULL */
+    struct hold *hold;             /* the response held whole, or NULL */
     bool body_buffered;            /* read whole: forwarded from body
                                       with Content-Length */
 
@@ -291,6 +312,10 @@ struct worker {
     struct inspect_scratch *inspect_scratch; /* fits the pattern
                                       databases of the snapshots this
                                       worker has requests on */
+    struct inspect_sensitive_scratch *sensitive_scratch; /* Vectorscan
+                                      scratch of the sensitive-data scan,
+                                      grown to fit every database it
+                                      meets; NULL until the first scan */
     unsigned nconns;
     struct backend *backends;
     unsigned rr;                   /* round-robin cursor */
@@ -429,6 +454,13 @@ void proxy_record_event(struct conn *c, struct request *r,
                         const char *action, const char *reason,
                         const char *outcome, int severity);
 
+/* proxy_record_event with the rule (rule.id) and the findings of an
+   inspection (apiward.findings); either may be NULL. */
+void proxy_record_event_with(struct conn *c, struct request *r,
+                             const char *action, const char *reason,
+                             const char *outcome, int severity,
+                             const char *rule, const char *findings);
+
 /*
  * contract.c: the contract stage (see the comment there).
  *
@@ -452,24 +484,63 @@ int proxy_contract(struct conn *c, struct request *r);
 
 /*
  * The response side. proxy_contract_response runs once the response
- * head is parsed, while it is in the upstream buffer: AW_OK (the caller
- * writes the head and passes the body, feeding it to
- * proxy_contract_response_data, then calls proxy_contract_response_end
- * when it ended), AW_AGAIN (the head is held: the caller hands the body
- * to proxy_contract_hold until it is read whole, or until that returns
- * AW_TOOBIG, then calls proxy_contract_release), or AW_NOMEM.
- * proxy_contract_release writes the head and queues the body in
- * r->contract->spill (AW_OK), answers 502 (AW_DECLINED), or AW_TOOBIG
- * when the head does not fit.
+ * head is parsed, while it is in the upstream buffer: AW_OK (the body
+ * streams, each piece fed to proxy_contract_response_data, and
+ * proxy_contract_response_end is called when it ended), AW_AGAIN (the
+ * contract wants the body held: proxy_hold_want was called), or
+ * AW_NOMEM. Once a held body is read whole, proxy_contract_decide
+ * judges it: AW_OK with *body the body to send (as held, or filtered),
+ * or AW_DECLINED once a 502 has answered. proxy_contract_unheld: a
+ * held body passed its bound and goes on unchecked.
  */
 int proxy_contract_response(struct conn *c, struct request *r,
                             struct upconn *u);
 void proxy_contract_response_data(struct request *r, const char *p,
                                   size_t n);
 void proxy_contract_response_end(struct conn *c, struct request *r);
-bool proxy_contract_holding(const struct request *r);
-int proxy_contract_hold(struct request *r, const char *p, size_t n);
-int proxy_contract_release(struct conn *c, struct request *r, bool complete);
+int proxy_contract_decide(struct conn *c, struct request *r,
+                          struct slice *body);
+void proxy_contract_unheld(struct conn *c, struct request *r);
+
+/*
+ * hold.c: holding a response whole (struct hold).
+ *
+ * proxy_hold_want, while the response head is judged: a holder wants
+ * the body held, up to max bytes; returns the hold (allocated on first
+ * call) or NULL when the arena is full. proxy_hold_start, once every
+ * holder has spoken, copies the head out of u's buffer and allocates
+ * the body: AW_OK or AW_NOMEM. proxy_holding: a hold is reading or
+ * still has a spill to queue. proxy_hold_put appends a piece of the
+ * body (feeding the contract's parser): AW_OK, or AW_TOOBIG once past
+ * max (the piece is held too). proxy_hold_release, when the body is
+ * read whole (complete) or passed max, lets each holder decide, writes
+ * the head and queues the body as the spill: AW_OK, AW_DECLINED (a 502
+ * has answered), or AW_TOOBIG when the head does not fit.
+ */
+struct hold *proxy_hold_want(struct conn *c, struct request *r, size_t max);
+int proxy_hold_start(struct conn *c, struct request *r, struct upconn *u);
+bool proxy_holding(const struct request *r);
+int proxy_hold_put(struct request *r, const char *p, size_t n);
+int proxy_hold_release(struct conn *c, struct request *r, bool complete);
+
+/*
+ * sensitive.c: sensitive data in response bodies (inspect.responses).
+ *
+ * proxy_sensitive_response runs after proxy_contract_response, with
+ * its result rc: a body the route scans (identity encoding, a JSON or
+ * text type, within max_body) is held. Returns AW_AGAIN when a holder
+ * wants the body held, rc's AW_OK otherwise, or AW_NOMEM.
+ * proxy_sensitive_decide scans a held body read whole: AW_OK with *body
+ * the body to send (masked in a copy, in mask mode), or AW_DECLINED
+ * once a 502 has answered (block). proxy_sensitive_unscanned: a body
+ * that could not be scanned, with why ("too_large", "compressed"), is
+ * passed with an event.
+ */
+int proxy_sensitive_response(struct conn *c, struct request *r, int rc);
+int proxy_sensitive_decide(struct conn *c, struct request *r,
+                           struct slice *body);
+void proxy_sensitive_unscanned(struct conn *c, struct request *r,
+                               const char *why);
 
 /*
  * inspect.c: the inspect stage (see the comment there).

@@ -164,6 +164,16 @@ void
 proxy_record_event(struct conn *c, struct request *r, const char *action,
                    const char *reason, const char *outcome, int severity)
 {
+    proxy_record_event_with(c, r, action, reason, outcome, severity, NULL,
+                            NULL);
+}
+
+void
+proxy_record_event_with(struct conn *c, struct request *r,
+                        const char *action, const char *reason,
+                        const char *outcome, int severity, const char *rule,
+                        const char *findings)
+{
     char method[16], path[513], cred[13];
     struct security_event e = {0};
 
@@ -183,6 +193,8 @@ proxy_record_event(struct conn *c, struct request *r, const char *action,
     e.route = r->route != NULL ? r->route->name : NULL;
     e.client_ip = c->peer_text;
     e.credential_id = cred[0] != '\0' ? cred : NULL;
+    e.rule_id = rule;
+    e.findings = findings;
     events_emit(c->w->id, &e);
 }
 

@@ -422,6 +422,7 @@ worker_fini(struct worker *w)
     pool_fini(&w->small_pool);
     identity_cache_free(w->idcache);
     inspect_scratch_free(w->inspect_scratch);
+    inspect_sensitive_scratch_free(w->sensitive_scratch);
     free(w->scratch);
     config_unref(w->cfg);
 }

@@ -28,6 +28,7 @@
 #define EVENTS_CUT_PATH 512
 #define EVENTS_CUT_OBJECT 256
 #define EVENTS_CUT 128
+#define EVENTS_CUT_FINDINGS 2048
 
 static struct sink events = SINK_INIT("security events");
 static struct sink events_syslog = SINK_INIT("security events");
@@ -159,6 +160,9 @@ ev_event(struct ev_line *o, const struct security_event *e)
     } else if (e->outcome != NULL && strcmp(e->outcome, "monitored") == 0) {
         outcome = "success";
         type = "allowed";
+    } else if (e->outcome != NULL && strcmp(e->outcome, "masked") == 0) {
+        outcome = "success";
+        type = "change";
     }
     ev_raw(o, ",\"event\":{\"kind\":");
     ev_escaped(o, e->kind != NULL ? e->kind : "alert", EVENTS_CUT);
@@ -201,6 +205,7 @@ ev_context(struct ev_line *o, const struct security_event *e)
         {"detector", e->detector, EVENTS_CUT},
         {"location", e->location, EVENTS_CUT},
         {"excerpt", e->excerpt, EVENTS_CUT},
+        {"findings", e->findings, EVENTS_CUT_FINDINGS},
     };
     char score[40];
 

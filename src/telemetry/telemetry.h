@@ -83,6 +83,9 @@ struct security_event {
     const char *excerpt;    /* a short escaped window of the value, never
                                more (inspect_excerpt) */
     unsigned score;         /* the finding's score; 0: none */
+    const char *findings;   /* sensitive data in a response: each
+                               finding's kind, offset, length and masked
+                               form, never a value */
 };                          /* any pointer may be NULL: the field is left
                                out; strings are borrowed for the call */
 
