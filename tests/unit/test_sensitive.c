@@ -391,7 +391,7 @@ test_api_keys(void **state)
 {
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char key[128], bad[128];
+    char key[128], bad[256];
     struct found fd;
 
     (void)state;
