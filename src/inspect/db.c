@@ -72,11 +72,12 @@ static const struct inspect_pattern patterns[] = {
        string: a quote (not after a blank) followed, past ')' and
        blanks, by an operator, a comment, another quote or one of the
        words a breakout continues with. Comments start with '/', '#' or
-       '-', which are operators here too. */
+       '-', which are operators here too; the tokenizer reads a NUL
+       byte as a comparison. */
     {INSPECT_SQLI, "tautology comment_truncation subquery boolean_function "
                    "order_by_probe",
      "(?:^|[^ \\t\\n\\v\\f\\r])['\"][ \\t\\n\\v\\f\\r)]*"
-     "(?:[=<>+\\-*/%&|^~!#:'\"]|" SQL_AFTER_QUOTE SQL_R ")",
+     "(?:[=<>+\\-*/%&|^~!#:'\"\\x00]|" SQL_AFTER_QUOTE SQL_R ")",
      CASELESS},
     /* As is: a head of a number or variable (or nothing) and then AND,
        OR, HAVING, ORDER or GROUP. */
@@ -104,13 +105,14 @@ static const struct inspect_pattern patterns[] = {
     /* ssrf: the value starts like a URL (inspect_url_parse does not
        decline it), whatever the options say: after leading controls and
        spaces, a scheme and a colon followed by something other than a
-       space, or two slashes or backslashes. Tabs and newlines inside
-       are dropped first. */
+       space, or two slashes or backslashes (the parser takes a NUL
+       for the second). Tabs and newlines inside are dropped first. */
     {INSPECT_SSRF, "*",
      "^[\\x00-\\x20]*[A-Za-z][A-Za-z0-9+.\\-\\t\\n\\r]*:[\\t\\n\\r]*"
      "[^ \\t\\n\\r]",
      0},
-    {INSPECT_SSRF, "*", "^[\\x00-\\x20]*[/\\\\][\\t\\n\\r]*[/\\\\]", 0},
+    {INSPECT_SSRF, "*",
+     "^[\\x00-\\x20]*[/\\\\][\\t\\n\\r]*[/\\\\\\x00]", 0},
 
     /* traversal */
     {INSPECT_TRAVERSAL, "nul_byte", "\\x00", 0},

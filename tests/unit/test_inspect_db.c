@@ -298,6 +298,26 @@ test_adversarial_lengths(void **state)
     assert_int_equal(misses, 0);
 }
 
+/* Values the fuzz target found missed, each with the reading that
+   made a pattern too narrow. */
+static void
+test_found_by_fuzzing(void **state)
+{
+    static const struct slice values[] = {
+        /* The URL parser takes a NUL after a leading '/' for a second
+           slash (strchr finds the terminator). */
+        {"\0\0/\0\0\0c=x))", 11},
+        /* The SQL tokenizer reads a NUL as a comparison: a value that
+           closes the quote and compares. */
+        {"'\0 1", 4},
+    };
+
+    misses = 0;
+    for (size_t i = 0; i < ARRAY_LEN(values); i++)
+        check_value(values[i], "regression");
+    assert_int_equal(misses, 0);
+}
+
 /* A db of some detectors names only those, and leaves the bits of the
    others as they were asked. */
 static void
@@ -348,6 +368,7 @@ main(void)
         cmocka_unit_test(test_masks),
         cmocka_unit_test(test_corpora),
         cmocka_unit_test(test_adversarial_lengths),
+        cmocka_unit_test(test_found_by_fuzzing),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
