@@ -2124,6 +2124,78 @@ test_inspect_bad(void **state)
     }
 }
 
+/*
+ * inspect.responses: the top-level block is every route's, a route's
+ * overrides it key by key, "mode: off" leaves it on and "inspect: off"
+ * turns it off; each set of kinds is compiled once.
+ */
+static void
+test_inspect_responses(void **state)
+{
+    struct config *c = load_ok(
+        "inspect: {mode: off, responses: {sensitive: log}}\n"
+        "upstreams: {demo: {servers: [\"127.0.0.1:9000\"]}}\n"
+        "routes:\n"
+        "  - {name: a, path: /a, upstream: demo, authz: {public: true}}\n"
+        "  - {name: b, path: /b, upstream: demo, authz: {public: true},\n"
+        "     inspect: {responses: {sensitive: mask, kinds: [card, iban],\n"
+        "                           max_body: 64k}}}\n"
+        "  - {name: c, path: /c, upstream: demo, authz: {public: true},\n"
+        "     inspect: off}\n"
+        "  - {name: d, path: /d, upstream: demo, authz: {public: true},\n"
+        "     inspect: {responses: {sensitive: block}}}\n"
+        "  - {name: e, path: /e, upstream: demo, authz: {public: true},\n"
+        "     inspect: {responses: {sensitive: 'off'}}}\n");
+    const struct config_sensitive *a = c->routes[0].sensitive;
+    const struct config_sensitive *b = c->routes[1].sensitive;
+    const struct config_sensitive *d = c->routes[3].sensitive;
+
+    (void)state;
+    assert_null(c->routes[0].inspect);
+    assert_non_null(a);
+    assert_int_equal(a->mode, SENSITIVE_LOG);
+    assert_int_equal(a->kinds, INSPECT_SENS_ALL);
+    assert_int_equal(a->max_body, 1024 * 1024);
+    assert_non_null(b);
+    assert_int_equal(b->mode, SENSITIVE_MASK);
+    assert_int_equal(b->kinds, INSPECT_SENS_CARD | INSPECT_SENS_IBAN);
+    assert_int_equal(b->max_body, 64 * 1024);
+    assert_int_equal(inspect_sensitive_db_kinds(b->db), b->kinds);
+    assert_null(c->routes[2].sensitive);
+    assert_int_equal(d->mode, SENSITIVE_BLOCK);
+    assert_ptr_equal(d->db, a->db);
+    assert_null(c->routes[4].sensitive);
+    assert_int_equal(c->nsensitive_dbs, 2);
+    config_unref(c);
+}
+
+static void
+test_inspect_responses_bad(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *part;
+    } bad[] = {
+        {"inspect: {responses: {sensitive: shout}}\n" INSPECT_ROUTES,
+         "inspect.responses.sensitive"},
+        {"inspect: {responses: {kinds: [card, passport]}}\n" INSPECT_ROUTES,
+         "passport"},
+        {"inspect: {responses: {kinds: []}}\n" INSPECT_ROUTES,
+         "sensitive: off"},
+        {"inspect: {responses: {max_body: 65m}}\n" INSPECT_ROUTES,
+         "inspect.responses.max_body"},
+        {"inspect: {responses: {mask: true}}\n" INSPECT_ROUTES,
+         "unknown key 'mask'"},
+    };
+    struct config_errors errs;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        load_bad(bad[i].text, &errs);
+        expect_error_part(&errs, "1:", bad[i].part);
+    }
+}
+
 /* "apiward proxy --inspect": every detector in block mode. */
 static void
 test_inspect_for_proxy(void **state)
@@ -2142,6 +2214,9 @@ test_inspect_for_proxy(void **state)
     assert_false(in->monitor);
     assert_int_equal(in->detectors, 0x1ff);
     assert_non_null(in->db);
+    assert_non_null(c->routes[0].sensitive);
+    assert_int_equal(c->routes[0].sensitive->mode, SENSITIVE_LOG);
+    assert_non_null(c->routes[0].sensitive->db);
     config_unref(c);
 }
 
@@ -2203,6 +2278,8 @@ main(void)
         cmocka_unit_test(test_inspect_ssrf),
         cmocka_unit_test(test_inspect_locations),
         cmocka_unit_test(test_inspect_bad),
+        cmocka_unit_test(test_inspect_responses),
+        cmocka_unit_test(test_inspect_responses_bad),
         cmocka_unit_test(test_inspect_for_proxy),
     };
 
