@@ -73,8 +73,18 @@ struct scan {
     size_t done[INSPECT_SENS_NKINDS]; /* the text each kind has read */
     inspect_sensitive_cb on_find;
     void *ctx;
+    bool stop;                        /* on_find asked to stop */
     const struct inspect_sensitive_db *db;
 };
+
+/* Hand f to the caller; true once the caller asked to stop. */
+static bool
+emit(struct scan *sc, const struct inspect_sensitive_find *f)
+{
+    if (!sc->stop && sc->on_find(sc->ctx, f) != 0)
+        sc->stop = true;
+    return sc->stop;
+}
 
 /* BYTE CLASSES */
 
@@ -345,18 +355,19 @@ card_valid(const struct scan *sc, size_t start, const struct card_run *cr,
 
 /*
  * A run that is no card whole may be a list: numbers separated by
- * spaces, one of them a card written without separators
+ * spaces, some of them cards written without separators
  * ("4111111111111111 42"). Each group of 13 to 19 digits between
- * spaces (or the run's ends) is tried alone; a dash joins its groups
- * into one number, as in a phone number or an identifier.
+ * spaces (or the run's ends) is tried alone, and every card found is
+ * handed over here, so that the run is read once; a dash joins its
+ * groups into one number, as in a phone number or an identifier.
  */
-static bool
-card_in_list(const struct scan *sc, size_t start, size_t end,
-             struct inspect_sensitive_find *f)
+static void
+card_list(struct scan *sc, size_t start, size_t end)
 {
+    struct inspect_sensitive_find f = {.kind = INSPECT_SENS_CARD};
     size_t i = start;
 
-    while (i < end) {
+    while (i < end && !sc->stop) {
         size_t g = i;
         struct card_run cr;
 
@@ -369,12 +380,11 @@ card_in_list(const struct scan *sc, size_t start, size_t end,
             memcpy(cr.digits, sc->p + i, g - i);
             cr.ndigits = g - i;
             cr.end = g;
-            if (card_valid(sc, i, &cr, f))
-                return true;
+            if (card_valid(sc, i, &cr, &f))
+                emit(sc, &f);
         }
         i = g + 1;
     }
-    return false;
 }
 
 static bool
@@ -388,11 +398,9 @@ check_card(struct scan *sc, size_t end, struct inspect_sensitive_find *f)
     *done = cr.end;
     if (shaped && card_valid(sc, start, &cr, f))
         return true;
-    if (cr.sep == 0 || !card_in_list(sc, start, cr.end, f))
-        return false;
-    /* The rest of the list is read again by the next trigger in it. */
-    *done = f->offset + f->length;
-    return true;
+    if (cr.sep != 0)
+        card_list(sc, start, cr.end);
+    return false;
 }
 
 /* IBAN */
@@ -1063,10 +1071,11 @@ on_trigger(unsigned int id, unsigned long long from, unsigned long long to,
     (void)from, (void)flags;
     if (!(sc->kinds & pt->kind) || to <= sc->done[kind_index(pt->kind)])
         return 0;
-    if (!pt->check(sc, (size_t)to, &f))
-        return 0;
-    f.kind = pt->kind;
-    return sc->on_find(sc->ctx, &f) != 0;
+    if (pt->check(sc, (size_t)to, &f)) {
+        f.kind = pt->kind;
+        emit(sc, &f);
+    }
+    return sc->stop;
 }
 
 int
