@@ -18,24 +18,33 @@ __extension__ typedef unsigned __int128 u128;
 #define EXP_CAP 100000000   /* exponents saturate here; far past any
                                finite double */
 
-/* Append the digits of t from *i on to buf; counts them in *n. */
+/*
+ * Append the digits of t from *i on to buf; counts them in *n. The
+ * positions are kept in locals while the loop writes to buf, which as a
+ * char pointer could alias them.
+ */
 static int
 dec_digits(struct slice t, size_t *i, char *buf, size_t cap, size_t *n,
            size_t *count)
 {
-    *count = 0;
-    while (*i < t.len && t.ptr[*i] >= '0' && t.ptr[*i] <= '9') {
-        if (*n == 0 && t.ptr[*i] == '0') {
-            (*i)++;
-            (*count)++;
+    size_t at = *i, len = *n, from = at;
+    int rc = AW_OK;
+
+    while (at < t.len && t.ptr[at] >= '0' && t.ptr[at] <= '9') {
+        if (len == 0 && t.ptr[at] == '0') {
+            at++;
             continue;           /* leading zeros carry nothing */
         }
-        if (*n >= cap)
-            return AW_TOOBIG;
-        buf[(*n)++] = t.ptr[(*i)++];
-        (*count)++;
+        if (len >= cap) {
+            rc = AW_TOOBIG;
+            break;
+        }
+        buf[len++] = t.ptr[at++];
     }
-    return AW_OK;
+    *count = at - from;
+    *i = at;
+    *n = len;
+    return rc;
 }
 
 /* The exponent part from t[i], saturated at EXP_CAP. */
