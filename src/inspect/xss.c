@@ -19,9 +19,12 @@
  * book title "JavaScript: The Good Parts" passes. Character references
  * are the caller's to decode (inspect_decode, INSPECT_DECODE_HTML).
  *
- * Not covered: script inside CSS (expression(), url(javascript:) in a
- * style attribute), values that land inside a <script> element or a
- * JavaScript string, and DOM clobbering; such payloads pass.
+ * A style attribute runs script in older browsers through expression()
+ * or a script URL in url(); both count.
+ *
+ * Not covered: script inside CSS elsewhere (a <style> element), values
+ * that land inside a <script> element or a JavaScript string, and DOM
+ * clobbering; such payloads pass.
  */
 #include <string.h>
 
@@ -111,14 +114,39 @@ event_handler(struct slice s, size_t i)
     return j < s.len && s.ptr[j] == '=';
 }
 
+/* True when the CSS in s[v..end) calls expression() or names a script
+   URL in url(), quoted or not. */
+static bool
+css_script(struct slice s, size_t v, size_t end)
+{
+    struct slice css = {s.ptr, end};
+
+    for (size_t k = v; k < end; k++) {
+        size_t j;
+
+        if (inspect_prefix_nocase(s.ptr + k, end - k, "expression("))
+            return true;
+        if (!inspect_prefix_nocase(s.ptr + k, end - k, "url("))
+            continue;
+        for (j = k + 4; j < end && (is_blank((unsigned char)s.ptr[j]) ||
+                                    s.ptr[j] == '"' || s.ptr[j] == '\'');
+             j++)
+            ;
+        if (script_scheme(css, j) > 0)
+            return true;
+    }
+    return false;
+}
+
 /*
  * Read an attribute value at s[*i..) (after '=' and blanks): quoted by
  * '"', '\'' or '`' (old Internet Explorer's third quote), or unquoted
- * up to a blank or '>'. True when it is a script URL followed by code;
- * *i moves past it.
+ * up to a blank or '>'. True when it is a script URL followed by code,
+ * or, for a style attribute (style true), CSS that runs script; *i
+ * moves past it.
  */
 static bool
-attribute_value(struct slice s, size_t *i)
+attribute_value(struct slice s, size_t *i, bool style)
 {
     size_t v = *i, end, after;
     char q = v < s.len ? s.ptr[v] : 0;
@@ -136,6 +164,8 @@ attribute_value(struct slice s, size_t *i)
             ;
         *i = end;
     }
+    if (style && css_script(s, v, end))
+        return true;
     /* As for a whole value: a data: document counts as it is, a script
        scheme when code follows it ("javascript: the good parts" in a
        title does not). */
@@ -158,6 +188,7 @@ tag_attributes(struct slice s, size_t i, size_t *hit, size_t *stop)
 {
     while (i < s.len) {
         size_t name, j;
+        bool style;
 
         while (i < s.len && (is_blank((unsigned char)s.ptr[i]) ||
                              s.ptr[i] == '/'))
@@ -168,6 +199,8 @@ tag_attributes(struct slice s, size_t i, size_t *hit, size_t *stop)
         while (i < s.len && !is_blank((unsigned char)s.ptr[i]) &&
                s.ptr[i] != '/' && s.ptr[i] != '>' && s.ptr[i] != '=')
             i++;
+        style = i - name == 5 &&
+                inspect_prefix_nocase(s.ptr + name, 5, "style");
         if (event_handler(s, name)) {
             *hit = name;
             return true;
@@ -178,7 +211,7 @@ tag_attributes(struct slice s, size_t i, size_t *hit, size_t *stop)
             continue;
         for (i = j + 1; i < s.len && is_blank((unsigned char)s.ptr[i]); i++)
             ;
-        if (attribute_value(s, &i)) {
+        if (attribute_value(s, &i, style)) {
             *hit = name;
             return true;
         }
