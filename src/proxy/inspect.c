@@ -466,31 +466,58 @@ media_type(struct slice v)
 }
 
 /*
- * Which body is inspected, judged from the head: one Content-Type
- * naming JSON or a urlencoded form; any other body is forwarded as it
- * streams, unread.
+ * Which body is inspected, judged from the head: JSON or a urlencoded
+ * form; any other body is forwarded as it streams, unread. With several
+ * Content-Type fields (which the backend may read either way) a body
+ * any of them calls JSON is read as JSON, else one any calls a form as
+ * a form.
  */
 static enum inspect_body
 body_kind(const struct http_request *h)
 {
-    const struct http_header *ct = NULL;
-    unsigned nct = 0;
+    enum inspect_body kind = INSPECT_BODY_NONE;
     bool has_body = h->framing == HTTP_BODY_CHUNKED ||
                     (h->framing == HTTP_BODY_LENGTH && h->content_length > 0);
 
-    for (unsigned i = 0; i < h->nheaders; i++) {
-        if (slice_is(h->headers[i].name, "content-type")) {
-            ct = &h->headers[i];
-            nct++;
-        }
+    for (unsigned i = 0; has_body && i < h->nheaders; i++) {
+        struct slice v = h->headers[i].value;
+
+        if (!slice_is(h->headers[i].name, "content-type"))
+            continue;
+        if (proxy_media_is_json(v))
+            return INSPECT_BODY_JSON;
+        if (slice_is(media_type(v), "application/x-www-form-urlencoded"))
+            kind = INSPECT_BODY_FORM;
     }
-    if (!has_body || nct != 1)
-        return INSPECT_BODY_NONE;
-    if (proxy_media_is_json(ct->value))
-        return INSPECT_BODY_JSON;
-    if (slice_is(media_type(ct->value), "application/x-www-form-urlencoded"))
-        return INSPECT_BODY_FORM;
-    return INSPECT_BODY_NONE;
+    return kind;
+}
+
+/*
+ * Make the worker's scratch fit db, reserving it only for a database
+ * it was not reserved for yet: a scratch only grows, so it still fits
+ * every database it was reserved for. A database is known by its
+ * snapshot's generation with its address, which a later snapshot may
+ * reuse for another one. AW_OK or AW_NOMEM.
+ */
+static int
+scratch_fit(struct worker *w, const struct config *cfg,
+            const struct inspect_db *db)
+{
+    const size_t n = PROXY_FITTED_DBS;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        if (w->inspect_fitted[i].db == db &&
+            w->inspect_fitted[i].generation == cfg->generation)
+            return AW_OK;
+    rc = inspect_scratch_reserve(&w->inspect_scratch, db);
+    if (rc != AW_OK)
+        return rc;
+    memmove(&w->inspect_fitted[1], &w->inspect_fitted[0],
+            (n - 1) * sizeof(w->inspect_fitted[0]));
+    w->inspect_fitted[0].generation = cfg->generation;
+    w->inspect_fitted[0].db = db;
+    return AW_OK;
 }
 
 int
@@ -507,7 +534,7 @@ proxy_inspect_head(struct conn *c, struct request *r)
     memset(k, 0, sizeof(*k));
     k->in = in;
     k->arena = &c->arena;
-    if (inspect_scratch_reserve(&c->w->inspect_scratch, in->db) != AW_OK)
+    if (scratch_fit(c->w, r->cfg, in->db) != AW_OK)
         return AW_NOMEM;
     k->scratch = c->w->inspect_scratch;
     r->inspect = k;
@@ -568,10 +595,27 @@ static void
 ptr_item(struct inspect_req *k, unsigned d)
 {
     char num[16];
-    int n = snprintf(num, sizeof(num), "%u", k->index[d - 1]++);
+    size_t i = sizeof(num);
+    uint32_t n = k->index[d - 1]++;
 
+    do {
+        num[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
     k->ptr_len = k->mark[d - 1];
-    ptr_append(k, (struct slice){num, (size_t)n});
+    ptr_append(k, (struct slice){num + i, sizeof(num) - i});
+}
+
+/*
+ * True when a member name may name a NoSQL operator: the detector wants
+ * a '$', which a percent-encoding may hide. Most names hold neither,
+ * and skip the scan.
+ */
+static bool
+name_may_be_operator(struct slice name)
+{
+    return memchr(name.ptr, '$', name.len) != NULL ||
+           memchr(name.ptr, '%', name.len) != NULL;
 }
 
 /*
@@ -602,8 +646,10 @@ json_token(struct inspect_req *k, const struct json_token *t, unsigned mask)
         k->ptr_len = k->mark[d - 1];
         ptr_append(k, t->text);
         p.name = (struct slice){k->ptr, k->ptr_len};
-        inspect_text(k, &p, t->text, INSPECT_DECODE_PERCENT,
-                     in->decode_rounds, mask & in->detectors & INSPECT_NOSQL);
+        if (name_may_be_operator(t->text))
+            inspect_text(k, &p, t->text, INSPECT_DECODE_PERCENT,
+                         in->decode_rounds,
+                         mask & in->detectors & INSPECT_NOSQL);
         return;
     case JSON_TOK_STRING:
         p.name = (struct slice){k->ptr, k->ptr_len};

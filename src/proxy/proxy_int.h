@@ -29,6 +29,8 @@
 #define PROXY_REQUEST_ID_LEN 64
 #define PROXY_TLS_WATCH_MS 5000    /* certificate files checked */
 #define PROXY_TLS_AUDIT_MS (24 * 3600 * 1000) /* expiry re-audited */
+#define PROXY_FITTED_DBS 8         /* databases a worker remembers its
+                                      inspect scratch fits */
 
 struct worker;
 struct conn;
@@ -312,6 +314,11 @@ struct worker {
     struct inspect_scratch *inspect_scratch; /* fits the pattern
                                       databases of the snapshots this
                                       worker has requests on */
+    struct {
+        uint64_t generation;       /* of the snapshot holding db */
+        const struct inspect_db *db;
+    } inspect_fitted[PROXY_FITTED_DBS]; /* what inspect_scratch was last
+                                      reserved for, newest first */
     struct inspect_sensitive_scratch *sensitive_scratch; /* Vectorscan
                                       scratch of the sensitive-data scan,
                                       grown to fit every database it
