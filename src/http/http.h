@@ -372,6 +372,16 @@ bool http_query_next(struct slice q, size_t *pos, struct slice *name,
                      struct slice *value);
 
 /*
+ * The cookies of a Cookie field value (RFC 6265 section 4.2.1, read as
+ * browsers and frameworks do): pairs separated by ';', name and value
+ * by the first '=', blanks around each trimmed. Start with *pos = 0;
+ * returns false when none is left. A pair without '=' is skipped; the
+ * slices point into v and are not decoded.
+ */
+bool http_cookie_next(struct slice v, size_t *pos, struct slice *name,
+                      struct slice *value);
+
+/*
  * Decode a raw query name or value into arena a ('+' is a space, %XX a
  * byte); the result is NUL-terminated. Returns AW_OK, AW_INVALID for a
  * '%' not followed by two hex digits, AW_NOMEM.

@@ -33,6 +33,41 @@ http_query_next(struct slice q, size_t *pos, struct slice *name,
     return true;
 }
 
+/* Blanks around a cookie's name and value are not part of them. */
+static struct slice
+cookie_trim(struct slice s)
+{
+    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
+        s.ptr++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+bool
+http_cookie_next(struct slice v, size_t *pos, struct slice *name,
+                 struct slice *value)
+{
+    while (v.ptr != NULL && *pos < v.len) {
+        const char *semi = memchr(v.ptr + *pos, ';', v.len - *pos);
+        size_t end = semi != NULL ? (size_t)(semi - v.ptr) : v.len;
+        struct slice pair = {v.ptr + *pos, end - *pos};
+        const char *eq = memchr(pair.ptr, '=', pair.len);
+
+        *pos = end + 1;
+        if (eq == NULL)
+            continue;
+        *name = cookie_trim((struct slice){pair.ptr,
+                                           (size_t)(eq - pair.ptr)});
+        *value = cookie_trim((struct slice){eq + 1, pair.len -
+                                            (size_t)(eq - pair.ptr) - 1});
+        return true;
+    }
+    return false;
+}
+
 int
 http_form_decode(struct arena *a, struct slice s, struct slice *out)
 {

@@ -408,7 +408,7 @@ inspect_headers(struct inspect_req *k, const struct http_request *h)
     }
 }
 
-/* Trim blanks around s. */
+/* Blanks around s removed. */
 static struct slice
 trim(struct slice s)
 {
@@ -425,25 +425,13 @@ trim(struct slice s)
 static void
 inspect_cookie_field(struct inspect_req *k, struct slice v)
 {
-    size_t i = 0;
+    struct inspect_place p = {INSPECT_AT_COOKIE, SLICE_NULL, 0};
+    struct slice value;
+    size_t pos = 0;
 
-    while (i < v.len) {
-        const char *semi = memchr(v.ptr + i, ';', v.len - i);
-        size_t end = semi != NULL ? (size_t)(semi - v.ptr) : v.len;
-        struct slice pair = trim((struct slice){v.ptr + i, end - i});
-        const char *eq = memchr(pair.ptr, '=', pair.len);
-        struct inspect_place p = {INSPECT_AT_COOKIE, SLICE_NULL, 0};
-        struct slice value = SLICE_NULL;
-
-        i = end + 1;
-        if (eq == NULL || pair.len == 0)
-            continue;
-        p.name = trim((struct slice){pair.ptr, (size_t)(eq - pair.ptr)});
-        value = (struct slice){eq + 1, pair.len - (size_t)(eq - pair.ptr) -
-                                           1};
+    while (http_cookie_next(v, &pos, &p.name, &value))
         inspect_text(k, &p, value, INSPECT_DECODE_PERCENT,
                      k->in->decode_rounds + 1, k->in->detectors);
-    }
 }
 
 static void

@@ -1,6 +1,7 @@
 /*
  * libFuzzer driver for the query string readers: http_query_next and
- * http_form_decode.
+ * http_form_decode; and for http_cookie_next, reading the same bytes as
+ * a Cookie field value.
  *
  * The parameters given must tile the query exactly (each one, then one
  * '&', in order), their names hold no '&' or '=' and their values no
@@ -65,6 +66,42 @@ check_decode(struct arena *a, struct slice s, char *ref)
     check(out.ptr[out.len] == '\0');
 }
 
+/*
+ * The cookies must come in order, each inside the value, with a name
+ * free of ';' and '=' and a value free of ';', neither starting or
+ * ending with a blank; as many as the pairs that hold a '='.
+ */
+static void
+check_cookies(struct slice v)
+{
+    struct slice name, value;
+    size_t pos = 0, count = 0, pairs = 0, last = 0;
+    bool eq = false;
+
+    while (http_cookie_next(v, &pos, &name, &value)) {
+        check(name.ptr >= v.ptr + last && value.ptr >= name.ptr + name.len);
+        check(value.ptr + value.len <= v.ptr + v.len);
+        check(memchr(name.ptr, ';', name.len) == NULL);
+        check(memchr(name.ptr, '=', name.len) == NULL);
+        check(memchr(value.ptr, ';', value.len) == NULL);
+        check(name.len == 0 || (name.ptr[0] != ' ' &&
+                                name.ptr[name.len - 1] != ' '));
+        check(value.len == 0 || (value.ptr[0] != ' ' &&
+                                 value.ptr[value.len - 1] != ' '));
+        last = (size_t)(value.ptr + value.len - v.ptr);
+        count++;
+    }
+    for (size_t i = 0; i <= v.len; i++) {
+        if (i == v.len || v.ptr[i] == ';') {
+            pairs += eq;
+            eq = false;
+        } else if (v.ptr[i] == '=') {
+            eq = true;
+        }
+    }
+    check(count == pairs);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -75,6 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (ref == NULL)
         return 0;
+    check_cookies(q);
     arena_init(&a, 4096, (size_t)1 << 24);
     while (http_query_next(q, &pos, &name, &value)) {
         check(name.ptr == q.ptr + at);
