@@ -20,6 +20,7 @@
  * is allocated per value.
  */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -170,11 +171,41 @@ inspect_db_patterns(size_t *n)
 struct inspect_db {
     hs_database_t *hs; /* NULL when mask has no patterns */
     unsigned mask;     /* the detectors compiled */
+    uint64_t serial;   /* unique among the dbs of the process */
 };
+
+/*
+ * Growing a scratch space clones it, which costs far more than a scan,
+ * so a scratch remembers the last SCRATCH_FITS dbs it was made to fit
+ * (by serial: an address may be reused by a later db) and a reserve for
+ * one of them returns at once. A scratch grown for a db stays valid for
+ * the dbs it fitted before.
+ */
+#define SCRATCH_FITS 8
 
 struct inspect_scratch {
     hs_scratch_t *hs;
+    uint64_t fits[SCRATCH_FITS]; /* serials; 0 is none */
+    unsigned next;               /* the slot the next serial takes */
 };
+
+static _Atomic uint64_t db_serials;
+
+static bool
+scratch_fits(const struct inspect_scratch *s, const struct inspect_db *db)
+{
+    for (unsigned i = 0; i < SCRATCH_FITS; i++)
+        if (s->fits[i] == db->serial)
+            return true;
+    return false;
+}
+
+static void
+scratch_fitted(struct inspect_scratch *s, const struct inspect_db *db)
+{
+    s->fits[s->next] = db->serial;
+    s->next = (s->next + 1) % SCRATCH_FITS;
+}
 
 int
 inspect_db_compile(unsigned mask, struct inspect_db **out, char *err,
@@ -190,6 +221,7 @@ inspect_db_compile(unsigned mask, struct inspect_db **out, char *err,
     if (db == NULL)
         return AW_NOMEM;
     db->mask = mask;
+    db->serial = atomic_fetch_add(&db_serials, 1) + 1;
     for (unsigned i = 0; i < ARRAY_LEN(patterns); i++) {
         if (!(mask & patterns[i].detector))
             continue;
@@ -233,6 +265,8 @@ inspect_scratch_reserve(struct inspect_scratch **s,
     struct inspect_scratch *fresh = NULL;
     hs_scratch_t *grown = NULL;
 
+    if (*s != NULL && scratch_fits(*s, db))
+        return AW_OK;
     if (*s == NULL) {
         fresh = calloc(1, sizeof(*fresh));
         if (fresh == NULL)
@@ -248,12 +282,14 @@ inspect_scratch_reserve(struct inspect_scratch **s,
     if (*s != NULL) {
         hs_free_scratch((*s)->hs);
         (*s)->hs = grown;
+        scratch_fitted(*s, db);
         return AW_OK;
     }
     fresh->hs = grown;
 done:
     if (*s == NULL)
         *s = fresh;
+    scratch_fitted(*s, db);
     return AW_OK;
 nomem:
     hs_free_scratch(grown);
