@@ -1104,8 +1104,9 @@ inspect_sensitive_scan(const struct inspect_sensitive_db *db,
 
 /*
  * Whether the card at f is a bare JSON number: digits alone, after ':',
- * '[' or ',' and before ',', ']' or '}' (blanks aside). Inside a string
- * it would be followed by more string or its closing quote.
+ * '[', ',' or nothing and before ',', ']', '}' or nothing (blanks
+ * aside). Inside a string it would be followed by more string or its
+ * closing quote.
  */
 static bool
 bare_json_number(struct slice t, const struct inspect_sensitive_find *f)
@@ -1119,8 +1120,8 @@ bare_json_number(struct slice t, const struct inspect_sensitive_find *f)
         a--;
     while (b < t.len && is_json_space((unsigned char)t.ptr[b]))
         b++;
-    return a > 0 && in_set(t.ptr[a - 1], ":[,") && b < t.len &&
-           in_set(t.ptr[b], ",]}");
+    return (a == 0 || in_set(t.ptr[a - 1], ":[,")) &&
+           (b == t.len || in_set(t.ptr[b], ",]}"));
 }
 
 /* The bytes of an apiward API key shown: "aw_<id>_". */

@@ -70,7 +70,7 @@ is_json(const char *p, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct run r = {{(const char *)data, size}, NULL, NULL, 0, 0};
+    struct run r = {SLICE_NULL, NULL, NULL, 0, 0};
     char err[256];
 
     if (db == NULL) {
@@ -80,18 +80,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 1)
         return 0;
-    /* The first byte chooses the kinds. */
+    /* The first byte chooses the kinds; the rest is the body. */
+    r.in = (struct slice){(const char *)data + 1, size - 1};
     r.kinds = data[0] == 0 ? INSPECT_SENS_ALL : data[0];
     r.masked = malloc(size);
     r.covered = calloc(1, size);
     check(r.masked != NULL && r.covered != NULL);
-    memcpy(r.masked, data, size);
+    memcpy(r.masked, r.in.ptr, r.in.len);
     check(inspect_sensitive_scan(db, scratch, r.in, r.kinds, on_find, &r) ==
           AW_OK);
-    for (size_t i = 0; i < size; i++)
-        check(r.covered[i] || r.masked[i] == (char)data[i]);
-    if (r.count > 0 && is_json(r.in.ptr + 1, size - 1))
-        check(is_json(r.masked + 1, size - 1));
+    for (size_t i = 0; i < r.in.len; i++)
+        check(r.covered[i] || r.masked[i] == r.in.ptr[i]);
+    if (r.count > 0 && is_json(r.in.ptr, r.in.len))
+        check(is_json(r.masked, r.in.len));
     free(r.masked);
     free(r.covered);
     return 0;

@@ -493,6 +493,7 @@ test_mask(void **state)
     char d[] = "key aw_k3y1d0ab2c_EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE"
                " end";
     char e[] = "text 378282246310005 end";
+    char g[] = " 378282246310005\n";
     char shown[8];
     struct inspect_sensitive_find f = {INSPECT_SENS_CARD, "visa", 0, 16};
 
@@ -509,6 +510,9 @@ test_mask(void **state)
     assert_int_equal(mask_all(d, 0), 1);
     assert_string_equal(d, "key aw_k3y1d0ab2c_*******************************"
                            "************ end");
+    /* A body that is one number stays one. */
+    assert_int_equal(mask_all(g, INSPECT_SENS_MASK_JSON), 1);
+    assert_string_equal(g, " 999999999990005\n");
     /* Text is not JSON: no number to keep. */
     assert_int_equal(mask_all(e, 0), 1);
     assert_string_equal(e, "text ***********0005 end");
