@@ -10,7 +10,10 @@
  * NoSQL operators); a form body once it is read whole. Each value is
  * decoded further only when it holds something to decode, narrowed to
  * the detectors whose patterns it holds (inspect_db_candidates), and
- * given to inspect_eval, which keeps the best verdict. Findings that an
+ * given to inspect_eval, which keeps the best verdict. SSRF is looked
+ * for in query, form and JSON values only: a Referer or a cookie holds
+ * URLs the backend does not fetch (an intranet page's address is a
+ * Referer like any other). Findings that an
  * allow entry covers are never looked for. The scores of the findings
  * add up over the request.
  *
@@ -98,6 +101,7 @@ struct inspect_req {
     uint32_t *index;                 /* by depth: next item's index */
     bool *is_array;
     unsigned max_depth;
+    size_t *ptr_lens;                /* lengths of ssrf.pointers */
     bool logged;                     /* passed with findings (log mode or
                                         under the threshold) */
 };
@@ -352,7 +356,7 @@ inspect_path(struct inspect_req *k, struct slice path)
         p.pos++;
         inspect_text(k, &p, (struct slice){path.ptr + start, i - start},
                      INSPECT_DECODE_PERCENT, k->in->decode_rounds + 1,
-                     k->in->detectors);
+                     k->in->detectors & ~INSPECT_SSRF);
     }
 }
 
@@ -403,7 +407,7 @@ inspect_headers(struct inspect_req *k, const struct http_request *h)
             if (!slice_is(h->headers[i].name, in->headers[j]))
                 continue;
             inspect_text(k, &p, h->headers[i].value, INSPECT_DECODE_PERCENT,
-                         in->decode_rounds, in->detectors);
+                         in->decode_rounds, in->detectors & ~INSPECT_SSRF);
         }
     }
 }
@@ -431,7 +435,8 @@ inspect_cookie_field(struct inspect_req *k, struct slice v)
 
     while (http_cookie_next(v, &pos, &p.name, &value))
         inspect_text(k, &p, value, INSPECT_DECODE_PERCENT,
-                     k->in->decode_rounds + 1, k->in->detectors);
+                     k->in->decode_rounds + 1,
+                     k->in->detectors & ~INSPECT_SSRF);
 }
 
 static void
@@ -559,23 +564,43 @@ proxy_inspect_wants_body(const struct request *r)
  * most 256 bytes) never covers a value that is not below it.
  */
 
-/* Append s, escaped as RFC 6901 says, to the pointer; cut when full. */
+/*
+ * Append s, escaped as RFC 6901 says, to the pointer; cut when full.
+ * Member names are short: one loop over the bytes beats scanning them
+ * for the two that need an escape first.
+ */
 static void
 ptr_append(struct inspect_req *k, struct slice s)
 {
-    if (k->ptr_len < INSPECT_POINTER_CAP)
-        k->ptr[k->ptr_len++] = '/';
-    for (size_t i = 0; i < s.len && k->ptr_len + 2 <= INSPECT_POINTER_CAP;
-         i++) {
+    char *p = k->ptr;
+    size_t n = k->ptr_len;
+
+    if (n < INSPECT_POINTER_CAP)
+        p[n++] = '/';
+    for (size_t i = 0; i < s.len && n + 2 <= INSPECT_POINTER_CAP; i++) {
         char ch = s.ptr[i];
 
         if (ch == '~' || ch == '/') {
-            k->ptr[k->ptr_len++] = '~';
-            k->ptr[k->ptr_len++] = ch == '~' ? '0' : '1';
+            p[n++] = '~';
+            p[n++] = ch == '~' ? '0' : '1';
         } else {
-            k->ptr[k->ptr_len++] = ch;
+            p[n++] = ch;
         }
     }
+    k->ptr_len = n;
+}
+
+/* True when ptr is one of the configured URL pointers. */
+static bool
+url_pointer(const struct inspect_req *k, struct slice ptr)
+{
+    const struct config_inspect *in = k->in;
+
+    for (size_t i = 0; i < in->nssrf_pointers; i++)
+        if (k->ptr_lens[i] == ptr.len &&
+            memcmp(in->ssrf_pointers[i], ptr.ptr, ptr.len) == 0)
+            return true;
+    return false;
 }
 
 /* Point at the next item of the array at depth d - 1. */
@@ -602,8 +627,10 @@ ptr_item(struct inspect_req *k, unsigned d)
 static bool
 name_may_be_operator(struct slice name)
 {
-    return memchr(name.ptr, '$', name.len) != NULL ||
-           memchr(name.ptr, '%', name.len) != NULL;
+    for (size_t i = 0; i < name.len; i++)
+        if (name.ptr[i] == '$' || name.ptr[i] == '%')
+            return true;
+    return false;
 }
 
 /*
@@ -641,8 +668,7 @@ json_token(struct inspect_req *k, const struct json_token *t, unsigned mask)
         return;
     case JSON_TOK_STRING:
         p.name = (struct slice){k->ptr, k->ptr_len};
-        if (in->nssrf_pointers > 0 &&
-            listed(in->ssrf_pointers, in->nssrf_pointers, p.name))
+        if (in->nssrf_pointers > 0 && url_pointer(k, p.name))
             mask |= INSPECT_SSRF;
         inspect_text(k, &p, t->text, INSPECT_DECODE_PERCENT,
                      in->decode_rounds, mask);
@@ -705,9 +731,13 @@ json_begin(struct inspect_req *k, unsigned max_depth)
     k->mark = arena_alloc(k->arena, n * sizeof(*k->mark));
     k->index = arena_alloc(k->arena, n * sizeof(*k->index));
     k->is_array = arena_alloc(k->arena, n * sizeof(*k->is_array));
+    k->ptr_lens = arena_alloc(k->arena, (k->in->nssrf_pointers + 1) *
+                                            sizeof(*k->ptr_lens));
     if (k->ptr == NULL || k->mark == NULL || k->index == NULL ||
-        k->is_array == NULL)
+        k->is_array == NULL || k->ptr_lens == NULL)
         return AW_NOMEM;
+    for (size_t i = 0; i < k->in->nssrf_pointers; i++)
+        k->ptr_lens[i] = strlen(k->in->ssrf_pointers[i]);
     memset(k->is_array, 0, n * sizeof(*k->is_array));
     return AW_OK;
 }

@@ -163,6 +163,26 @@ def test_headers(env, detector):
     assert gw.get("/", headers=[("X-Other", value)]).status == 200
 
 
+def test_referer_urls_are_not_ssrf(env):
+    gw, up = env
+    for url in ("http://10.0.0.5/app/page", "http://localhost:3000/"):
+        assert gw.get("/", headers=[("Referer", url)]).status == 200
+
+
+def test_chunked_json_body(env):
+    gw, up = env
+    body = json.dumps({"note": ATTACKS["template"]}).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7])
+                      for i in range(0, len(body), 7)) + b"0\r\n\r\n"
+    with gw.client() as c:
+        c.send(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: "
+               b"application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               chunks)
+        resp = c.read_response()
+    refused(resp, "template", "json:/note")
+    assert up.count() == 0
+
+
 @pytest.mark.parametrize("detector", ["sqli", "xss", "template",
                                       "traversal"])
 def test_cookies(env, detector):
