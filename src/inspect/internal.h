@@ -50,8 +50,19 @@ struct inspect_pattern {
     const char *rules; /* the rules it stands for, space separated, or
                           "*" for all of the detector's */
     const char *expr;  /* Vectorscan expression */
-    unsigned flags;    /* HS_FLAG_* beside HS_FLAG_SINGLEMATCH */
+    unsigned flags;    /* HS_FLAG_* beside HS_FLAG_SINGLEMATCH, or
+                          INSPECT_PATTERN_IN_C */
+    /* NULL, or a check of the text around each match of expr (end is
+       the offset just past it) that must also hold: a short look at a
+       few bytes, cheaper than the same condition as a pattern. With
+       INSPECT_PATTERN_IN_C, the check of the whole value (end 0). */
+    bool (*confirm)(struct slice text, size_t end);
+    const char *then;  /* what confirm checks, for messages */
 };
+
+/* In inspect_pattern.flags: expr is not given to Vectorscan, confirm
+   decides alone. */
+#define INSPECT_PATTERN_IN_C (1u << 31)
 
 /* The patterns of every detector; their index is their Vectorscan id.
    Tests read them to name the pattern that should have matched. */

@@ -11,7 +11,9 @@
  * test_adversarial_lengths. Traversal and CRLF, which read the origin,
  * run under every origin; SSRF also under options that refuse more. A
  * miss names the detector, the rule, the value and the patterns that
- * should have matched it.
+ * should have matched it. Every pattern is also run by PCRE2 on every
+ * value: a pattern PCRE2 finds whose detector the db left out is a
+ * match Vectorscan missed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,11 +25,15 @@
 
 #include <cmocka.h>
 
+#include <hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "inspect/inspect.h"
 #include "inspect/internal.h"
 
 #define CORPUS SRCDIR "/tests/unit/inspect_corpus/"
-#define LINE_MAX 4096
+#define CORPUS_LINE_MAX 4096
 #define ALL ((1u << 9) - 1)
 #define MISSES_SHOWN 20
 
@@ -56,6 +62,64 @@ static struct inspect_db *db;
 static struct inspect_scratch *scratch;
 static unsigned misses;
 static unsigned long checked;
+static bool skip_library; /* for the many one-byte variants */
+
+/* Each pattern compiled by PCRE2, which reads the same syntax: where
+   PCRE2 finds a pattern (and its confirmation holds), Vectorscan must
+   have found it too. NULL for the patterns checked in C. */
+static pcre2_code *pcre[64];
+static pcre2_match_data *match;
+static pcre2_match_context *limits;
+
+/*
+ * True when pattern i matches text by PCRE2's reading: anywhere, or,
+ * with a confirmation, at a match end where the confirmation holds
+ * (the confirmed patterns are single bytes, so trying each start
+ * finds every end).
+ */
+static bool
+pcre_finds(const struct inspect_pattern *p, size_t i, struct slice text)
+{
+    const char *subject = text.len > 0 ? text.ptr : "";
+
+    for (size_t from = 0; from <= text.len; from++) {
+        PCRE2_SIZE *ov;
+
+        /* Past the match limit (the SQL head backtracks on long runs
+           of '-'), PCRE2 has no answer and the check is skipped. */
+        if (pcre2_match(pcre[i], (PCRE2_SPTR)subject, text.len, from, 0,
+                        match, limits) < 0)
+            return false;
+        ov = pcre2_get_ovector_pointer(match);
+        if (p[i].confirm == NULL || p[i].confirm(text, ov[1]))
+            return true;
+        from = ov[0];
+    }
+    return false;
+}
+
+/* Every pattern PCRE2 finds in text names a candidate. */
+static void
+check_library(struct slice text, unsigned cand, const char *what)
+{
+    const struct inspect_pattern *p;
+    char esc[512];
+    size_t n;
+
+    p = inspect_db_patterns(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (pcre[i] == NULL || (cand & p[i].detector) ||
+            !pcre_finds(p, i, text))
+            continue;
+        misses++;
+        if (misses > MISSES_SHOWN)
+            continue;
+        log_escape(esc, sizeof(esc),
+                   (struct slice){text.ptr, text.len < 200 ? text.len : 200});
+        printf("  Vectorscan missed pattern %zu (%s) on %s value of %zu "
+               "bytes: \"%s\"\n", i, p[i].expr, what, text.len, esc);
+    }
+}
 
 /* True when the space-separated list rules names rule (or is "*"). */
 static bool
@@ -92,7 +156,9 @@ report(const struct inspect_verdict *vd, unsigned bit, struct slice text,
     p = inspect_db_patterns(&n);
     for (size_t i = 0; i < n; i++)
         if (p[i].detector == bit && lists_rule(p[i].rules, vd->rule))
-            printf("    pattern %zu should match: %s\n", i, p[i].expr);
+            printf("    pattern %zu should match: %s%s%s\n", i, p[i].expr,
+                   p[i].then != NULL ? ", then " : "",
+                   p[i].then != NULL ? p[i].then : "");
 }
 
 /* Run every detector on text under every origin; each one that matches
@@ -110,6 +176,8 @@ check_value(struct slice text, const char *what)
     opts[1].nschemes = 1;
     opts[1].max_len = 12;
     checked++;
+    if (!skip_library)
+        check_library(text, cand, what);
     for (int o = INSPECT_PATH_SEGMENT; o <= INSPECT_JSON_VALUE; o++) {
         struct inspect_value v = {text, (enum inspect_origin)o, SLICE_NULL,
                                   0};
@@ -147,8 +215,9 @@ check_variants(struct slice s)
 {
     static const char *const around[] = {"x", " ", "'", "1", "\"", ";",
                                          "\t", "a b"};
-    char buf[LINE_MAX * 2 + 16];
+    char buf[CORPUS_LINE_MAX * 2 + 16];
 
+    skip_library = true;
     for (size_t i = 0; i < s.len; i++) {
         check_value((struct slice){s.ptr, i}, "prefix");
         check_value((struct slice){s.ptr + i + 1, s.len - i - 1}, "suffix");
@@ -156,6 +225,7 @@ check_variants(struct slice s)
         memcpy(buf + i, s.ptr + i + 1, s.len - i - 1);
         check_value((struct slice){buf, s.len - 1}, "byte-deleted");
     }
+    skip_library = false;
     for (size_t i = 0; i < s.len; i++)
         buf[i] = (char)(s.ptr[i] >= 'a' && s.ptr[i] <= 'z' ? s.ptr[i] - 32
                                                            : s.ptr[i]);
@@ -184,8 +254,8 @@ check_variants(struct slice s)
 static unsigned
 check_corpus(const char *cls, const char *kind)
 {
-    static char line[LINE_MAX], prev[LINE_MAX], pair[LINE_MAX * 2 + 1],
-        buf[LINE_MAX * 2 + 1];
+    static char line[CORPUS_LINE_MAX], prev[CORPUS_LINE_MAX],
+        pair[CORPUS_LINE_MAX * 2 + 1], buf[CORPUS_LINE_MAX * 2 + 1];
     size_t prev_len = 0;
     unsigned n = 0;
     char path[512];
@@ -223,10 +293,47 @@ check_corpus(const char *cls, const char *kind)
     return n;
 }
 
+/* Compile every pattern with PCRE2, as the library would read it. */
+static int
+setup_pcre(void)
+{
+    const struct inspect_pattern *p;
+    PCRE2_SIZE at;
+    size_t n;
+    int code;
+
+    p = inspect_db_patterns(&n);
+    if (n > ARRAY_LEN(pcre))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].flags & INSPECT_PATTERN_IN_C)
+            continue;
+        pcre[i] = pcre2_compile((PCRE2_SPTR)p[i].expr, PCRE2_ZERO_TERMINATED,
+                                (p[i].flags & HS_FLAG_CASELESS)
+                                    ? PCRE2_CASELESS
+                                    : 0,
+                                &code, &at, NULL);
+        if (pcre[i] == NULL) {
+            printf("pcre2_compile refused pattern %zu at %zu\n", i,
+                   (size_t)at);
+            return -1;
+        }
+    }
+    match = pcre2_match_data_create(4, NULL);
+    limits = pcre2_match_context_create(NULL);
+    if (limits == NULL)
+        return -1;
+    pcre2_set_match_limit(limits, 100000);
+    return match != NULL ? 0 : -1;
+}
+
 static int
 setup(void **state)
 {
     char err[256];
+
+    if (setup_pcre() != 0)
+        return -1;
 
     if (inspect_db_compile(ALL, &db, err, sizeof(err)) != AW_OK) {
         printf("inspect_db_compile: %s\n", err);
@@ -238,6 +345,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+    for (size_t i = 0; i < ARRAY_LEN(pcre); i++)
+        pcre2_code_free(pcre[i]);
+    pcre2_match_data_free(match);
+    pcre2_match_context_free(limits);
     inspect_scratch_free(scratch);
     inspect_db_free(db);
     return 0;
@@ -310,6 +421,10 @@ test_found_by_fuzzing(void **state)
         /* The SQL tokenizer reads a NUL as a comparison: a value that
            closes the quote and compares. */
         {"'\0 1", 4},
+        /* Vectorscan 5.4.9 missed the NUL near this value's end. */
+        {"$%0$%0a\xc0" "ceaaaaaaaaaaaa\n\n\n\n]\n\nN'\n\n\n\n\n\n\n\n\n\n"
+         "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\naaa55555555555555555555555555"
+         "555555555555555555555555555555\0a", 116},
     };
 
     misses = 0;
