@@ -8,8 +8,8 @@
  * and with HTML references too) and raw; generated variants of each
  * line (prefixes, suffixes, one byte left out, case changed, pairs of
  * lines joined, junk around it); and the long repetitions of
- * test_adversarial_lengths. Traversal and CRLF, which read the origin,
- * run under every origin; SSRF also under options that refuse more. A
+ * test_adversarial_lengths. Each detector runs under every origin (some
+ * read it), SSRF also under options that refuse more. A
  * miss names the detector, the rule, the value and the patterns that
  * should have matched it. Every pattern is also run by PCRE2 on every
  * value: a pattern PCRE2 finds whose detector the db left out is a
@@ -40,21 +40,19 @@
 typedef bool (*detect_fn)(const struct inspect_value *v,
                           struct inspect_verdict *out);
 
-/* The detectors that take only the value; by_origin marks those that
-   read its origin (inspect.h), which run under every origin. */
+/* The detectors that take only the value. */
 static const struct {
     unsigned bit;
     detect_fn fn;
-    bool by_origin;
 } detectors[] = {
-    {INSPECT_SQLI, inspect_sqli_match, false},
-    {INSPECT_TRAVERSAL, inspect_traversal_match, true},
-    {INSPECT_CRLF, inspect_crlf_match, true},
-    {INSPECT_NOSQL, inspect_nosql_match, false},
-    {INSPECT_CMDI, inspect_cmdi_match, false},
-    {INSPECT_TEMPLATE, inspect_template_match, false},
-    {INSPECT_LDAP, inspect_ldap_match, false},
-    {INSPECT_XSS, inspect_xss_match, false},
+    {INSPECT_SQLI, inspect_sqli_match},
+    {INSPECT_TRAVERSAL, inspect_traversal_match},
+    {INSPECT_CRLF, inspect_crlf_match},
+    {INSPECT_NOSQL, inspect_nosql_match},
+    {INSPECT_CMDI, inspect_cmdi_match},
+    {INSPECT_TEMPLATE, inspect_template_match},
+    {INSPECT_LDAP, inspect_ldap_match},
+    {INSPECT_XSS, inspect_xss_match},
 };
 
 /* The db under test, its scratch, and the misses found so far. */
@@ -184,12 +182,10 @@ check_value(struct slice text, const char *what)
         struct inspect_verdict vd;
 
         for (size_t d = 0; d < ARRAY_LEN(detectors); d++)
-            if (!(cand & detectors[d].bit) &&
-                (detectors[d].by_origin || o == INSPECT_PATH_SEGMENT) &&
-                detectors[d].fn(&v, &vd))
+            if (!(cand & detectors[d].bit) && detectors[d].fn(&v, &vd))
                 report(&vd, detectors[d].bit, text, v.origin, what);
         for (size_t k = 0; k < ARRAY_LEN(opts); k++)
-            if (!(cand & INSPECT_SSRF) && o == INSPECT_PATH_SEGMENT &&
+            if (!(cand & INSPECT_SSRF) &&
                 inspect_ssrf_match(&v, &opts[k], &vd))
                 report(&vd, INSPECT_SSRF, text, v.origin, what);
     }
