@@ -10,7 +10,19 @@
  * of prose built from the benign lines, which is the long free-text
  * case (a JSON string in a body). Rows are the detectors, and
  * inspect_decode alone.
+ *
+ *   apiward-bench-inspect db [seconds-per-cell]
+ *
+ * The cost per value of all detectors together (inspect_eval, every
+ * INSPECT_* bit), without a pattern database and with one (the scan of
+ * inspect_db_candidates, then inspect_eval on the candidates alone), in
+ * ns of one core's CPU time, best of three rounds. Values: the benign
+ * and the attack lines of the tuning corpora (tests/unit/inspect_corpus)
+ * and of the independent ones (bench/inspect_corpus), each decoded
+ * once, and the strings (names and values) of a typical 1 KiB JSON
+ * body, with the cost of the whole body.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +31,8 @@
 #include "inspect/inspect.h"
 
 #define CORPUS SRCDIR "/tests/unit/inspect_corpus/"
+#define BENCH_CORPUS SRCDIR "/bench/inspect_corpus/"
+#define ALL_DETECTORS ((1u << 9) - 1)
 #define VALUES_MAX 4096
 #define PROSE_LEN (64 * 1024)
 
@@ -81,14 +95,13 @@ cpu_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Read one corpus file into s, each line decoded. */
+/* Read the corpus file at path into s, each line decoded. */
 static void
-load(struct set *s, const char *cls, const char *kind)
+load_path(struct set *s, const char *path)
 {
-    char path[512], line[4096];
+    char line[4096];
     FILE *f;
 
-    snprintf(path, sizeof(path), CORPUS "%s-%s.txt", cls, kind);
     f = fopen(path, "r");
     if (f == NULL) {
         perror(path);
@@ -107,6 +120,16 @@ load(struct set *s, const char *cls, const char *kind)
         s->len += len;
     }
     fclose(f);
+}
+
+/* Read one corpus file of the tuning set into s, each line decoded. */
+static void
+load(struct set *s, const char *cls, const char *kind)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), CORPUS "%s-%s.txt", cls, kind);
+    load_path(s, path);
 }
 
 /* One 64 KiB value: the benign lines of every class, joined by spaces,
@@ -174,11 +197,179 @@ measure(detect_fn fn, const struct set *s, double secs, size_t *flagged)
     return best;
 }
 
+/* Every file of dir whose name ends in suffix ("-benign.txt"), in s. */
+static void
+load_dir(struct set *s, const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[1024];
+
+    if (d == NULL) {
+        perror(dir);
+        exit(1);
+    }
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name), k = strlen(suffix);
+
+        if (n < k || strcmp(e->d_name + n - k, suffix) != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s%s", dir, e->d_name);
+        load_path(s, path);
+    }
+    closedir(d);
+}
+
+/* An order as a shop's API receives it: names, an address, free text,
+   a URL, codes and dates; 1 KiB. */
+static const char body_1k[] =
+    "{\"id\":\"ord_8f3a2c91\",\"customer\":{\"name\":\"Ren\xc3\xa9" "e "
+    "O'Connor-Smith\",\"email\":\"renee.oconnor@example.com\",\"phone\":"
+    "\"+1 415 555 0134\",\"address\":{\"line1\":\"1200 Market St, Suite "
+    "400\",\"city\":\"San Francisco\",\"region\":\"CA\",\"postal_code\":"
+    "\"94103\",\"country\":\"US\"}},\"items\":[{\"sku\":\"TSHIRT-BLK-M\","
+    "\"name\":\"Logo T-shirt, black (M)\",\"quantity\":2,\"price\":"
+    "\"19.99\"},{\"sku\":\"MUG-12OZ\",\"name\":\"Ceramic mug & coaster "
+    "set\",\"quantity\":1,\"price\":\"14.50\"}],\"notes\":\"Please leave "
+    "the parcel at the front desk; ring twice if nobody answers. The "
+    "side door is locked after 6pm.\",\"gift_message\":\"Happy birthday, "
+    "Sam! Hope you like it :)\",\"coupon\":\"SPRING-24\",\"currency\":"
+    "\"USD\",\"created_at\":\"2024-03-18T09:41:27Z\",\"status\":"
+    "\"pending\",\"avatar_url\":\"https://cdn.example.com/u/8f3a2c91/"
+    "avatar.png\",\"tags\":[\"priority\",\"gift\",\"returning-customer\"],"
+    "\"source\":\"web\",\"locale\":\"en-US\",\"user_agent\":\"Mozilla/5.0 "
+    "(Macintosh; Intel Mac OS X 14_3) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.3 Safari/605.1.15\",\"referrer\":\"https://www."
+    "example.org/blog/spring-sale?utm_source=newsletter&utm_medium=email"
+    "\",\"consent\":{\"marketing\":false,\"analytics\":true}}";
+
+/* The strings of body_1k, names and values (it holds no escapes). */
+static void
+load_body(struct set *s)
+{
+    const char *p = body_1k, *end = body_1k + sizeof(body_1k) - 1;
+
+    while ((p = memchr(p, '"', (size_t)(end - p))) != NULL) {
+        const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+
+        s->v[s->n++] = (struct slice){p + 1, (size_t)(q - p - 1)};
+        p = q + 1;
+    }
+}
+
+/* One way of running every detector on a value. */
+enum way { NO_DB, DB_SCAN, DB_THEN_DETECTORS };
+
+/* ns per value of way over s, best of three rounds of at least secs;
+   *ran gets the detectors run per value with the db. */
+static double
+measure_way(enum way way, const struct set *s, enum inspect_origin origin,
+            const struct inspect_db *db, struct inspect_scratch *sc,
+            double secs, double *ran)
+{
+    double best = 0;
+    size_t count = 0;
+
+    for (size_t i = 0; i < s->n; i++)
+        count += (size_t)__builtin_popcount(
+            inspect_db_candidates(db, sc, s->v[i], ALL_DETECTORS));
+    *ran = (double)count / (double)s->n;
+    for (int round = 0; round < 3; round++) {
+        double start = cpu_seconds(), spent;
+        size_t values = 0;
+
+        do {
+            for (size_t i = 0; i < s->n; i++) {
+                struct inspect_value v = {s->v[i], origin, SLICE_NULL, 0};
+                struct inspect_verdict vd;
+                unsigned mask = ALL_DETECTORS;
+
+                if (way != NO_DB)
+                    mask = inspect_db_candidates(db, sc, s->v[i], mask);
+                if (way != DB_SCAN && mask != 0)
+                    inspect_eval(&v, mask, NULL, &vd);
+            }
+            values += s->n;
+            spent = cpu_seconds() - start;
+        } while (spent < secs);
+        if (best == 0 || spent * 1e9 / (double)values < best)
+            best = spent * 1e9 / (double)values;
+    }
+    return best;
+}
+
+/* One row of the db table; *without and *with get the ns per value
+   with no db and with the db and the candidates. */
+static void
+print_db_row(const char *name, const struct set *s,
+             enum inspect_origin origin, const struct inspect_db *db,
+             struct inspect_scratch *sc, double secs, double *without,
+             double *with)
+{
+    double ran, b;
+
+    *without = measure_way(NO_DB, s, origin, db, sc, secs, &ran);
+    b = measure_way(DB_SCAN, s, origin, db, sc, secs, &ran);
+    *with = measure_way(DB_THEN_DETECTORS, s, origin, db, sc, secs, &ran);
+    printf("| %s | %zu | %.0f | %.0f | %.0f | %.2f |\n", name, s->n,
+           *without, b, *with, ran);
+}
+
+/* The db table: every detector on sets of values, without and with a
+   pattern database. */
+static int
+main_db(double secs)
+{
+    static struct set sets[5];
+    static const char *const names[] = {
+        "tuning benign", "tuning attack", "independent benign",
+        "independent attack", "1 KiB JSON body strings",
+    };
+    struct inspect_scratch *sc = NULL;
+    struct inspect_db *db;
+    char err[256];
+    double a = 0, c = 0;
+
+    if (inspect_db_compile(ALL_DETECTORS, &db, err, sizeof(err)) != AW_OK ||
+        inspect_scratch_reserve(&sc, db) != AW_OK) {
+        fprintf(stderr, "inspect_db: %s\n", err);
+        return 1;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        sets[i].buf = malloc(PROSE_LEN * 4);
+        if (sets[i].buf == NULL)
+            return 1;
+    }
+    load_dir(&sets[0], CORPUS, "-benign.txt");
+    load_dir(&sets[1], CORPUS, "-attack.txt");
+    load_dir(&sets[2], BENCH_CORPUS, "-benign.txt");
+    load_dir(&sets[3], BENCH_CORPUS, "-attack.txt");
+    load_body(&sets[4]);
+    printf("| values | count | no db ns/value | db scan alone ns/value | "
+           "db scan, then the candidates ns/value | detectors run per "
+           "value |\n| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; i < 5; i++)
+        print_db_row(names[i], &sets[i],
+                     i == 4 ? INSPECT_JSON_VALUE : INSPECT_QUERY_PARAM, db,
+                     sc, secs, &a, &c);
+    printf("\nwhole 1 KiB body (%zu bytes, %zu strings): no db %.2f us, "
+           "with db %.2f us\n", sizeof(body_1k) - 1, sets[4].n,
+           a * (double)sets[4].n / 1e3, c * (double)sets[4].n / 1e3);
+    for (size_t i = 0; i < 5; i++)
+        free(sets[i].buf);
+    inspect_scratch_free(sc);
+    inspect_db_free(db);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 0.3;
     static struct set benign, attack, prose;
+
+    if (argc > 1 && strcmp(argv[1], "db") == 0)
+        return main_db(argc > 2 ? atof(argv[2]) : 0.3);
 
     benign.buf = malloc(PROSE_LEN * 4);
     attack.buf = malloc(PROSE_LEN * 4);
