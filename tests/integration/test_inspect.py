@@ -120,7 +120,7 @@ def test_query_values(env, detector):
 
 
 @pytest.mark.parametrize("detector", ["sqli", "xss", "cmdi", "template",
-                                      "ldap", "ssrf"])
+                                      "ldap", "ssrf", "traversal", "crlf"])
 def test_form_fields(env, detector):
     gw, up = env
     body = ("a=1&comment=" + q(ATTACKS[detector])).encode()
@@ -151,7 +151,8 @@ def test_json_traversal_and_nosql(env):
     assert up.count() == 0
 
 
-@pytest.mark.parametrize("detector", ["sqli", "xss", "template", "cmdi"])
+@pytest.mark.parametrize("detector", ["sqli", "xss", "template", "cmdi",
+                                      "traversal", "ldap"])
 def test_headers(env, detector):
     gw, up = env
     value = ATTACKS[detector]
@@ -184,7 +185,7 @@ def test_chunked_json_body(env):
 
 
 @pytest.mark.parametrize("detector", ["sqli", "xss", "template",
-                                      "traversal"])
+                                      "traversal", "cmdi", "ldap"])
 def test_cookies(env, detector):
     gw, up = env
     resp = gw.get("/", headers=[("Cookie", "a=1; prefs=" +
