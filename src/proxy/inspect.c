@@ -61,7 +61,8 @@ struct inspect_place {
     enum config_inspect_where at;
     struct slice name; /* parameter, header, cookie or field name, or a
                           JSON pointer; borrowed */
-    unsigned pos;      /* path: the segment's position, from 1 */
+    unsigned pos;      /* path: the segment's position, from 1; 0 for
+                          the whole path */
 };
 
 /* A decode buffer in the request arena, grown when a value needs it. */
@@ -188,7 +189,9 @@ listed(char *const *list, size_t n, struct slice name)
 static void
 place_text(const struct inspect_place *p, char *dst, size_t cap)
 {
-    if (p->at == INSPECT_AT_PATH)
+    if (p->at == INSPECT_AT_PATH && p->pos == 0)
+        snprintf(dst, cap, "path");
+    else if (p->at == INSPECT_AT_PATH)
         snprintf(dst, cap, "path:%u", p->pos);
     else
         snprintf(dst, cap, "%s:%.*s", kind_name[p->at],
@@ -336,7 +339,12 @@ inspect_text(struct inspect_req *k, const struct inspect_place *p,
         found(k, p, &v, &vd);
 }
 
-/* Every segment of the normalised path, numbered from 1. */
+/*
+ * Every segment of the normalised path, numbered from 1; and the whole
+ * path for path traversal, whose paths of well-known secrets
+ * (/.ssh/id_rsa, /.git/config) span segments. The whole path is
+ * location "path".
+ */
 static void
 inspect_path(struct inspect_req *k, struct slice path)
 {
@@ -358,6 +366,12 @@ inspect_path(struct inspect_req *k, struct slice path)
                      INSPECT_DECODE_PERCENT, k->in->decode_rounds + 1,
                      k->in->detectors & ~INSPECT_SSRF);
     }
+    /* After the segments, which name a finding more precisely. */
+    p.pos = 0;
+    if (path.len > 1 && memchr(path.ptr + 1, '/', path.len - 1) != NULL)
+        inspect_text(k, &p, path, INSPECT_DECODE_PERCENT,
+                     k->in->decode_rounds + 1,
+                     k->in->detectors & INSPECT_TRAVERSAL);
 }
 
 /*

@@ -205,6 +205,14 @@ def test_path_segments(env, detector, segment):
     assert up.count() == 0
 
 
+def test_secret_paths_span_segments(env):
+    gw, up = env
+    refused(gw.get("/static/.ssh/id_rsa"), "traversal", "path")
+    refused(gw.get("/app/.git/config"), "traversal", "path")
+    assert gw.get("/api/v1/users/42/orders").status == 200
+    assert up.count() == 1
+
+
 def test_double_encoding(env):
     gw, up = env
     refused(gw.get("/s?q=" + q(q("' union select 1,2--"))), "sqli",
