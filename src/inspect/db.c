@@ -21,7 +21,9 @@
  * quote is a one-byte pattern confirmed at each match by a look at the
  * bytes after it (a few percent cheaper per scan than the same
  * condition as a pattern); and the NUL byte, which Vectorscan 5.4.9
- * misses, is found with memchr.
+ * misses, is found with memchr. A value made of bytes no pattern needs
+ * but letters skips the scan when C finds none of the SQL words in it
+ * (is_plain, plain_words).
  */
 #include <limits.h>
 #include <stdatomic.h>
@@ -80,8 +82,9 @@ static const struct inspect_pattern patterns[] = {
     {INSPECT_SQLI, "tautology comment_truncation subquery boolean_function "
                    "order_by_probe",
      "['\"]", 0, quote_breaks_out,
-     "not after a blank, and followed past blanks and ')' by an operator, "
-     "a comment, a quote, a NUL or a word a breakout continues with"},
+     "not after a space, tab, CR or LF, and followed past blanks and ')' "
+     "by an operator, a comment, a quote, a NUL or a word a breakout "
+     "continues with"},
     /* As is: a head of a number or variable (or nothing) and then AND,
        OR, HAVING, ORDER or GROUP. */
     {INSPECT_SQLI, "tautology subquery boolean_function order_by_probe",
@@ -187,7 +190,7 @@ sql_word_byte(unsigned char c)
 /*
  * The quote at text[end - 1] closes the query's string as a breakout
  * in a quoted reading (sqli.c's match_head) may: it does not follow a
- * blank, and past blanks and ')' comes what the breakout rules look
+ * space, tab, CR or LF, and past blanks and ')' comes what the rules look
  * at: an operator or comparison (comments start with '/', '#' or '-',
  * which are among them; the tokenizer reads a NUL as a comparison),
  * another quote, or a logic, comparison or arithmetic word, HAVING,
@@ -204,7 +207,9 @@ quote_breaks_out(struct slice text, size_t end)
     const char *s = text.ptr;
     size_t i = end;
 
-    if (end >= 2 && sql_space((unsigned char)s[end - 2]))
+    /* sqli.c's quote_closes: only these four blanks open a quotation
+       in prose; after a form feed the quote still closes. */
+    if (end >= 2 && memchr(" \t\n\r", s[end - 2], 4) != NULL)
         return false;
     while (i < text.len && (sql_space((unsigned char)s[i]) || s[i] == ')'))
         i++;
@@ -379,6 +384,153 @@ inspect_scratch_free(struct inspect_scratch *s)
     free(s);
 }
 
+/*
+ * Plain values.
+ *
+ * Every pattern of the table but those made of SQL words needs one of
+ * the bytes below (a byte of UTF-8 among them), or two dots in a row.
+ * A value with none of them, "San Francisco" or "ord_8f3a2c91", can
+ * meet only the word patterns, which plain_words checks in C; when it
+ * meets none, the scan is skipped, since Vectorscan's cost per call is
+ * most of the cost of a short value. The unit test and the fuzz target
+ * compare the answer with each pattern run by PCRE2, so a pattern
+ * added to the table without its bytes here shows up as a miss.
+ */
+static const bool special[128] = {
+    [0] = true,    ['\n'] = true, ['\r'] = true, ['\''] = true,
+    ['"'] = true,  ['&'] = true,  ['|'] = true,  [';'] = true,
+    [':'] = true,  ['/'] = true,  ['\\'] = true, ['$'] = true,
+    ['{'] = true,  ['<'] = true,  [')'] = true,  ['`'] = true,
+};
+
+static bool
+is_plain(struct slice t)
+{
+    for (size_t i = 0; i < t.len; i++) {
+        unsigned char c = (unsigned char)t.ptr[i];
+
+        if (c >= 0x80 || special[c] ||
+            (c == '.' && i + 1 < t.len && t.ptr[i + 1] == '.'))
+            return false;
+    }
+    return true;
+}
+
+static bool
+is_letter(unsigned char c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static bool
+is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/*
+ * The first letter of t that no part of SQL_HEAD can consume: a hex
+ * number after "0x" or "0b", an exponent after a digit or '.', or a
+ * variable after '@' (a plain value has no comment, which needs '/' or
+ * a line break, and no '$'). A head word can start at or before it
+ * only. t.len when there is none.
+ */
+static size_t
+head_end(struct slice t)
+{
+    const char *s = t.ptr;
+    size_t i = 0;
+
+    while (i < t.len) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '@') {
+            for (i++; i < t.len && (is_letter((unsigned char)s[i]) ||
+                                    (s[i] >= '0' && s[i] <= '9') ||
+                                    s[i] == '_' || s[i] == '.');
+                 i++)
+                ;
+        } else if (c == '0' && i + 2 < t.len &&
+                   strchr("xXbB", s[i + 1]) != NULL &&
+                   is_hex((unsigned char)s[i + 2])) {
+            for (i += 2; i < t.len && is_hex((unsigned char)s[i]); i++)
+                ;
+        } else if (((c >= '0' && c <= '9') || c == '.') && i + 1 < t.len &&
+                   (s[i + 1] | 0x20) == 'e') {
+            i += 2;
+        } else if (is_letter(c)) {
+            return i;
+        } else {
+            i++;
+        }
+    }
+    return t.len;
+}
+
+/* True when s[0..len) starts with lit, ASCII case folded. */
+static bool
+starts(const char *s, size_t len, const char *lit)
+{
+    return inspect_prefix_nocase(s, len, lit);
+}
+
+/*
+ * True when a word of the word patterns starts at s (a letter): the
+ * words of SQL_HEAD's pattern when head is true ("order" starts like
+ * "or"), the keywords of the others wherever they are (as prefixes:
+ * the word boundaries are left to the scan; "sys_e" for sys_eval and
+ * sys_exec).
+ */
+static bool
+word_at(const char *s, size_t len, bool head)
+{
+    switch (s[0] | 0x20) {
+    case 'a':
+        return head && starts(s, len, "and");
+    case 'b':
+        return starts(s, len, "benchmark");
+    case 'd':
+        return starts(s, len, "dbms_pipe") || starts(s, len, "dumpfile");
+    case 'e':
+        return starts(s, len, "extractvalue");
+    case 'g':
+        return head && starts(s, len, "group");
+    case 'h':
+        return starts(s, len, "having");
+    case 'l':
+        return starts(s, len, "load_file");
+    case 'o':
+        return (head && starts(s, len, "or")) || starts(s, len, "outfile");
+    case 's':
+        return starts(s, len, "select") || starts(s, len, "sleep") ||
+               starts(s, len, "sys_e");
+    case 'u':
+        return starts(s, len, "updatexml") || starts(s, len, "utl_http") ||
+               starts(s, len, "utl_inaddr");
+    case 'w':
+        return starts(s, len, "waitfor");
+    case 'x':
+        return (head && starts(s, len, "xor")) ||
+               starts(s, len, "xp_cmdshell");
+    default:
+        return false;
+    }
+}
+
+/* True when a plain value may meet a word pattern: a head word at or
+   before head_end, or a keyword anywhere. */
+static bool
+plain_words(struct slice t)
+{
+    size_t end = head_end(t);
+
+    for (size_t i = 0; i < t.len; i++)
+        if (is_letter((unsigned char)t.ptr[i]) &&
+            word_at(t.ptr + i, t.len - i, i <= end))
+            return true;
+    return false;
+}
+
 /* What one scan has found so far, what would end it early, and the
    text for the confirmations. */
 struct scan {
@@ -424,7 +576,8 @@ inspect_db_candidates(const struct inspect_db *db, struct inspect_scratch *s,
             (sc.want & patterns[i].detector) &&
             patterns[i].confirm(text, 0))
             sc.found |= patterns[i].detector;
-    if ((sc.found & sc.want) == sc.want)
+    if ((sc.found & sc.want) == sc.want ||
+        (is_plain(text) && !plain_words(text)))
         return (mask & ~db->mask) | (sc.found & mask);
     rc = hs_scan(db->hs, text.len > 0 ? text.ptr : "", (unsigned)text.len,
                  0, s->hs, on_match, &sc);

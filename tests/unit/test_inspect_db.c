@@ -417,6 +417,9 @@ test_found_by_fuzzing(void **state)
         /* The SQL tokenizer reads a NUL as a comparison: a value that
            closes the quote and compares. */
         {"'\0 1", 4},
+        /* A quote after a form feed closes the string: the tokenizer's
+           blanks before a closing quote are space, tab, CR and LF. */
+        {"x\f\"&&a(1)", 9},
         /* Vectorscan 5.4.9 missed the NUL near this value's end. */
         {"$%0$%0a\xc0" "ceaaaaaaaaaaaa\n\n\n\n]\n\nN'\n\n\n\n\n\n\n\n\n\n"
          "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\naaa55555555555555555555555555"
