@@ -486,6 +486,18 @@ struct config_inspect {
     struct inspect_db *db;        /* patterns of detectors; shared */
 };
 
+/*
+ * The detectors (INSPECT_* bits) that in's allow entries turn off for a
+ * value of kind at named name (a parameter, header, cookie or field
+ * name, or a JSON pointer; borrowed) or, for a path segment, at
+ * position pos from 1 (0: the whole path, which only "path" covers).
+ * Header names match without case; "json:/a" covers /a and what is
+ * below it (/a/b, /a/0), not /ab.
+ */
+unsigned config_inspect_allowed(const struct config_inspect *in,
+                                enum config_inspect_where at,
+                                struct slice name, unsigned pos);
+
 /* One compiled pattern database of a snapshot, by detector set. */
 struct config_inspect_db {
     unsigned mask;

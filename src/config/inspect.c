@@ -700,3 +700,57 @@ config_inspect_free(struct config *c)
     for (size_t i = 0; i < c->ninspect_dbs; i++)
         inspect_db_free(c->inspect_dbs[i].db);
 }
+
+/* The position written in a "path:N" allow entry. */
+static unsigned
+inspect_allow_position(const struct config_inspect_allow *a)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < a->name_len; i++)
+        n = n * 10 + (unsigned)(a->name[i] - '0');
+    return n;
+}
+
+/*
+ * True when allow entry a covers a value at (at, name, pos): the same
+ * kind, and no name, or the same name (header names without case; a
+ * JSON pointer covers the values below it too; a path position its
+ * segment only).
+ */
+static bool
+inspect_allow_covers(const struct config_inspect_allow *a,
+                     enum config_inspect_where at, struct slice name,
+                     unsigned pos)
+{
+    struct slice n = {a->name, a->name_len};
+
+    if (a->at != at)
+        return false;
+    if (a->name == NULL)
+        return true;
+    switch (at) {
+    case INSPECT_AT_PATH:
+        return pos != 0 && inspect_allow_position(a) == pos;
+    case INSPECT_AT_HEADER:
+        return slice_eq_nocase(n, name);
+    case INSPECT_AT_JSON:
+        return name.len >= n.len && memcmp(name.ptr, n.ptr, n.len) == 0 &&
+               (name.len == n.len || name.ptr[n.len] == '/');
+    default:
+        return slice_eq(n, name);
+    }
+}
+
+unsigned
+config_inspect_allowed(const struct config_inspect *in,
+                       enum config_inspect_where at, struct slice name,
+                       unsigned pos)
+{
+    unsigned m = 0;
+
+    for (size_t i = 0; i < in->nallow; i++)
+        if (inspect_allow_covers(&in->allow[i], at, name, pos))
+            m |= in->allow[i].detectors;
+    return m;
+}

@@ -122,58 +122,6 @@ static const char *const kind_name[] = {
     [INSPECT_AT_FORM] = "form",     [INSPECT_AT_JSON] = "json",
 };
 
-/* The position written in a "path:N" allow entry; 0 if none. */
-static unsigned
-allow_position(const struct config_inspect_allow *a)
-{
-    unsigned n = 0;
-
-    for (size_t i = 0; i < a->name_len; i++)
-        n = n * 10 + (unsigned)(a->name[i] - '0');
-    return n;
-}
-
-/*
- * True when allow entry a names place p: the same kind, and no name,
- * or the same name (header names without case; a JSON pointer covers
- * the values below it too).
- */
-static bool
-allow_covers(const struct config_inspect_allow *a,
-             const struct inspect_place *p)
-{
-    struct slice n = {a->name, a->name_len};
-
-    if (a->at != p->at)
-        return false;
-    if (a->name == NULL)
-        return true;
-    switch (a->at) {
-    case INSPECT_AT_PATH:
-        return allow_position(a) == p->pos;
-    case INSPECT_AT_HEADER:
-        return slice_eq_nocase(n, p->name);
-    case INSPECT_AT_JSON:
-        return p->name.len >= n.len &&
-               memcmp(p->name.ptr, n.ptr, n.len) == 0 &&
-               (p->name.len == n.len || p->name.ptr[n.len] == '/');
-    default:
-        return slice_eq(n, p->name);
-    }
-}
-
-/* The detectors the allow entries turn off at p. */
-static unsigned
-allowed_at(const struct config_inspect *in, const struct inspect_place *p)
-{
-    unsigned m = 0;
-
-    for (size_t i = 0; i < in->nallow; i++)
-        if (allow_covers(&in->allow[i], p))
-            m |= in->allow[i].detectors;
-    return m;
-}
-
 /* True when name is one of list[0..n) (case-sensitive). */
 static bool
 listed(char *const *list, size_t n, struct slice name)
@@ -322,7 +270,7 @@ inspect_text(struct inspect_req *k, const struct inspect_place *p,
         return;
     }
     if (in->nallow > 0)
-        mask &= ~allowed_at(in, p);
+        mask &= ~config_inspect_allowed(in, p->at, p->name, p->pos);
     if (mask == 0 || !decode_into(k, &k->dec, &v, mode, rounds))
         return;
     html = (mask & INSPECT_XSS) && memchr(v.text.ptr, '&', v.text.len);

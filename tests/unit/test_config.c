@@ -2077,6 +2077,55 @@ test_inspect_locations(void **state)
     }
 }
 
+/* Which detectors allow entries turn off where. */
+static void
+test_inspect_allowed(void **state)
+{
+    struct config *c = load_ok(
+        "inspect:\n"
+        "  allow:\n"
+        "    - {location: \"query:q\", detectors: [xss]}\n"
+        "    - {location: \"query:q\", detectors: [sqli]}\n"
+        "    - {location: \"json:/bio\"}\n"
+        "    - {location: \"header:Referer\", detectors: [sqli]}\n"
+        "    - {location: \"path:2\", detectors: [traversal]}\n"
+        "    - {location: cookie, detectors: [cmdi]}\n"
+        INSPECT_ROUTES);
+    const struct config_inspect *in = c->inspect;
+    const unsigned all = 0x1ff;
+
+    (void)state;
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_QUERY,
+                                            SLICE_LIT("q"), 0),
+                     INSPECT_XSS | INSPECT_SQLI);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_QUERY,
+                                            SLICE_LIT("Q"), 0), 0);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_FORM,
+                                            SLICE_LIT("q"), 0), 0);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_JSON,
+                                            SLICE_LIT("/bio"), 0), all);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_JSON,
+                                            SLICE_LIT("/bio/0/x"), 0), all);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_JSON,
+                                            SLICE_LIT("/biography"), 0), 0);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_JSON,
+                                            SLICE_LIT("/bi"), 0), 0);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_HEADER,
+                                            SLICE_LIT("referer"), 0),
+                     INSPECT_SQLI);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_PATH,
+                                            SLICE_NULL, 2),
+                     INSPECT_TRAVERSAL);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_PATH,
+                                            SLICE_NULL, 0), 0);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_PATH,
+                                            SLICE_NULL, 12), 0);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_COOKIE,
+                                            SLICE_LIT("any"), 0),
+                     INSPECT_CMDI);
+    config_unref(c);
+}
+
 /* Each mistake is reported at its position, naming the key. */
 static void
 test_inspect_bad(void **state)
@@ -2277,6 +2326,7 @@ main(void)
         cmocka_unit_test(test_inspect_override),
         cmocka_unit_test(test_inspect_ssrf),
         cmocka_unit_test(test_inspect_locations),
+        cmocka_unit_test(test_inspect_allowed),
         cmocka_unit_test(test_inspect_bad),
         cmocka_unit_test(test_inspect_responses),
         cmocka_unit_test(test_inspect_responses_bad),
