@@ -80,9 +80,9 @@ struct inspect_req {
     unsigned score;                  /* the findings' sum, saturated */
     unsigned nfound;
     bool too_many;                   /* past max_values */
-    bool nomem;                      /* a value could not be decoded */
-    struct inspect_finding *kept[INSPECT_KEEP]; /* strongest first is not
-                                        kept in order; see strongest */
+    bool nomem;                      /* the arena ran out: refused */
+    struct inspect_finding *kept[INSPECT_KEEP]; /* the strongest
+                                        findings, in no order */
     unsigned nkept;
     struct inspect_buf dec;          /* percent and entity decoding */
     struct inspect_buf html;         /* entities, for xss */
@@ -93,8 +93,8 @@ struct inspect_req {
     struct json_stream *stream;      /* NULL: the body is not streamed
                                         here (none, form, or fused with
                                         the contract's parser) */
-    const char *json_reason;         /* a malformed JSON body */
-    size_t json_offset;
+    const char *json_reason;         /* a malformed JSON body's json.*
+                                        reason; NULL: well formed */
     char *ptr;                       /* the JSON pointer of the token */
     size_t ptr_len;
     size_t *mark;                    /* by depth: pointer length of the
@@ -750,7 +750,6 @@ proxy_inspect_body_end(struct conn *c, struct request *r)
     if (k->stream == NULL || json_stream_finish(k->stream, &err) == AW_OK)
         return;
     k->json_reason = err.reason != NULL ? err.reason : "json.syntax";
-    k->json_offset = err.offset;
 }
 
 /*
