@@ -1267,12 +1267,19 @@ ks_main(void *arg)
     return arg;
 }
 
-/* True when every remote source has a set. Locked. */
+/*
+ * True when every remote source has a set and its first fetch is
+ * concluded. Locked. A set is published before the fetch is counted
+ * (ks_on_done), so the set alone would let a waiter woken in between
+ * see a ready source with no fetch in its figures.
+ */
 static bool
 ks_ready_locked(void)
 {
     for (const struct keysource *s = ks.sources; s != NULL; s = s->next)
-        if (!s->dead && s->kind != KEYS_FILE && atomic_load(&s->keys) == NULL)
+        if (!s->dead && s->kind != KEYS_FILE &&
+            (atomic_load(&s->keys) == NULL ||
+             atomic_load((atomic_bool *)&s->pending)))
             return false;
     return true;
 }
