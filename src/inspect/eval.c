@@ -5,14 +5,8 @@
  */
 #include "internal.h"
 
-typedef bool (*detect_fn)(const struct inspect_value *v,
-                          struct inspect_verdict *out);
-
 /* The detectors that take nothing but the value, by mask bit. */
-static const struct {
-    unsigned bit;
-    detect_fn fn;
-} plain[] = {
+static const struct inspect_detector_fn plain[] = {
     {INSPECT_SQLI, inspect_sqli_match},
     {INSPECT_TRAVERSAL, inspect_traversal_match},
     {INSPECT_CRLF, inspect_crlf_match},
@@ -22,6 +16,13 @@ static const struct {
     {INSPECT_LDAP, inspect_ldap_match},
     {INSPECT_XSS, inspect_xss_match},
 };
+
+const struct inspect_detector_fn *
+inspect_detectors(size_t *n)
+{
+    *n = ARRAY_LEN(plain);
+    return plain;
+}
 
 /* Keep vd in *best when it scores higher than what *best holds. */
 static void
@@ -43,7 +44,7 @@ inspect_eval(const struct inspect_value *v, unsigned mask,
     bool any = false;
 
     for (size_t i = 0; i < ARRAY_LEN(plain); i++)
-        if ((mask & plain[i].bit) && plain[i].fn(v, &vd))
+        if ((mask & plain[i].bit) && plain[i].match(v, &vd))
             keep_best(&vd, &any, out);
     if (mask & INSPECT_SSRF) {
         if (ssrf == NULL) {

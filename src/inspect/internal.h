@@ -39,6 +39,17 @@ bool inspect_prefix_nocase(const char *s, size_t len, const char *lit);
  */
 size_t inspect_find_nocase(struct slice s, size_t from, const char *lit);
 
+/* A detector that takes nothing but the value, with its mask bit. */
+struct inspect_detector_fn {
+    unsigned bit;
+    bool (*match)(const struct inspect_value *v,
+                  struct inspect_verdict *out);
+};
+
+/* Every such detector (all but SSRF, which takes options), in the
+   order inspect_eval runs them; *n is set to their number. */
+const struct inspect_detector_fn *inspect_detectors(size_t *n);
+
 /*
  * One pattern of the pattern databases (db.c): a necessary condition of
  * the listed rules of one detector. When one of those rules matches a

@@ -25,138 +25,40 @@
 
 #include <cmocka.h>
 
-#include <hs.h>
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "inspect/inspect.h"
-#include "inspect/internal.h"
+#include "support/dbcheck.h"
 
 #define CORPUS SRCDIR "/tests/unit/inspect_corpus/"
 #define CORPUS_LINE_MAX 4096
 #define ALL ((1u << 9) - 1)
 #define MISSES_SHOWN 20
 
-typedef bool (*detect_fn)(const struct inspect_value *v,
-                          struct inspect_verdict *out);
-
-/* The detectors that take only the value. */
-static const struct {
-    unsigned bit;
-    detect_fn fn;
-} detectors[] = {
-    {INSPECT_SQLI, inspect_sqli_match},
-    {INSPECT_TRAVERSAL, inspect_traversal_match},
-    {INSPECT_CRLF, inspect_crlf_match},
-    {INSPECT_NOSQL, inspect_nosql_match},
-    {INSPECT_CMDI, inspect_cmdi_match},
-    {INSPECT_TEMPLATE, inspect_template_match},
-    {INSPECT_LDAP, inspect_ldap_match},
-    {INSPECT_XSS, inspect_xss_match},
-};
-
-/* The db under test, its scratch, and the misses found so far. */
-static struct inspect_db *db;
-static struct inspect_scratch *scratch;
+/* The misses found so far, the values checked, and whether PCRE2 is
+   asked too. */
 static unsigned misses;
 static unsigned long checked;
 static bool skip_library; /* for the many one-byte variants */
 
-/* Each pattern compiled by PCRE2, which reads the same syntax: where
-   PCRE2 finds a pattern (and its confirmation holds), Vectorscan must
-   have found it too. NULL for the patterns checked in C. */
-static pcre2_code *pcre[64];
-static pcre2_match_data *match;
-static pcre2_match_context *limits;
-
-/*
- * True when pattern i matches text by PCRE2's reading: anywhere, or,
- * with a confirmation, at a match end where the confirmation holds
- * (the confirmed patterns are single bytes, so trying each start
- * finds every end).
- */
-static bool
-pcre_finds(const struct inspect_pattern *p, size_t i, struct slice text)
-{
-    const char *subject = text.len > 0 ? text.ptr : "";
-
-    for (size_t from = 0; from <= text.len; from++) {
-        PCRE2_SIZE *ov;
-
-        /* Past the match limit (the SQL head backtracks on long runs
-           of '-'), PCRE2 has no answer and the check is skipped. */
-        if (pcre2_match(pcre[i], (PCRE2_SPTR)subject, text.len, from, 0,
-                        match, limits) < 0)
-            return false;
-        ov = pcre2_get_ovector_pointer(match);
-        if (p[i].confirm == NULL || p[i].confirm(text, ov[1]))
-            return true;
-        from = ov[0];
-    }
-    return false;
-}
-
-/* Every pattern PCRE2 finds in text names a candidate. */
+/* Print a miss (the first MISSES_SHOWN): the detector, its rule, the
+   value (escaped, cut) and the patterns that should have matched. */
 static void
-check_library(struct slice text, unsigned cand, const char *what)
+report(void *ctx, struct slice text, const struct dbcheck_miss *m)
 {
-    const struct inspect_pattern *p;
+    const char *what = ctx;
     char esc[512];
-    size_t n;
-
-    p = inspect_db_patterns(&n);
-    for (size_t i = 0; i < n; i++) {
-        if (pcre[i] == NULL || (cand & p[i].detector) ||
-            !pcre_finds(p, i, text))
-            continue;
-        misses++;
-        if (misses > MISSES_SHOWN)
-            continue;
-        log_escape(esc, sizeof(esc),
-                   (struct slice){text.ptr, text.len < 200 ? text.len : 200});
-        printf("  Vectorscan missed pattern %zu (%s) on %s value of %zu "
-               "bytes: \"%s\"\n", i, p[i].expr, what, text.len, esc);
-    }
-}
-
-/* True when the space-separated list rules names rule (or is "*"). */
-static bool
-lists_rule(const char *rules, const char *rule)
-{
-    size_t n = strlen(rule);
-
-    if (strcmp(rules, "*") == 0)
-        return true;
-    for (const char *p = rules; (p = strstr(p, rule)) != NULL; p += n)
-        if ((p == rules || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-            return true;
-    return false;
-}
-
-/* Print a miss: the detector, its rule, the value (escaped, cut) and
-   the patterns of that rule, none of which matched. */
-static void
-report(const struct inspect_verdict *vd, unsigned bit, struct slice text,
-       enum inspect_origin origin, const char *what)
-{
-    const struct inspect_pattern *p;
-    char esc[512];
-    size_t n;
 
     misses++;
     if (misses > MISSES_SHOWN)
         return;
     log_escape(esc, sizeof(esc),
                (struct slice){text.ptr, text.len < 200 ? text.len : 200});
-    printf("  db missed %s (rule %s, origin %d) on %s value of %zu bytes: "
-           "\"%s\"\n", vd->detector, vd->rule, (int)origin, what, text.len,
-           esc);
-    p = inspect_db_patterns(&n);
-    for (size_t i = 0; i < n; i++)
-        if (p[i].detector == bit && lists_rule(p[i].rules, vd->rule))
-            printf("    pattern %zu should match: %s%s%s\n", i, p[i].expr,
-                   p[i].then != NULL ? ", then " : "",
-                   p[i].then != NULL ? p[i].then : "");
+    if (m->vd != NULL)
+        printf("  db missed %s (rule %s, origin %d) on %s value of %zu "
+               "bytes: \"%s\"\n", m->vd->detector, m->vd->rule,
+               (int)m->origin, what, text.len, esc);
+    else
+        printf("  on %s value of %zu bytes: \"%s\"\n", what, text.len, esc);
+    dbcheck_print_patterns(stdout, "    ", m);
 }
 
 /* Run every detector on text under every origin; each one that matches
@@ -164,31 +66,8 @@ report(const struct inspect_verdict *vd, unsigned bit, struct slice text,
 static void
 check_value(struct slice text, const char *what)
 {
-    static const char *const one_scheme[] = {"gopher"};
-    struct inspect_ssrf_opts opts[2];
-    unsigned cand = inspect_db_candidates(db, scratch, text, ALL);
-
-    inspect_ssrf_opts_default(&opts[0]);
-    inspect_ssrf_opts_default(&opts[1]);
-    opts[1].schemes = one_scheme;
-    opts[1].nschemes = 1;
-    opts[1].max_len = 12;
     checked++;
-    if (!skip_library)
-        check_library(text, cand, what);
-    for (int o = INSPECT_PATH_SEGMENT; o <= INSPECT_JSON_VALUE; o++) {
-        struct inspect_value v = {text, (enum inspect_origin)o, SLICE_NULL,
-                                  0};
-        struct inspect_verdict vd;
-
-        for (size_t d = 0; d < ARRAY_LEN(detectors); d++)
-            if (!(cand & detectors[d].bit) && detectors[d].fn(&v, &vd))
-                report(&vd, detectors[d].bit, text, v.origin, what);
-        for (size_t k = 0; k < ARRAY_LEN(opts); k++)
-            if (!(cand & INSPECT_SSRF) &&
-                inspect_ssrf_match(&v, &opts[k], &vd))
-                report(&vd, INSPECT_SSRF, text, v.origin, what);
-    }
+    dbcheck_value(text, !skip_library, report, (void *)what);
 }
 
 /* Decode s by mode into buf and check the result. */
@@ -289,64 +168,22 @@ check_corpus(const char *cls, const char *kind)
     return n;
 }
 
-/* Compile every pattern with PCRE2, as the library would read it. */
-static int
-setup_pcre(void)
-{
-    const struct inspect_pattern *p;
-    PCRE2_SIZE at;
-    size_t n;
-    int code;
-
-    p = inspect_db_patterns(&n);
-    if (n > ARRAY_LEN(pcre))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i].flags & INSPECT_PATTERN_IN_C)
-            continue;
-        pcre[i] = pcre2_compile((PCRE2_SPTR)p[i].expr, PCRE2_ZERO_TERMINATED,
-                                (p[i].flags & HS_FLAG_CASELESS)
-                                    ? PCRE2_CASELESS
-                                    : 0,
-                                &code, &at, NULL);
-        if (pcre[i] == NULL) {
-            printf("pcre2_compile refused pattern %zu at %zu\n", i,
-                   (size_t)at);
-            return -1;
-        }
-    }
-    match = pcre2_match_data_create(4, NULL);
-    limits = pcre2_match_context_create(NULL);
-    if (limits == NULL)
-        return -1;
-    pcre2_set_match_limit(limits, 100000);
-    return match != NULL ? 0 : -1;
-}
-
 static int
 setup(void **state)
 {
     char err[256];
 
-    if (setup_pcre() != 0)
-        return -1;
-
-    if (inspect_db_compile(ALL, &db, err, sizeof(err)) != AW_OK) {
-        printf("inspect_db_compile: %s\n", err);
+    if (dbcheck_setup(err, sizeof(err)) != AW_OK) {
+        printf("inspect_db: %s\n", err);
         return -1;
     }
-    return inspect_scratch_reserve(&scratch, db) == AW_OK ? 0 : -1;
+    return 0;
 }
 
 static int
 teardown(void **state)
 {
-    for (size_t i = 0; i < ARRAY_LEN(pcre); i++)
-        pcre2_code_free(pcre[i]);
-    pcre2_match_data_free(match);
-    pcre2_match_context_free(limits);
-    inspect_scratch_free(scratch);
-    inspect_db_free(db);
+    dbcheck_teardown();
     return 0;
 }
 
@@ -438,7 +275,7 @@ static void
 test_masks(void **state)
 {
     struct inspect_scratch *s = NULL;
-    struct inspect_db *sub;
+    struct inspect_db *db, *sub;
     char err[256];
     struct slice attack = SLICE_LIT("' or 1=1-- <script>");
 
@@ -456,6 +293,7 @@ test_masks(void **state)
     assert_int_equal(inspect_db_candidates(sub, s, attack, 0), 0);
 
     /* One scratch grown for a second db serves both. */
+    assert_int_equal(inspect_db_compile(ALL, &db, err, sizeof(err)), AW_OK);
     assert_int_equal(inspect_scratch_reserve(&s, db), AW_OK);
     assert_int_equal(inspect_db_candidates(db, s, attack, ALL),
                      INSPECT_SQLI | INSPECT_XSS);
@@ -465,6 +303,7 @@ test_masks(void **state)
                      0);
     inspect_scratch_free(s);
     inspect_db_free(sub);
+    inspect_db_free(db);
 
     /* A db of no detector holds no patterns and answers with the mask. */
     assert_int_equal(inspect_db_compile(0, &sub, err, sizeof(err)), AW_OK);
