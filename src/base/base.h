@@ -78,6 +78,9 @@ slice_is(struct slice a, const char *lit)
  */
 int slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
 
+/* s without the spaces and tabs around it. */
+struct slice slice_trim_blanks(struct slice s);
+
 /* The 4-bit value of a hex digit, either case, or -1. */
 int hex_digit_value(unsigned char c);
 

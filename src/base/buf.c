@@ -32,6 +32,18 @@ slice_eq_nocase(struct slice a, struct slice b)
     return true;
 }
 
+struct slice
+slice_trim_blanks(struct slice s)
+{
+    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
+        s.ptr++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
 int
 hex_digit_value(unsigned char c)
 {

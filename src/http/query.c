@@ -33,19 +33,6 @@ http_query_next(struct slice q, size_t *pos, struct slice *name,
     return true;
 }
 
-/* Blanks around a cookie's name and value are not part of them. */
-static struct slice
-cookie_trim(struct slice s)
-{
-    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
-        s.ptr++;
-        s.len--;
-    }
-    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
 bool
 http_cookie_next(struct slice v, size_t *pos, struct slice *name,
                  struct slice *value)
@@ -59,10 +46,10 @@ http_cookie_next(struct slice v, size_t *pos, struct slice *name,
         *pos = end + 1;
         if (eq == NULL)
             continue;
-        *name = cookie_trim((struct slice){pair.ptr,
-                                           (size_t)(eq - pair.ptr)});
-        *value = cookie_trim((struct slice){eq + 1, pair.len -
-                                            (size_t)(eq - pair.ptr) - 1});
+        *name = slice_trim_blanks(
+            (struct slice){pair.ptr, (size_t)(eq - pair.ptr)});
+        *value = slice_trim_blanks(
+            (struct slice){eq + 1, pair.len - (size_t)(eq - pair.ptr) - 1});
         return true;
     }
     return false;

@@ -829,18 +829,6 @@ struct ks_cache {
     uint64_t max_age_s; /* the smallest max-age given */
 };
 
-/* s without the spaces and tabs around it. */
-static struct slice
-ks_trim(struct slice s)
-{
-    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t'))
-        s.ptr++, s.len--;
-    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' ||
-                         s.ptr[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
 /*
  * Fold one directive into c. Names are case-insensitive; max-age may be
  * quoted; a max-age that is not a number is ignored, and one too large
@@ -876,7 +864,7 @@ ks_cache_parse(const char *v, struct ks_cache *c)
     for (;;) {
         size_t len = strcspn(v, ",");
 
-        ks_cache_directive(ks_trim((struct slice){v, len}), c);
+        ks_cache_directive(slice_trim_blanks((struct slice){v, len}), c);
         if (v[len] == '\0')
             return;
         v += len + 1;

@@ -374,19 +374,6 @@ inspect_headers(struct inspect_req *k, const struct http_request *h)
     }
 }
 
-/* Blanks around s removed. */
-static struct slice
-trim(struct slice s)
-{
-    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
-        s.ptr++;
-        s.len--;
-    }
-    while (s.len > 0 && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
 /* The cookies of one Cookie field: "a=1; b=2". */
 static void
 inspect_cookie_field(struct inspect_req *k, struct slice v)
@@ -417,7 +404,7 @@ media_type(struct slice v)
 
     while (len < v.len && v.ptr[len] != ';')
         len++;
-    return trim((struct slice){v.ptr, len});
+    return slice_trim_blanks((struct slice){v.ptr, len});
 }
 
 /*
