@@ -3,7 +3,7 @@
  * to json_stream with a callback that does nothing, then with the
  * schema validator as the callback, in a loop.
  *
- *   build/bench/apiward-bench-schema [iterations]
+ *   build/bench/apiward-bench-schema [iterations] [body]
  *
  * Two bodies: "order", the 1024-byte array of line items that
  * bench/post_echo.lua posts, against a tight schema (types, bounds,
@@ -11,7 +11,8 @@
  * "user", a flat 1 KiB object with the keywords an API schema usually
  * has (formats, an enum, a pattern, a nested object, a string array).
  * Prints nanoseconds per body for both and their ratio, best of seven
- * interleaved rounds.
+ * interleaved rounds. With a body name, only that body runs, which is
+ * handy under a profiler.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,11 +220,15 @@ main(int argc, char **argv)
            "validate ns", "ratio");
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct schema_set *set = NULL;
-        const struct schema *s = compile(cases[i].schema, &docs, &set);
+        const struct schema *s;
         char body[2048];
-        size_t len = cases[i].body(body, sizeof(body));
+        size_t len;
         double parse, both;
 
+        if (argc > 2 && strcmp(argv[2], cases[i].name) != 0)
+            continue;
+        s = compile(cases[i].schema, &docs, &set);
+        len = cases[i].body(body, sizeof(body));
         measure(s, body, len, iters, &parse, &both);
 
         printf("%-6s %6zu %12.0f %14.0f %6.2f\n", cases[i].name, len, parse,

@@ -36,6 +36,9 @@ bld_str(struct bld *o, const char *s)
     bld_add(o, (struct slice){s, strlen(s)});
 }
 
+/* A string literal, its length known at compile time. */
+#define bld_lit(o, s) bld_add((o), SLICE_LIT("" s))
+
 /* v in decimal. */
 static void
 bld_u64(struct bld *o, uint64_t v)
@@ -193,7 +196,7 @@ put_forwarding(struct bld *o, struct conn *c, struct request *r,
     const struct http_header *h = r->h.headers, *proto = NULL;
     bool v6 = c->peer.ss_family == AF_INET6;
 
-    bld_str(o, "X-Forwarded-For: ");
+    bld_lit(o, "X-Forwarded-For: ");
     for (unsigned i = 0; trusted && i < r->h.nheaders; i++) {
         if (slice_is(h[i].name, "x-forwarded-for")) {
             bld_add(o, h[i].value);
@@ -207,9 +210,9 @@ put_forwarding(struct bld *o, struct conn *c, struct request *r,
                           slice_is(proto->value, "https")))
         bld_field(o, "\r\nX-Forwarded-Proto", proto->value);
     else
-        bld_str(o, "\r\nX-Forwarded-Proto: http\r\n");
+        bld_lit(o, "\r\nX-Forwarded-Proto: http\r\n");
     bld_field(o, "X-Forwarded-Host", r->host);
-    bld_str(o, "Forwarded: ");
+    bld_lit(o, "Forwarded: ");
     for (unsigned i = 0; trusted && i < r->h.nheaders; i++) {
         if (slice_is(h[i].name, "forwarded")) {
             bld_add(o, h[i].value);
@@ -308,7 +311,7 @@ message_upstream_head(struct conn *c, struct request *r)
     bld_add(&o, SLICE_LIT(" "));
     bld_add(&o, r->path);
     put_query(&o, r);
-    bld_str(&o, " HTTP/1.1\r\n");
+    bld_lit(&o, " HTTP/1.1\r\n");
     bld_field(&o, "Host", r->host);
     for (unsigned i = 0; i < r->h.nheaders; i++) {
         const struct http_header *h = &r->h.headers[i];
@@ -327,11 +330,11 @@ message_upstream_head(struct conn *c, struct request *r)
     bld_field(&o, "X-Request-Id", (struct slice){r->id, strlen(r->id)});
     put_trace(&o, c->w, r);
     if (r->req_framing == HTTP_BODY_LENGTH) {
-        bld_str(&o, "Content-Length: ");
+        bld_lit(&o, "Content-Length: ");
         bld_u64(&o, r->h.content_length);
-        bld_str(&o, "\r\n");
+        bld_lit(&o, "\r\n");
     } else if (r->req_framing == HTTP_BODY_CHUNKED) {
-        bld_str(&o, "Transfer-Encoding: chunked\r\n");
+        bld_lit(&o, "Transfer-Encoding: chunked\r\n");
     }
     if (o.overflow)
         return AW_TOOBIG;
@@ -376,7 +379,7 @@ put_principal_list(struct bld *o, const char *name, const struct slice *v,
     if (name == NULL || name[0] == '\0' || n == 0)
         return;
     bld_str(o, name);
-    bld_str(o, ": ");
+    bld_lit(o, ": ");
     start = o->b.end;
     for (unsigned i = 0; i < n; i++) {
         if (!field_value_safe(v[i]) || memchr(v[i].ptr, sep[0], v[i].len))
@@ -385,7 +388,7 @@ put_principal_list(struct bld *o, const char *name, const struct slice *v,
             bld_str(o, sep);
         bld_add(o, v[i]);
     }
-    bld_str(o, "\r\n");
+    bld_lit(o, "\r\n");
 }
 
 static const char *
@@ -437,11 +440,11 @@ message_upstream_principal(struct conn *c, struct request *r)
         put_principal_field(&o, ra->fwd_claims, p->claims_b64);
     }
     if (r->body_buffered) {
-        bld_str(&o, "Content-Length: ");
+        bld_lit(&o, "Content-Length: ");
         bld_u64(&o, r->body_len);
-        bld_str(&o, "\r\n");
+        bld_lit(&o, "\r\n");
     }
-    bld_str(&o, "\r\n");
+    bld_lit(&o, "\r\n");
     if (o.overflow)
         return AW_TOOBIG;
     r->up_head_len = o.b.end;
@@ -469,7 +472,7 @@ static void
 put_common_response_fields(struct bld *o, const struct conn *c,
                            const struct config *cfg, struct request *r)
 {
-    bld_str(o, "Server: apiward\r\n");
+    bld_lit(o, "Server: apiward\r\n");
     if (c->tls != NULL)
         bld_str(o, tls_conn_hsts(c->tls));
     bld_field(o, "X-Request-Id", (struct slice){r->id, strlen(r->id)});
@@ -510,11 +513,11 @@ message_response_head(struct conn *c, struct request *r)
     keep = client_keeps_alive(c, r);
     if (!keep)
         c->close_after = true;
-    bld_str(&o, "HTTP/1.1 ");
+    bld_lit(&o, "HTTP/1.1 ");
     bld_u64(&o, (uint64_t)res->status);
-    bld_str(&o, " ");
+    bld_lit(&o, " ");
     bld_add(&o, res->reason);
-    bld_str(&o, "\r\n");
+    bld_lit(&o, "\r\n");
     for (unsigned i = 0; i < res->nheaders; i++) {
         const struct http_header *h = &res->headers[i];
 
@@ -534,18 +537,18 @@ message_response_head(struct conn *c, struct request *r)
         bld_add(&o, SLICE_LIT("\r\n"));
     }
     if (res->framing == HTTP_BODY_LENGTH) {
-        bld_str(&o, "Content-Length: ");
+        bld_lit(&o, "Content-Length: ");
         bld_u64(&o, res->content_length);
-        bld_str(&o, "\r\n");
+        bld_lit(&o, "\r\n");
     } else if (r->res_chunked_out) {
-        bld_str(&o, "Transfer-Encoding: chunked\r\n");
+        bld_lit(&o, "Transfer-Encoding: chunked\r\n");
     }
     put_common_response_fields(&o, c, r->cfg, r);
     if (!keep)
-        bld_str(&o, "Connection: close\r\n");
+        bld_lit(&o, "Connection: close\r\n");
     else if (r->h.version == 10)
-        bld_str(&o, "Connection: keep-alive\r\n");
-    bld_str(&o, "\r\n");
+        bld_lit(&o, "Connection: keep-alive\r\n");
+    bld_lit(&o, "\r\n");
     if (o.overflow)
         return AW_TOOBIG;
     r->bytes_out += o.b.end - c->out.end;
@@ -587,29 +590,29 @@ put_allow(struct bld *o, uint32_t allowed)
 {
     bool first = true;
 
-    bld_str(o, "Allow: ");
+    bld_lit(o, "Allow: ");
     for (int m = 0; m < HTTP_OTHER; m++) {
         if (!(allowed & (1u << m)))
             continue;
         if (!first)
-            bld_str(o, ", ");
+            bld_lit(o, ", ");
         bld_str(o, http_method_name((enum http_method)m));
         first = false;
     }
-    bld_str(o, "\r\n");
+    bld_lit(o, "\r\n");
 }
 
 /* RFC 6750 section 3: the challenge of a 401. */
 static void
 put_www_authenticate(struct bld *o, const char *bearer_error)
 {
-    bld_str(o, "WWW-Authenticate: Bearer realm=\"apiward\"");
+    bld_lit(o, "WWW-Authenticate: Bearer realm=\"apiward\"");
     if (bearer_error != NULL) {
-        bld_str(o, ", error=\"");
+        bld_lit(o, ", error=\"");
         bld_str(o, bearer_error);
-        bld_str(o, "\"");
+        bld_lit(o, "\"");
     }
-    bld_str(o, "\r\n");
+    bld_lit(o, "\r\n");
 }
 
 /*
@@ -645,7 +648,7 @@ message_problem(struct conn *c, struct request *r, int status,
     snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
              status_title(status));
     bld_str(&o, line);
-    bld_str(&o, "Content-Type: application/problem+json\r\n"
+    bld_lit(&o, "Content-Type: application/problem+json\r\n"
                 "Cache-Control: no-store\r\n");
     snprintf(line, sizeof(line), "Content-Length: %zu\r\n",
              n > 0 ? (size_t)n + more.len + 2 : 0);
@@ -669,13 +672,13 @@ message_problem(struct conn *c, struct request *r, int status,
     if (cfg != NULL)
         put_common_response_fields(&o, c, cfg, r);
     if (c->close_after)
-        bld_str(&o, "Connection: close\r\n");
-    bld_str(&o, "\r\n");
+        bld_lit(&o, "Connection: close\r\n");
+    bld_lit(&o, "\r\n");
     if (n > 0) {
         bld_add(&o, (struct slice){body, (size_t)n});
         if (more.len > 0)
             bld_add(&o, more);
-        bld_str(&o, "}\n");
+        bld_lit(&o, "}\n");
     }
     if (o.overflow) {
         c->close_after = true;
@@ -765,15 +768,17 @@ format_time(char *dst, size_t cap)
 }
 
 static void
-put_json_string(struct bld *o, const char *key, struct slice v)
+put_json_member(struct bld *o, struct slice head, struct slice v)
 {
-    bld_str(o, ",\"");
-    bld_str(o, key);
-    bld_str(o, "\":\"");
+    bld_add(o, head);
     if (!o->overflow && json_escape_append(&o->b, v, 512) != AW_OK)
         o->overflow = true;
-    bld_str(o, "\"");
+    bld_lit(o, "\"");
 }
+
+/* ,"key":"v" with the slice v escaped; key is a string literal. */
+#define put_json_string(o, key, ...) \
+    put_json_member((o), SLICE_LIT(",\"" key "\":\""), (__VA_ARGS__))
 
 /*
  * The operation of the route's contract the request was matched to
@@ -796,7 +801,7 @@ put_contract(struct bld *o, const struct request *r)
         put_json_string(o, "template", (struct slice){s, strlen(s)});
     }
     if (k->monitored) {
-        bld_str(o, ",\"contract_monitored\":true");
+        bld_lit(o, ",\"contract_monitored\":true");
         put_json_string(o, "contract", (struct slice){k->reason,
                                                       strlen(k->reason)});
     }
@@ -839,9 +844,9 @@ message_access_log(struct conn *c, struct request *r)
     if (!accesslog_enabled())
         return;
     format_time(when, sizeof(when));
-    bld_str(&o, "{\"time\":\"");
+    bld_lit(&o, "{\"time\":\"");
     bld_str(&o, when);
-    bld_str(&o, "\"");
+    bld_lit(&o, "\"");
     put_json_string(&o, "request_id", (struct slice){r->id, strlen(r->id)});
     put_json_string(&o, "client", (struct slice){c->peer_text,
                                                  strlen(c->peer_text)});
@@ -866,17 +871,17 @@ message_access_log(struct conn *c, struct request *r)
                         ? (struct slice){r->up->be->text,
                                          strlen(r->up->be->text)}
                         : SLICE_LIT(""));
-    bld_str(&o, ",\"status\":");
+    bld_lit(&o, ",\"status\":");
     bld_u64(&o, (uint64_t)r->status);
-    bld_str(&o, ",\"bytes\":");
+    bld_lit(&o, ",\"bytes\":");
     bld_u64(&o, r->bytes_out);
-    bld_str(&o, ",\"duration_ms\":");
+    bld_lit(&o, ",\"duration_ms\":");
     bld_ms(&o, total_us);
-    bld_str(&o, ",\"upstream_ms\":");
+    bld_lit(&o, ",\"upstream_ms\":");
     bld_ms(&o, up_us);
-    bld_str(&o, ",\"stage\":\"");
+    bld_lit(&o, ",\"stage\":\"");
     bld_str(&o, stage_names[r->stage]);
-    bld_str(&o, "\"");
+    bld_lit(&o, "\"");
     if (r->reason != NULL)
         put_json_string(&o, "reason", (struct slice){r->reason,
                                                      strlen(r->reason)});
@@ -887,10 +892,10 @@ message_access_log(struct conn *c, struct request *r)
         put_json_string(&o, "authz_rule", (struct slice){r->authz_rule,
                                                          strlen(r->authz_rule)});
     if (r->authz_monitored)
-        bld_str(&o, ",\"authz_monitored\":true");
+        bld_lit(&o, ",\"authz_monitored\":true");
     put_contract(&o, r);
     put_inspect(&o, r);
-    bld_str(&o, "}\n");
+    bld_lit(&o, "}\n");
     if (!o.overflow)
         accesslog_write(c->w->id, line, o.b.end);
 }

@@ -63,6 +63,27 @@ json_plain(unsigned char c)
     return json_plain_byte[c] != 0;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Are the 8 bytes at p all plain? Each test below sets a byte's high
+ * bit when that byte is special (a control byte, '"', '\\', DEL, or
+ * past 0x7f); the borrows of the subtractions can only mark bytes after
+ * a special one, so the answer for the word is exact. */
+static inline bool
+json_plain8(const unsigned char *p)
+{
+    uint64_t w, q, b, d, special;
+
+    memcpy(&w, p, sizeof(w));
+    q = w ^ (ONES * '"');
+    b = w ^ (ONES * '\\');
+    d = w ^ (ONES * 0x7f);
+    special = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
+              ((b - ONES) & ~b) | ((d - ONES) & ~d) | w;
+    return (special & HIGHS) == 0;
+}
+
 /*
  * Shared by every JSON line the gateway writes. Runs of plain bytes are
  * copied whole; other bytes become \" \\ or \u00XX (bytes past 0x7e
@@ -80,6 +101,8 @@ json_escape_append(struct buf *dst, struct slice s, size_t max)
         const unsigned char *p = (const unsigned char *)s.ptr + i;
         size_t run = 0;
 
+        while (n - i - run >= 8 && json_plain8(p + run))
+            run += 8;
         while (i + run < n && json_plain(p[run]))
             run++;
         if (run > 0) {

@@ -263,6 +263,50 @@ test_escaping_and_cuts(void **state)
     arena_fini(&a);
 }
 
+/* The escape of one byte, as json_escape_append writes it. */
+static size_t
+escape_byte(unsigned char c, char *out)
+{
+    if (c == '"' || c == '\\') {
+        out[0] = '\\';
+        out[1] = (char)c;
+        return 2;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+        out[0] = (char)c;
+        return 1;
+    }
+    snprintf(out, 7, "\\u%04x", c);
+    return 6;
+}
+
+/* Every byte value at every position of a run of plain bytes, so that
+ * the eight-byte scan of plain runs meets it in each lane. */
+static void
+test_escape_every_byte_every_lane(void **state)
+{
+    char in[24], want[64], out[64];
+    struct buf b;
+
+    (void)state;
+    for (unsigned c = 0; c < 256; c++) {
+        for (size_t at = 0; at < sizeof(in); at++) {
+            size_t n = 0;
+
+            memset(in, 'a', sizeof(in));
+            in[at] = (char)c;
+            for (size_t i = 0; i < sizeof(in); i++)
+                n += escape_byte((unsigned char)in[i], want + n);
+            b = (struct buf){out, 0, 0, sizeof(out)};
+            assert_int_equal(json_escape_append(&b, (struct slice){in,
+                                                sizeof(in)}, sizeof(in)),
+                             AW_OK);
+            assert_int_equal(b.end, n);
+            assert_memory_equal(out, want, n);
+        }
+    }
+}
+
 struct emitter {
     unsigned worker;
     unsigned count;
@@ -450,6 +494,7 @@ main(void)
         cmocka_unit_test_setup(test_ecs_shape, test_setup),
         cmocka_unit_test_setup(test_sparse_and_clamped, test_setup),
         cmocka_unit_test_setup(test_escaping_and_cuts, test_setup),
+        cmocka_unit_test(test_escape_every_byte_every_lane),
         cmocka_unit_test_setup(test_threads, test_setup),
         cmocka_unit_test_setup(test_drops_counted, test_setup),
         cmocka_unit_test_setup(test_reopen, test_setup),
