@@ -250,6 +250,14 @@ uint64_t clock_mono_us(void);
 uint64_t clock_wall_ms(void);
 
 /*
+ * The wall clock in ISO 8601 UTC with milliseconds,
+ * "2025-01-01T12:00:00.000Z": CLOCK_UTC_LEN bytes and a NUL into dst.
+ * The date and time of day are formatted once a second per thread.
+ */
+#define CLOCK_UTC_LEN 24
+void clock_utc_text(char *dst);
+
+/*
  * Parse a duration such as "250ms", "10s", "5m", "1h" or a bare number
  * of seconds into milliseconds. AW_INVALID for anything else.
  */

@@ -1,6 +1,7 @@
 /*
  * Clocks and the parsing of durations and sizes written in the config.
  */
+#include <string.h>
 #include <time.h>
 
 #include "base.h"
@@ -30,6 +31,32 @@ clock_wall_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+clock_utc_text(char *dst)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[32];
+    struct timespec ts;
+    unsigned ms;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = ts.tv_sec;
+    }
+    ms = (unsigned)(ts.tv_nsec / 1000000) % 1000;
+    memcpy(dst, cached, 19);
+    dst[19] = '.';
+    dst[20] = (char)('0' + ms / 100);
+    dst[21] = (char)('0' + ms / 10 % 10);
+    dst[22] = (char)('0' + ms % 10);
+    dst[23] = 'Z';
+    dst[24] = '\0';
 }
 
 /* Split s into its leading digits and the unit that follows. */

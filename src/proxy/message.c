@@ -735,38 +735,6 @@ static const char *const stage_names[] = {
     "limit", "contract", "inspect", "forward", "respond", "tls",
 };
 
-/* ISO 8601 UTC with milliseconds, cached per second per thread. */
-static void
-format_time(char *dst, size_t cap)
-{
-    static _Thread_local time_t cached_sec = -1;
-    static _Thread_local char cached[32];
-    struct timespec ts;
-    unsigned ms;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (ts.tv_sec != cached_sec) {
-        struct tm tm;
-
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
-        cached_sec = ts.tv_sec;
-    }
-    ms = (unsigned)(ts.tv_nsec / 1000000) % 1000;
-    if (cap < 26) {
-        if (cap > 0)
-            dst[0] = '\0';
-        return;
-    }
-    memcpy(dst, cached, 19);
-    dst[19] = '.';
-    dst[20] = (char)('0' + ms / 100);
-    dst[21] = (char)('0' + ms / 10 % 10);
-    dst[22] = (char)('0' + ms % 10);
-    dst[23] = 'Z';
-    dst[24] = '\0';
-}
-
 static void
 put_json_member(struct bld *o, struct slice head, struct slice v)
 {
@@ -833,7 +801,7 @@ put_inspect(struct bld *o, const struct request *r)
 void
 message_access_log(struct conn *c, struct request *r)
 {
-    char line[4096], when[40];
+    char line[4096], when[CLOCK_UTC_LEN + 1];
     struct bld o = {{line, 0, 0, sizeof(line)}, false};
     uint64_t now = clock_mono_us();
     uint64_t total_us = now - r->t_start;
@@ -843,7 +811,7 @@ message_access_log(struct conn *c, struct request *r)
     proxy_record(c, r);
     if (!accesslog_enabled())
         return;
-    format_time(when, sizeof(when));
+    clock_utc_text(when);
     bld_lit(&o, "{\"time\":\"");
     bld_str(&o, when);
     bld_lit(&o, "\"");

@@ -12,7 +12,6 @@
  * most values come from the client and CEF has no escape for them.
  * Values are cut at the same lengths as in the JSON line.
  */
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,23 +34,56 @@ cef_raw(struct cef *o, const char *s, size_t n)
         o->overflow = true;
 }
 
-/* s cut at max bytes, escaped for a header (header) or a value. */
+/*
+ * Bytes written as they are, 1 in a header and 2 in a value: printable
+ * ASCII but the backslash, "|" in a header and "=" in a value.
+ */
+static const unsigned char cef_plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x20 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 1, 3, 3, /* 0x30: '=' */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x40 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 3, 3, 3, /* 0x50: '\\' */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x60 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 3, 0, /* 0x70: '|', DEL */
+    /* 0x80-0xff: 0 */
+};
+
+static inline bool
+cef_plain(unsigned char c, bool header)
+{
+    return (cef_plain_byte[c] & (header ? 1 : 2)) != 0;
+}
+
+/* s cut at max bytes, escaped for a header (header) or a value. Runs of
+ * plain bytes are copied whole. */
 static void
 cef_escaped(struct cef *o, const char *s, size_t max, bool header)
 {
-    for (size_t i = 0; s[i] != '\0' && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
+    size_t i = 0;
 
-        if (c == '\\' || (header && c == '|') || (!header && c == '=')) {
+    while (i < max && s[i] != '\0') {
+        size_t run = i;
+        unsigned char c;
+
+        while (run < max && s[run] != '\0' &&
+               cef_plain((unsigned char)s[run], header))
+            run++;
+        if (run > i) {
+            cef_raw(o, s + i, run - i);
+            i = run;
+            continue;
+        }
+        c = (unsigned char)s[i++];
+        if (c == '\\' || c == '|' || c == '=') {
             char esc[2] = {'\\', (char)c};
 
             cef_raw(o, esc, 2);
         } else if (c == '\n' || c == '\r') {
             cef_raw(o, c == '\n' ? "\\n" : "\\r", 2);
-        } else if (c < 0x20 || c >= 0x7f) {
-            cef_raw(o, "?", 1);
         } else {
-            cef_raw(o, (const char *)&s[i], 1);
+            cef_raw(o, "?", 1);
         }
     }
 }
@@ -68,34 +100,36 @@ cef_ext(struct cef *o, const char *key, const char *value, size_t max)
     cef_escaped(o, value, max, false);
 }
 
-/* A custom string field csN with its label. */
+/* A custom string field csN (1 to 6) with its label. */
 static void
 cef_custom(struct cef *o, int n, const char *label, const char *value,
            size_t max)
 {
-    char key[16];
+    static const char *const keys[][2] = {
+        {"cs1Label", "cs1"}, {"cs2Label", "cs2"}, {"cs3Label", "cs3"},
+        {"cs4Label", "cs4"}, {"cs5Label", "cs5"}, {"cs6Label", "cs6"},
+    };
 
-    if (value == NULL)
+    if (value == NULL || n < 1 || n > (int)ARRAY_LEN(keys))
         return;
-    snprintf(key, sizeof(key), "cs%dLabel", n);
-    cef_ext(o, key, label, CEF_CUT);
-    snprintf(key, sizeof(key), "cs%d", n);
-    cef_ext(o, key, value, max);
+    cef_ext(o, keys[n - 1][0], label, CEF_CUT);
+    cef_ext(o, keys[n - 1][1], value, max);
 }
 
 static void
 cef_header(struct cef *o, const struct security_event *e, int severity)
 {
     const char *action = e->action != NULL ? e->action : "event";
-    char sev[16];
+    char num[FMT_U64_MAX];
 
     cef_raw(o, "CEF:0|apiward|apiward|" APIWARD_VERSION "|",
             sizeof("CEF:0|apiward|apiward|" APIWARD_VERSION "|") - 1);
     cef_escaped(o, action, CEF_CUT, true);
     cef_raw(o, "|", 1);
     cef_escaped(o, e->reason != NULL ? e->reason : action, CEF_CUT, true);
-    snprintf(sev, sizeof(sev), "|%d|", severity);
-    cef_raw(o, sev, strlen(sev));
+    cef_raw(o, "|", 1);
+    cef_raw(o, num, fmt_u64(num, (uint64_t)severity));
+    cef_raw(o, "|", 1);
 }
 
 int
@@ -103,12 +137,11 @@ cef_format(struct buf *out, const struct security_event *e)
 {
     struct cef o = {out, false};
     int severity = e->severity < 1 ? 1 : e->severity > 10 ? 10 : e->severity;
-    char rt[24];
+    char rt[FMT_U64_MAX];
 
-    snprintf(rt, sizeof(rt), "%llu", (unsigned long long)clock_wall_ms());
     cef_header(&o, e, severity);
     cef_raw(&o, "rt=", 3);
-    cef_raw(&o, rt, strlen(rt));
+    cef_raw(&o, rt, fmt_u64(rt, clock_wall_ms()));
     cef_ext(&o, "cat", e->category != NULL ? e->category
                                            : "intrusion_detection", CEF_CUT);
     cef_ext(&o, "act", e->outcome, CEF_CUT);

@@ -62,10 +62,27 @@ struct ev_field {
 };
 
 static void
+ev_add(struct ev_line *o, const char *s, size_t n)
+{
+    if (!o->overflow && buf_append(&o->b, s, n) != AW_OK)
+        o->overflow = true;
+}
+
+static void
 ev_raw(struct ev_line *o, const char *s)
 {
-    if (!o->overflow && buf_append(&o->b, s, strlen(s)) != AW_OK)
-        o->overflow = true;
+    ev_add(o, s, strlen(s));
+}
+
+/* A string literal, its length known at compile time. */
+#define ev_lit(o, s) ev_add((o), "" s, sizeof(s) - 1)
+
+static void
+ev_u64(struct ev_line *o, uint64_t v)
+{
+    char num[FMT_U64_MAX];
+
+    ev_add(o, num, fmt_u64(num, v));
 }
 
 static void
@@ -73,10 +90,10 @@ ev_escaped(struct ev_line *o, const char *s, size_t cut)
 {
     struct slice v = {s, strlen(s)};
 
-    ev_raw(o, "\"");
+    ev_lit(o, "\"");
     if (!o->overflow && json_escape_append(&o->b, v, cut) != AW_OK)
         o->overflow = true;
-    ev_raw(o, "\"");
+    ev_lit(o, "\"");
 }
 
 /* "k":"v",... over the fields that are set, comma separated. */
@@ -88,9 +105,12 @@ ev_members(struct ev_line *o, const struct ev_field *f, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (f[i].value == NULL)
             continue;
-        ev_raw(o, first ? "\"" : ",\"");
+        if (first)
+            ev_lit(o, "\"");
+        else
+            ev_lit(o, ",\"");
         ev_raw(o, f[i].key);
-        ev_raw(o, "\":");
+        ev_lit(o, "\":");
         ev_escaped(o, f[i].value, f[i].cut);
         first = false;
     }
@@ -115,28 +135,23 @@ ev_object(struct ev_line *o, const char *name, const struct ev_field *f,
 {
     if (!ev_any(f, n))
         return;
-    ev_raw(o, ",\"");
+    ev_lit(o, ",\"");
     ev_raw(o, name);
-    ev_raw(o, "\":{");
+    ev_lit(o, "\":{");
     ev_members(o, f, n);
-    ev_raw(o, "}");
+    ev_lit(o, "}");
 }
 
 /* ISO 8601 UTC with milliseconds. */
 static void
 ev_timestamp(struct ev_line *o)
 {
-    char when[40], stamp[48];
-    struct timespec ts;
-    struct tm tm;
+    char when[CLOCK_UTC_LEN + 1];
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp, sizeof(stamp), "{\"@timestamp\":\"%.20s.%03dZ\"", when,
-             (int)(ts.tv_nsec / 1000000) % 1000);
-    ev_raw(o, stamp);
-    ev_raw(o, ",\"ecs\":{\"version\":\"" EVENTS_ECS_VERSION "\"}");
+    clock_utc_text(when);
+    ev_lit(o, "{\"@timestamp\":\"");
+    ev_add(o, when, CLOCK_UTC_LEN);
+    ev_lit(o, "\",\"ecs\":{\"version\":\"" EVENTS_ECS_VERSION "\"}");
 }
 
 /* event.*: what happened, how it ended, how bad it is. */
@@ -144,7 +159,6 @@ static void
 ev_event(struct ev_line *o, const struct security_event *e)
 {
     const char *outcome = "unknown", *type = "info";
-    char sev[64];
     int severity = e->severity < 1 ? 1 : e->severity > 10 ? 10 : e->severity;
 
     if (e->outcome != NULL && strcmp(e->outcome, "success") == 0) {
@@ -164,25 +178,27 @@ ev_event(struct ev_line *o, const struct security_event *e)
         outcome = "success";
         type = "change";
     }
-    ev_raw(o, ",\"event\":{\"kind\":");
+    ev_lit(o, ",\"event\":{\"kind\":");
     ev_escaped(o, e->kind != NULL ? e->kind : "alert", EVENTS_CUT);
-    ev_raw(o, ",\"category\":[");
+    ev_lit(o, ",\"category\":[");
     ev_escaped(o, e->category != NULL ? e->category : "intrusion_detection",
                EVENTS_CUT);
-    ev_raw(o, "],\"type\":[\"");
+    ev_lit(o, "],\"type\":[\"");
     ev_raw(o, type);
-    ev_raw(o, "\"]");
+    ev_lit(o, "\"]");
     if (e->action != NULL) {
-        ev_raw(o, ",\"action\":");
+        ev_lit(o, ",\"action\":");
         ev_escaped(o, e->action, EVENTS_CUT);
     }
     if (e->reason != NULL) {
-        ev_raw(o, ",\"reason\":");
+        ev_lit(o, ",\"reason\":");
         ev_escaped(o, e->reason, EVENTS_CUT);
     }
-    snprintf(sev, sizeof(sev), ",\"outcome\":\"%s\",\"severity\":%d}",
-             outcome, severity);
-    ev_raw(o, sev);
+    ev_lit(o, ",\"outcome\":\"");
+    ev_raw(o, outcome);
+    ev_lit(o, "\",\"severity\":");
+    ev_u64(o, (uint64_t)severity);
+    ev_lit(o, "}");
 }
 
 /* Everything after event.*, object by object. */
@@ -207,23 +223,22 @@ ev_context(struct ev_line *o, const struct security_event *e)
         {"excerpt", e->excerpt, EVENTS_CUT},
         {"findings", e->findings, EVENTS_CUT_FINDINGS},
     };
-    char score[40];
-
     ev_object(o, "rule", rule, ARRAY_LEN(rule));
     ev_object(o, "source", source, ARRAY_LEN(source));
     ev_object(o, "user", user, ARRAY_LEN(user));
     if (ev_any(req, ARRAY_LEN(req))) {
-        ev_raw(o, ",\"http\":{\"request\":{");
+        ev_lit(o, ",\"http\":{\"request\":{");
         ev_members(o, req, ARRAY_LEN(req));
-        ev_raw(o, "}}");
+        ev_lit(o, "}}");
     }
     ev_object(o, "url", url, ARRAY_LEN(url));
     ev_object(o, "apiward", aw, ARRAY_LEN(aw));
     if (e->score > 0 && ev_any(aw, ARRAY_LEN(aw)) && !o->overflow) {
         /* Inside the apiward object, before its closing brace. */
         o->b.end--;
-        snprintf(score, sizeof(score), ",\"score\":%u}", e->score);
-        ev_raw(o, score);
+        ev_lit(o, ",\"score\":");
+        ev_u64(o, e->score);
+        ev_lit(o, "}");
     }
 }
 
@@ -234,7 +249,7 @@ ev_format(struct ev_line *o, const struct security_event *e)
     ev_timestamp(o);
     ev_event(o, e);
     ev_context(o, e);
-    ev_raw(o, "}\n");
+    ev_lit(o, "}\n");
 }
 
 /* RFC 5424 severity of an event's 1..10 severity. */
@@ -267,27 +282,32 @@ static bool
 syslog_record(struct buf *rec, const struct security_event *e,
               const char *json, size_t json_len)
 {
-    char msg[EVENTS_LINE_MAX], head[400], msgid[33], when[40];
+    char msg[EVENTS_LINE_MAX], head_mem[400], msgid[33];
+    char when[CLOCK_UTC_LEN + 1], num[FMT_U64_MAX];
     struct buf m = {msg, 0, 0, sizeof(msg)};
-    struct timespec ts;
-    struct tm tm;
-    int n;
+    struct ev_line h = {{head_mem, 0, 0, sizeof(head_mem)}, false};
 
     if (sys.cef ? cef_format(&m, e) != AW_OK
                 : buf_append(&m, json, json_len - 1) != AW_OK)
         return false;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    clock_utc_text(when);
     syslog_msgid(msgid, e->action);
-    n = snprintf(head, sizeof(head), "<%u>1 %.20s.%03dZ %s apiward %s %s - ",
-                 sys.facility * 8 + (unsigned)syslog_severity(e->severity),
-                 when, (int)(ts.tv_nsec / 1000000) % 1000, sys.host, sys.pid,
-                 msgid);
-    if (n < 0 || (size_t)n >= sizeof(head))
+    ev_lit(&h, "<");
+    ev_u64(&h, sys.facility * 8 + (unsigned)syslog_severity(e->severity));
+    ev_lit(&h, ">1 ");
+    ev_add(&h, when, CLOCK_UTC_LEN);
+    ev_lit(&h, " ");
+    ev_raw(&h, sys.host);
+    ev_lit(&h, " apiward ");
+    ev_raw(&h, sys.pid);
+    ev_lit(&h, " ");
+    ev_raw(&h, msgid);
+    ev_lit(&h, " - ");
+    if (h.overflow)
         return false;
-    return buf_printf(rec, "%zu ", (size_t)n + m.end) == AW_OK &&
-           buf_append(rec, head, (size_t)n) == AW_OK &&
+    return buf_append(rec, num, fmt_u64(num, h.b.end + m.end)) == AW_OK &&
+           buf_append(rec, " ", 1) == AW_OK &&
+           buf_append(rec, head_mem, h.b.end) == AW_OK &&
            buf_append(rec, msg, m.end) == AW_OK;
 }
 
