@@ -750,6 +750,10 @@ schema_prop(const struct schema *s, struct slice name)
         const struct sprop *p = &s->props[mid];
         int c = p->name.len != name.len
                     ? (p->name.len < name.len ? -1 : 1)
+                : name.len == 0 ? 0
+                : p->name.ptr[0] != name.ptr[0]
+                    ? ((unsigned char)p->name.ptr[0] <
+                       (unsigned char)name.ptr[0] ? -1 : 1)
                     : memcmp(p->name.ptr, name.ptr, name.len);
 
         if (c == 0)

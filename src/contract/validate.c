@@ -16,6 +16,15 @@
  * their children, so finishing a value's evals from the top down
  * finishes children before parents.
  *
+ * Most members and items are scalars checked by one schema of their
+ * own. Such a schema is not pushed as an eval when it is seeded: the
+ * value's frame keeps it aside (frame.leaf), and when the value turns
+ * out to be a scalar with nothing else to evaluate it, its first token
+ * is checked against it directly and the container eval failed if it
+ * fails. Anything else (a container, a second schema, an eval pushed
+ * for the value by another keyword) pushes it as an ordinary eval
+ * first.
+ *
  * Errors: an eval under anyOf, oneOf, not, if, then, else, contains,
  * propertyNames or dependentSchemas is speculative: its failures are
  * not reported, only the combinator's own when it fails in a
@@ -99,7 +108,13 @@ struct frame {
     bool uneval;          /* an eval has unevaluatedProperties */
     struct umember *um;   /* its members, in order */
     uint32_t num, um_cap;
+    const struct schema *leaf;  /* a schema set aside for this value, */
+    uint32_t leaf_parent;       /* seeded by the eval at this index */
 };
+
+/* Flags of a schema that needs an eval of its own even on a scalar. */
+#define S_NOT_LEAF (S_FALSE | S_READONLY | S_WRITEONLY | S_HAS_ENUM | \
+                    S_INPLACE | S_UNEVAL | S_UNEVAL_ITEMS | S_TRIVIAL)
 
 #define MAX_EVALS_DEFAULT SCHEMA_MAX_EVALS_DEFAULT
 #define MAX_FRAMES 1024       /* beyond any JSON depth bound we accept */
@@ -129,6 +144,8 @@ struct schema_validator {
     bool valid;           /* the root eval's result */
     bool keep;            /* schema_validator_keep after the last NAME */
     bool started;         /* the root's applicators are expanded */
+    struct frame *seeding; /* the frame whose value is being seeded,
+                              when its schemas may be set aside */
     uint64_t last_h;      /* hash of the value that just ended */
 
     /* The current scalar token, decoded lazily. */
@@ -207,6 +224,25 @@ path_push_name(struct schema_validator *v, struct slice name)
 {
     size_t extra = 1 + name.len;
 
+    /* Short names, the most common, are copied and escaped at once
+     * when there is room for them escaped twice over. */
+    if (name.len <= 32 && v->path_len + 2 * name.len + 2 <= v->path_cap) {
+        char *p = v->path + v->path_len;
+
+        *p++ = '/';
+        for (size_t i = 0; i < name.len; i++) {
+            char c = name.ptr[i];
+
+            if (unlikely(c == '~' || c == '/')) {
+                *p++ = '~';
+                c = c == '~' ? '0' : '1';
+            }
+            *p++ = c;
+        }
+        *p = '\0';
+        v->path_len = (uint32_t)(p - v->path);
+        return;
+    }
     if (memchr(name.ptr, '~', name.len) == NULL &&
         memchr(name.ptr, '/', name.len) == NULL) {
         if (!path_room(v, extra))
@@ -262,28 +298,33 @@ path_pop(struct schema_validator *v, uint32_t len)
 /* Frames and evals                                                    */
 /* ------------------------------------------------------------------ */
 
+/* Grow the frames to hold depth d; NULL past MAX_FRAMES or memory. */
 static struct frame *
+frame_grow(struct schema_validator *v, unsigned d)
+{
+    uint32_t cap = v->fr_cap * 2;
+    struct frame *f;
+
+    while (cap <= d)
+        cap *= 2;
+    if (cap > MAX_FRAMES || (f = arena_alloc(v->a, cap *
+                                             sizeof(*f))) == NULL) {
+        vfail(v, cap > MAX_FRAMES ? AW_TOOBIG : AW_NOMEM);
+        return NULL;
+    }
+    memcpy(f, v->fr, v->fr_cap * sizeof(*f));
+    memset(f + v->fr_cap, 0, (cap - v->fr_cap) * sizeof(*f));
+    v->fr = f;
+    v->fr_cap = cap;
+    return &v->fr[d];
+}
+
+static inline struct frame *
 frame_at(struct schema_validator *v, unsigned d)
 {
     if (likely(d < v->fr_cap))
         return &v->fr[d];
-    {
-        uint32_t cap = v->fr_cap * 2;
-        struct frame *f;
-
-        while (cap <= d)
-            cap *= 2;
-        if (cap > MAX_FRAMES || (f = arena_alloc(v->a, cap *
-                                                 sizeof(*f))) == NULL) {
-            vfail(v, cap > MAX_FRAMES ? AW_TOOBIG : AW_NOMEM);
-            return NULL;
-        }
-        memcpy(f, v->fr, v->fr_cap * sizeof(*f));
-        memset(f + v->fr_cap, 0, (cap - v->fr_cap) * sizeof(*f));
-        v->fr = f;
-        v->fr_cap = cap;
-    }
-    return &v->fr[d];
+    return frame_grow(v, d);
 }
 
 /* True when s admits everything and applies nothing. */
@@ -918,16 +959,62 @@ value_end(struct schema_validator *v, unsigned d, uint64_t h)
 /* The start of a value                                                */
 /* ------------------------------------------------------------------ */
 
+/* Push the schema set aside for the value of frame f, if any, as an
+ * ordinary eval. */
+static void
+leaf_push(struct schema_validator *v, struct frame *f)
+{
+    const struct schema *x = f->leaf;
+
+    if (x == NULL)
+        return;
+    f->leaf = NULL;
+    push_eval(v, x, f->leaf_parent, R_AND,
+              v->ev[f->leaf_parent].flags & EV_SPEC, 0, 0);
+}
+
+/*
+ * The scalar whose first token is t was left with the set-aside schema
+ * of frame f alone: check it as its eval would, fail the container eval
+ * if it fails, and end the value.
+ */
+static void
+leaf_check(struct schema_validator *v, struct frame *f,
+           const struct json_token *t, unsigned type)
+{
+    struct eval e = {.s = f->leaf, .parent = f->leaf_parent, .role = R_AND,
+                     .disc = -1};
+
+    e.flags = v->ev[f->leaf_parent].flags & EV_SPEC;
+    f->leaf = NULL;
+    check_start(v, &e, t, type);
+    if (e.flags & EV_FAILED)
+        v->ev[e.parent].flags |= EV_FAILED;
+    f->kind = K_NONE;
+    path_pop(v, f->path_len);
+}
+
 /* The schema x applies to a member or item for the container eval at
  * index pi: false fails the container with keyword kw. */
 static void
 seed(struct schema_validator *v, const struct schema *x, uint32_t pi,
      const char *kw)
 {
-    if (x->flags & S_FALSE)
+    struct frame *f = v->seeding;
+
+    if (x->flags & S_FALSE) {
         ev_fail(v, &v->ev[pi], kw);
-    else
-        push_eval(v, x, pi, R_AND, v->ev[pi].flags & EV_SPEC, 0, 0);
+        return;
+    }
+    if (f != NULL && f->leaf == NULL && v->nev == f->ev_begin &&
+        !(x->flags & S_NOT_LEAF)) {
+        f->leaf = x;
+        f->leaf_parent = pi;
+        return;
+    }
+    if (f != NULL)
+        leaf_push(v, f);
+    push_eval(v, x, pi, R_AND, v->ev[pi].flags & EV_SPEC, 0, 0);
 }
 
 static void uneval_member(struct schema_validator *v, struct frame *of,
@@ -988,7 +1075,10 @@ value_begin(struct schema_validator *v, const struct json_token *t)
         f->path_len = v->path_len;
         path_push_index(v, pf->index);
         f->ev_begin = v->nev;
+        f->leaf = NULL;
+        v->seeding = pf->unique || pf->child_hash ? NULL : f;
         direct = seed_item(v, pf, pf->index++);
+        v->seeding = NULL;
         if (pf->uneval)
             uneval_member(v, pf, direct);
         f->ev_end = v->nev;
@@ -997,6 +1087,16 @@ value_begin(struct schema_validator *v, const struct json_token *t)
     v->num_done = false;
     type = instance_type(v, t);
     f->hash = pf != NULL && pf->child_hash;
+    if (f->leaf != NULL) {
+        if (f->ev_end == f->ev_begin && !f->hash &&
+            t->kind != JSON_TOK_OBJECT_BEGIN &&
+            t->kind != JSON_TOK_ARRAY_BEGIN) {
+            leaf_check(v, f, t, type);
+            return;
+        }
+        leaf_push(v, f);
+        f->ev_end = v->nev;
+    }
     for (uint32_t i = f->ev_begin; i < f->ev_end; i++) {
         if (v->ev[i].role == R_DISC)
             read_discriminator(v, &v->ev[i], t);
@@ -1039,14 +1139,15 @@ check_names(struct schema_validator *v, const struct frame *of,
             const struct json_token *t)
 {
     struct frame *f = &v->fr[t->depth];
-    struct json_token st = *t;
+    struct json_token st;
 
-    st.kind = JSON_TOK_STRING;
     for (uint32_t i = of->ev_begin; i < of->ev_end; i++) {
         const struct schema *s = v->ev[i].s;
 
         if (s->names == NULL || v->rc != AW_OK)
             continue;
+        st = *t;
+        st.kind = JSON_TOK_STRING;
         f->path_len = v->path_len;
         f->ev_begin = v->nev;
         push_eval(v, s->names, i, R_NAMES, true, 0, 0);
@@ -1232,12 +1333,14 @@ on_name(struct schema_validator *v, const struct json_token *t)
         member_known(v, of, t->text, &known, &closed);
     f->path_len = before;
     f->ev_begin = v->nev;
+    f->leaf = NULL;
     if (!known && closed) {
         v->keep = false;    /* filtered out: nothing applies to it */
     } else {
         uint64_t direct = 0;
 
         known = false;
+        v->seeding = filter || of->child_hash ? NULL : f;
         for (uint32_t i = of->ev_begin; i < of->ev_end; i++) {
             unsigned r = v->ev[i].role != R_DISC
                              ? seed_member(v, i, t->text) : 0;
@@ -1246,6 +1349,7 @@ on_name(struct schema_validator *v, const struct json_token *t)
             if ((r & SEED_EVALUATED) && i - of->ev_begin < 64)
                 direct |= 1ULL << (i - of->ev_begin);
         }
+        v->seeding = NULL;
         if (!known && (v->flags & SCHEMA_STRICT))
             refuse_unlisted(v, of);
         if (of->uneval)
