@@ -32,7 +32,7 @@
 
 #define CORPUS SRCDIR "/tests/unit/inspect_corpus/"
 #define BENCH_CORPUS SRCDIR "/bench/inspect_corpus/"
-#define ALL_DETECTORS ((1u << 9) - 1)
+#define ALL_DETECTORS INSPECT_ALL
 #define VALUES_MAX 4096
 #define PROSE_LEN (64 * 1024)
 
@@ -84,6 +84,7 @@ static const struct {
     {"template", "template", inspect_template_match},
     {"ldap", "ldap", inspect_ldap_match},
     {"xss", "xss", inspect_xss_match},
+    {"xxe", "xxe", inspect_xxe_match},
 };
 
 static double

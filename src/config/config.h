@@ -443,6 +443,7 @@ enum config_inspect_where {
     INSPECT_AT_COOKIE,  /* "cookie:NAME" */
     INSPECT_AT_FORM,    /* "form:NAME" */
     INSPECT_AT_JSON,    /* "json:/pointer": the value there and below */
+    INSPECT_AT_XML,     /* "xml": an XML body, whole */
 };
 
 /* One inspect.allow entry: findings at a location that are ignored. */

@@ -31,7 +31,7 @@
 #define INSPECT_LOCATION_MAX 512
 #define INSPECT_CHOICE_MAX 16
 #define INSPECT_MAX_SCHEMES 16
-#define INSPECT_DBS_MAX 512         /* distinct detector sets: 2^9 */
+#define INSPECT_DBS_MAX 1024        /* distinct detector sets: 2^10 */
 
 /* The detectors by name, in the order of the mask bits' documentation. */
 static const struct {
@@ -42,13 +42,13 @@ static const struct {
     {"cmdi", INSPECT_CMDI},         {"template", INSPECT_TEMPLATE},
     {"xss", INSPECT_XSS},           {"traversal", INSPECT_TRAVERSAL},
     {"crlf", INSPECT_CRLF},         {"ldap", INSPECT_LDAP},
-    {"ssrf", INSPECT_SSRF},
+    {"xxe", INSPECT_XXE},           {"ssrf", INSPECT_SSRF},
 };
 
 #define INSPECT_ALL_DETECTORS                                                  \
     (INSPECT_SQLI | INSPECT_NOSQL | INSPECT_CMDI | INSPECT_TEMPLATE |          \
      INSPECT_XSS | INSPECT_TRAVERSAL | INSPECT_CRLF | INSPECT_LDAP |           \
-     INSPECT_SSRF)
+     INSPECT_XXE | INSPECT_SSRF)
 
 static const char *const inspect_default_headers[] = {"user-agent",
                                                       "referer"};
@@ -120,7 +120,7 @@ inspect_detector_bit(struct config_loader *ld, const struct config_node *it,
     }
     config_error(ld, it,
                  "%s: unknown detector '%s' (expected sqli, nosql, cmdi, "
-                 "template, xss, traversal, crlf, ldap or ssrf)",
+                 "template, xss, traversal, crlf, ldap, xxe or ssrf)",
                  where, config_node_quote(it, q, sizeof(q)));
     return AW_INVALID;
 }
@@ -390,6 +390,7 @@ static const struct {
     {"path", INSPECT_AT_PATH},     {"query", INSPECT_AT_QUERY},
     {"header", INSPECT_AT_HEADER}, {"cookie", INSPECT_AT_COOKIE},
     {"form", INSPECT_AT_FORM},     {"json", INSPECT_AT_JSON},
+    {"xml", INSPECT_AT_XML},
 };
 
 /* True when s[0..n) is a position of a path segment, 1 to 9999. */
@@ -406,7 +407,8 @@ inspect_is_position(const char *s, size_t n)
 
 /*
  * Read "kind" or "kind:name" into a. The name of a header is kept in
- * lower case; a JSON name must be a pointer and a path name a position.
+ * lower case; a JSON name must be a pointer and a path name a position;
+ * "xml" takes no name.
  */
 int
 config_inspect_location(const char *s, size_t len,
@@ -423,8 +425,8 @@ config_inspect_location(const char *s, size_t len,
              memcmp(inspect_locations[i].prefix, s, plen) == 0))
         i++;
     if (i == ARRAY_LEN(inspect_locations)) {
-        *why = "a location is path, query, header, cookie, form or json, "
-               "with ':' and a name after all but path";
+        *why = "a location is path, query, header, cookie, form, json or "
+               "xml, with ':' and a name after all but path and xml";
         return AW_INVALID;
     }
     a->at = inspect_locations[i].at;
@@ -434,6 +436,10 @@ config_inspect_location(const char *s, size_t len,
         return AW_OK;
     if (nlen == 0) {
         *why = "the name after ':' is empty";
+        return AW_INVALID;
+    }
+    if (a->at == INSPECT_AT_XML) {
+        *why = "an xml location is the whole body, without a name";
         return AW_INVALID;
     }
     if (a->at == INSPECT_AT_PATH && !inspect_is_position(name, nlen)) {

@@ -171,6 +171,13 @@ static const struct inspect_pattern patterns[] = {
      "l|i" T "m" T "a" T "g" T "e" T "/" T "s" T "v" T "g" T "\\+" T "x" T
      "m" T "l))",
      CASELESS, NULL, NULL},
+
+    /* xxe: a declaration, in any case, or an XInclude name */
+    {INSPECT_XXE, "external_dtd external_entity parameter_entity "
+                  "entity_expansion",
+     "<!(?:doctype|entity)", CASELESS, NULL, NULL},
+    {INSPECT_XXE, "xinclude", "xi:include|w3\\.org/200[13]/xinclude",
+     CASELESS, NULL, NULL},
 };
 
 static bool

@@ -15,6 +15,7 @@ static const struct inspect_detector_fn plain[] = {
     {INSPECT_TEMPLATE, inspect_template_match},
     {INSPECT_LDAP, inspect_ldap_match},
     {INSPECT_XSS, inspect_xss_match},
+    {INSPECT_XXE, inspect_xxe_match},
 };
 
 const struct inspect_detector_fn *

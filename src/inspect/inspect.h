@@ -41,6 +41,7 @@ enum inspect_origin {
     INSPECT_COOKIE,        /* one cookie's value */
     INSPECT_FORM_FIELD,    /* an application/x-www-form-urlencoded field */
     INSPECT_JSON_VALUE,    /* a string in a JSON body; where = pointer */
+    INSPECT_XML_BODY,      /* a whole XML body, read for XXE only */
 };
 
 /*
@@ -399,6 +400,20 @@ bool inspect_ldap_match(const struct inspect_value *v,
 bool inspect_xss_match(const struct inspect_value *v,
                        struct inspect_verdict *out);
 
+/*
+ * "xxe": v's text read as XML (a document or a piece of one) makes a
+ * parser fetch or expand more than it holds: an entity declared with a
+ * SYSTEM or PUBLIC identifier ("external_entity"), any parameter entity
+ * ("parameter_entity"), a DOCTYPE with an external subset other than a
+ * W3C DTD named by a public identifier ("external_dtd"), entities whose
+ * text references other entities, more than 16 entity declarations or,
+ * with entities declared, more than 64 references to them
+ * ("entity_expansion"), and XInclude ("xinclude"). DOCTYPE, ENTITY,
+ * SYSTEM and PUBLIC match in any case.
+ */
+bool inspect_xxe_match(const struct inspect_value *v,
+                       struct inspect_verdict *out);
+
 /* The detectors, as bits of a set. */
 enum inspect_detector {
     INSPECT_SQLI = 1 << 0,
@@ -410,7 +425,11 @@ enum inspect_detector {
     INSPECT_TEMPLATE = 1 << 6,
     INSPECT_LDAP = 1 << 7,
     INSPECT_XSS = 1 << 8,
+    INSPECT_XXE = 1 << 9,
 };
+
+#define INSPECT_NDETECTORS 10
+#define INSPECT_ALL ((1u << INSPECT_NDETECTORS) - 1) /* every detector */
 
 /*
  * Run every detector in mask (INSPECT_* bits) on v and put in *out the

@@ -7,7 +7,9 @@
  * path, query names and values, the configured header fields and the
  * cookies while the head is still in the input buffer; a JSON body
  * token by token as it streams in (string values, and member names for
- * NoSQL operators); a form body once it is read whole. Each value is
+ * NoSQL operators); a form body once it is read whole; an XML body
+ * once it is read whole, as one value for the XXE detector alone (the
+ * others would take its markup for injected tags). Each value is
  * decoded further only when it holds something to decode, narrowed to
  * the detectors whose patterns it holds (inspect_db_candidates), and
  * given to inspect_eval, which keeps the best verdict. SSRF is looked
@@ -44,6 +46,7 @@ enum inspect_body {
     INSPECT_BODY_NONE,
     INSPECT_BODY_JSON,
     INSPECT_BODY_FORM,
+    INSPECT_BODY_XML,
 };
 
 /* One finding, copied out of the value it was found in. */
@@ -114,12 +117,14 @@ static const enum inspect_origin origin_of[] = {
     [INSPECT_AT_COOKIE] = INSPECT_COOKIE,
     [INSPECT_AT_FORM] = INSPECT_FORM_FIELD,
     [INSPECT_AT_JSON] = INSPECT_JSON_VALUE,
+    [INSPECT_AT_XML] = INSPECT_XML_BODY,
 };
 
 static const char *const kind_name[] = {
     [INSPECT_AT_PATH] = "path",     [INSPECT_AT_QUERY] = "query",
     [INSPECT_AT_HEADER] = "header", [INSPECT_AT_COOKIE] = "cookie",
     [INSPECT_AT_FORM] = "form",     [INSPECT_AT_JSON] = "json",
+    [INSPECT_AT_XML] = "xml",
 };
 
 /* True when name is one of list[0..n) (case-sensitive). */
@@ -133,12 +138,15 @@ listed(char *const *list, size_t n, struct slice name)
     return false;
 }
 
-/* "kind:name" or "path:N" of p into dst, cut to cap. */
+/* "kind:name", "path:N", or "path" and "xml" for a whole path and an
+   XML body, of p into dst, cut to cap. */
 static void
 place_text(const struct inspect_place *p, char *dst, size_t cap)
 {
     if (p->at == INSPECT_AT_PATH && p->pos == 0)
         snprintf(dst, cap, "path");
+    else if (p->at == INSPECT_AT_XML)
+        snprintf(dst, cap, "xml");
     else if (p->at == INSPECT_AT_PATH)
         snprintf(dst, cap, "path:%u", p->pos);
     else
@@ -207,7 +215,8 @@ has_escapes(struct slice s, unsigned mode)
 
 /*
  * Decode v's text by mode in rounds into b, when it holds anything to
- * decode; v->text then points into b. False when out of memory.
+ * decode; v->text then points into b. A mode of 0 leaves the text as it
+ * is. False when out of memory.
  */
 static bool
 decode_into(struct inspect_req *k, struct inspect_buf *b,
@@ -216,7 +225,7 @@ decode_into(struct inspect_req *k, struct inspect_buf *b,
     size_t len = 0;
     char *out;
 
-    if (!has_escapes(v->text, mode))
+    if (mode == 0 || !has_escapes(v->text, mode))
         return true;
     out = buf_for(k, b, v->text.len);
     if (out == NULL ||
@@ -408,14 +417,32 @@ media_type(struct slice v)
 }
 
 /*
- * Which body is inspected, judged from the head: JSON or a urlencoded
- * form; any other body is forwarded as it streams, unread. With several
- * Content-Type fields (which the backend may read either way) a body
- * any of them calls JSON is read as JSON, else one any calls a form as
- * a form.
+ * True when a media type names XML: application/xml, text/xml, or a
+ * subtype ending in +xml (application/soap+xml, image/svg+xml), in any
+ * case.
+ */
+static bool
+media_is_xml(struct slice t)
+{
+    const char *slash = memchr(t.ptr, '/', t.len);
+
+    if (slice_is(t, "application/xml") || slice_is(t, "text/xml"))
+        return true;
+    return slash != NULL && slash != t.ptr &&
+           (size_t)(t.ptr + t.len - slash) > 5 &&
+           slice_is((struct slice){t.ptr + t.len - 4, 4}, "+xml");
+}
+
+/*
+ * Which body is inspected, judged from the head: JSON, a urlencoded
+ * form, or XML when the XXE detector is on; any other body is
+ * forwarded as it streams, unread. With several Content-Type fields
+ * (which the backend may read either way) a body any of them calls
+ * JSON is read as JSON, else one any calls a form as a form, else one
+ * any calls XML as XML.
  */
 static enum inspect_body
-body_kind(const struct http_request *h)
+body_kind(const struct http_request *h, unsigned detectors)
 {
     enum inspect_body kind = INSPECT_BODY_NONE;
     bool has_body = h->framing == HTTP_BODY_CHUNKED ||
@@ -430,6 +457,9 @@ body_kind(const struct http_request *h)
             return INSPECT_BODY_JSON;
         if (slice_is(media_type(v), "application/x-www-form-urlencoded"))
             kind = INSPECT_BODY_FORM;
+        else if (kind == INSPECT_BODY_NONE && (detectors & INSPECT_XXE) &&
+                 media_is_xml(media_type(v)))
+            kind = INSPECT_BODY_XML;
     }
     return kind;
 }
@@ -486,7 +516,7 @@ proxy_inspect_head(struct conn *c, struct request *r)
     inspect_headers(k, &r->h);
     if (in->cookies)
         inspect_cookies(k, &r->h);
-    k->body = body_kind(&r->h);
+    k->body = body_kind(&r->h, in->detectors);
     return k->nomem ? AW_NOMEM : AW_OK;
 }
 
@@ -722,6 +752,18 @@ proxy_inspect_feed(struct request *r, const char *p, size_t n)
         (void)json_stream_feed(k->stream, p, n, &err);
 }
 
+/*
+ * An XML body, whole and undecoded (a '%' in XML is markup), is one
+ * value for the XXE detector; allow entries name it "xml".
+ */
+static void
+inspect_xml(struct inspect_req *k, struct slice body)
+{
+    struct inspect_place p = {INSPECT_AT_XML, SLICE_NULL, 0};
+
+    inspect_text(k, &p, body, 0, 0, k->in->detectors & INSPECT_XXE);
+}
+
 void
 proxy_inspect_body_end(struct conn *c, struct request *r)
 {
@@ -734,6 +776,8 @@ proxy_inspect_body_end(struct conn *c, struct request *r)
     if (k->body == INSPECT_BODY_FORM && r->body_len > 0)
         inspect_pairs(k, (struct slice){r->body, r->body_len},
                       INSPECT_AT_FORM);
+    if (k->body == INSPECT_BODY_XML)
+        inspect_xml(k, (struct slice){r->body, r->body_len});
     if (k->stream == NULL || json_stream_finish(k->stream, &err) == AW_OK)
         return;
     k->json_reason = err.reason != NULL ? err.reason : "json.syntax";

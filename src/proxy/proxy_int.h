@@ -555,8 +555,8 @@ void proxy_sensitive_unscanned(struct conn *c, struct request *r,
  * proxy_inspect_head inspects the values of the head of a request on a
  * route with inspection, while the head is in the input buffer, and
  * keeps the findings in r->inspect: AW_OK, or AW_NOMEM (the caller
- * answers). proxy_inspect_wants_body: the body is JSON or a form to
- * inspect, so it is read whole; proxy_inspect_body_begin prepares the
+ * answers). proxy_inspect_wants_body: the body is JSON, a form or XML
+ * to inspect, so it is read whole; proxy_inspect_body_begin prepares the
  * JSON parser (AW_OK or AW_NOMEM), proxy_inspect_feed pushes each piece
  * of the body as it arrives, proxy_inspect_body_end completes the
  * findings. proxy_inspect, the stage, decides: AW_OK when the request

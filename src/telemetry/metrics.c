@@ -164,6 +164,7 @@ static const char *const reasons[] = {
     "inspect.too_many_values",
     "inspect.traversal",
     "inspect.xss",
+    "inspect.xxe",
     "json.array_too_long",
     "json.bad_escape",
     "json.bad_number",

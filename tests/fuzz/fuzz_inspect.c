@@ -1,8 +1,8 @@
 /*
  * libFuzzer driver for the detectors other than SQL and URLs: path
  * traversal, CRLF, NoSQL operators, command, template and LDAP
- * injection, and XSS, each on the raw input under every origin and on
- * the input after bounded decoding.
+ * injection, XSS and XML external entities, each on the raw input under
+ * every origin and on the input after bounded decoding.
  *
  * No detector may read outside the value (ASan), and a verdict's window
  * must lie inside it and name its detector and rule.
@@ -21,7 +21,7 @@ typedef bool (*detect_fn)(const struct inspect_value *v,
 static const detect_fn detectors[] = {
     inspect_traversal_match, inspect_crlf_match, inspect_nosql_match,
     inspect_cmdi_match,      inspect_template_match, inspect_ldap_match,
-    inspect_xss_match,
+    inspect_xss_match,       inspect_xxe_match,
 };
 
 static void
@@ -61,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf = malloc(size > 0 ? size : 1);
     if (buf == NULL)
         return 0;
-    for (int o = INSPECT_PATH_SEGMENT; o <= INSPECT_JSON_VALUE; o++)
+    for (int o = INSPECT_PATH_SEGMENT; o <= INSPECT_XML_BODY; o++)
         run_all(in, (enum inspect_origin)o);
     check(inspect_decode(in, INSPECT_DECODE_PERCENT | INSPECT_DECODE_HTML,
                          INSPECT_DECODE_ROUNDS, buf, size, &len,

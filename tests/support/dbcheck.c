@@ -11,7 +11,7 @@
 #include "dbcheck.h"
 #include "inspect/internal.h"
 
-#define ALL ((1u << 9) - 1)
+#define ALL INSPECT_ALL
 #define PATTERNS_MAX 64
 #define PCRE_MATCH_LIMIT 100000
 
@@ -132,7 +132,7 @@ dbcheck_value(struct slice text, bool library, dbcheck_fn on_miss, void *ctx)
             on_miss(ctx, text, &m);
     }
     det = inspect_detectors(&ndet);
-    for (int o = INSPECT_PATH_SEGMENT; o <= INSPECT_JSON_VALUE; o++) {
+    for (int o = INSPECT_PATH_SEGMENT; o <= INSPECT_XML_BODY; o++) {
         struct inspect_value v = {text, (enum inspect_origin)o, SLICE_NULL,
                                   0};
         struct inspect_verdict vd;

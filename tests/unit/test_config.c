@@ -2051,6 +2051,8 @@ test_inspect_locations(void **state)
         {"json:/a/b", 1, INSPECT_AT_JSON, "/a/b"},
         {"json:a", 0, INSPECT_AT_JSON, NULL},
         {"json", 1, INSPECT_AT_JSON, NULL},
+        {"xml", 1, INSPECT_AT_XML, NULL},
+        {"xml:x", 0, INSPECT_AT_XML, NULL},
         {"body:x", 0, INSPECT_AT_JSON, NULL},
         {"queryx:q", 0, INSPECT_AT_QUERY, NULL},
     };
@@ -2090,9 +2092,10 @@ test_inspect_allowed(void **state)
         "    - {location: \"header:Referer\", detectors: [sqli]}\n"
         "    - {location: \"path:2\", detectors: [traversal]}\n"
         "    - {location: cookie, detectors: [cmdi]}\n"
+        "    - {location: xml, detectors: [xxe]}\n"
         INSPECT_ROUTES);
     const struct config_inspect *in = c->inspect;
-    const unsigned all = 0x1ff;
+    const unsigned all = INSPECT_ALL;
 
     (void)state;
     assert_int_equal(config_inspect_allowed(in, INSPECT_AT_QUERY,
@@ -2118,6 +2121,9 @@ test_inspect_allowed(void **state)
                      INSPECT_TRAVERSAL);
     assert_int_equal(config_inspect_allowed(in, INSPECT_AT_PATH,
                                             SLICE_NULL, 0), 0);
+    assert_int_equal(config_inspect_allowed(in, INSPECT_AT_XML, SLICE_NULL,
+                                            0),
+                     INSPECT_XXE);
     assert_int_equal(config_inspect_allowed(in, INSPECT_AT_PATH,
                                             SLICE_NULL, 12), 0);
     assert_int_equal(config_inspect_allowed(in, INSPECT_AT_COOKIE,
@@ -2261,7 +2267,7 @@ test_inspect_for_proxy(void **state)
     in = c->routes[0].inspect;
     assert_non_null(in);
     assert_false(in->monitor);
-    assert_int_equal(in->detectors, 0x1ff);
+    assert_int_equal(in->detectors, INSPECT_ALL);
     assert_non_null(in->db);
     assert_non_null(c->routes[0].sensitive);
     assert_int_equal(c->routes[0].sensitive->mode, SENSITIVE_LOG);

@@ -584,6 +584,7 @@ test_other_corpora(void **state)
     check_class(inspect_ldap_match, "ldap", INSPECT_DECODE_PERCENT);
     check_class(inspect_xss_match, "xss",
                 INSPECT_DECODE_PERCENT | INSPECT_DECODE_HTML);
+    check_class(inspect_xxe_match, "xxe", INSPECT_DECODE_PERCENT);
 }
 
 /* Run fn on s with the given origin. */
@@ -645,6 +646,110 @@ test_origins(void **state)
                            INSPECT_QUERY_PARAM, NULL));
 }
 
+/* The rule xxe names for s, or NULL when it passes. */
+static const char *
+xxe_rule(const char *s)
+{
+    const char *rule = NULL;
+
+    return detect_at(inspect_xxe_match, s, INSPECT_XML_BODY, &rule) ? rule
+                                                                    : NULL;
+}
+
+/* n copies of unit after head and before tail, into buf. */
+static const char *
+repeat(char *buf, size_t cap, const char *head, const char *unit, size_t n,
+       const char *tail)
+{
+    size_t len = strlen(head);
+
+    memcpy(buf, head, len);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + len, unit, strlen(unit));
+        len += strlen(unit);
+    }
+    assert_true(len + strlen(tail) < cap);
+    memcpy(buf + len, tail, strlen(tail) + 1);
+    return buf;
+}
+
+static void
+test_xxe_rules(void **state)
+{
+    static char buf[4096];
+    const char *r;
+
+    assert_string_equal(xxe_rule("<!DOCTYPE a [<!ENTITY b SYSTEM "
+                                 "\"file:///etc/passwd\">]><a>&b;</a>"),
+                        "external_entity");
+    assert_string_equal(xxe_rule("<!ENTITY b PUBLIC \"x\" \"http://h/\">"),
+                        "external_entity");
+    assert_string_equal(xxe_rule("<!DOCTYPE a [<!ENTITY % p \"x\">]>"),
+                        "parameter_entity");
+    assert_string_equal(xxe_rule("<!DOCTYPE a SYSTEM \"http://h/a.dtd\">"),
+                        "external_dtd");
+    /* Cut right after SYSTEM: still a fetch in the making. */
+    assert_string_equal(xxe_rule("<!DOCTYPE a SYSTEM"), "external_dtd");
+    assert_string_equal(xxe_rule("<!ENTITY b SYSTEM"), "external_entity");
+    assert_string_equal(xxe_rule("<!DOCTYPE a [<!ENTITY b \"&c;\">]>"),
+                        "entity_expansion");
+    assert_string_equal(xxe_rule("<r xmlns:i=\"http://www.w3.org/2001/"
+                                 "XInclude\"/>"),
+                        "xinclude");
+
+    /* A quote a parser would refuse does not hide what follows it. */
+    assert_string_equal(xxe_rule("<!DOCTYPE a PUBLIC \"p [<!ENTITY x "
+                                 "SYSTEM \"file:///etc/passwd\">]>"),
+                        "external_entity");
+
+    /* The bounds: 16 declarations pass, 17 do not; 64 references to
+       declared entities pass, 65 do not, and none count without a
+       declaration. */
+    r = repeat(buf, sizeof(buf), "<!DOCTYPE a [", "<!ENTITY e \"x\">", 16,
+               "]>");
+    assert_null(xxe_rule(r));
+    r = repeat(buf, sizeof(buf), "<!DOCTYPE a [", "<!ENTITY e \"x\">", 17,
+               "]>");
+    assert_string_equal(xxe_rule(r), "entity_expansion");
+    r = repeat(buf, sizeof(buf), "<!DOCTYPE a [<!ENTITY e \"x\">]><a>",
+               "&e;", 64, "</a>");
+    assert_null(xxe_rule(r));
+    r = repeat(buf, sizeof(buf), "<!DOCTYPE a [<!ENTITY e \"x\">]><a>",
+               "&e;", 65, "</a>");
+    assert_string_equal(xxe_rule(r), "entity_expansion");
+    r = repeat(buf, sizeof(buf), "<a>", "&e;", 200, "</a>");
+    assert_null(xxe_rule(r));
+    r = repeat(buf, sizeof(buf), "<!DOCTYPE a [<!ENTITY e \"x\">]><a>",
+               "&amp;&#38;", 100, "</a>");
+    assert_null(xxe_rule(r));
+
+    /* What passes: a public W3C DTD, the HTML legacy doctype, an
+       internal entity of plain text, a public id without a system
+       literal, and the empty and the shortest values. */
+    assert_null(xxe_rule("<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
+                         "\"http://www.w3.org/Graphics/SVG/1.1/DTD/"
+                         "svg11.dtd\"><svg/>"));
+    assert_null(xxe_rule("<!doctype html system 'about:legacy-compat'>"));
+    assert_null(xxe_rule("<!DOCTYPE a [<!ENTITY b \"plain &#169;\">]>"));
+    assert_null(xxe_rule("<!DOCTYPE a PUBLIC \"-//A//B\">"));
+    assert_null(xxe_rule(""));
+    assert_null(xxe_rule("<!"));
+    assert_null(xxe_rule("<!ENTITY"));
+    assert_null(xxe_rule("<!DOCTYPE"));
+    assert_null(xxe_rule("&"));
+
+    /* The window starts at the declaration. */
+    {
+        struct inspect_value v = value_of("<a/><!ENTITY % p SYSTEM \"x\">");
+        struct inspect_verdict vd;
+
+        assert_true(inspect_xxe_match(&v, &vd));
+        assert_int_equal(vd.offset, 4);
+        assert_string_equal(vd.reason, "inspect.xxe");
+        assert_string_equal(vd.detector, "xxe");
+    }
+}
+
 static void
 test_template_lookups(void **state)
 {
@@ -679,11 +784,14 @@ test_adversarial_lengths(void **state)
 {
     static const char *units[] = {"[", "'", "<a ", "${", "{{", ")(", "..",
                                   "\r", "$(", "%", "&#", "/*", "`", " ",
-                                  "<a x='", "<a =", "\"$ne", ")"};
+                                  "<a x='", "<a =", "\"$ne", ")",
+                                  "<!DOCTYPE a PUBLIC \"", "<!ENTITY a '&",
+                                  "&a", "xi:includ"};
     static const detect_fn fns[] = {
         inspect_sqli_match, inspect_traversal_match, inspect_crlf_match,
         inspect_nosql_match, inspect_cmdi_match, inspect_template_match,
-        inspect_ldap_match, inspect_xss_match, ssrf_default,
+        inspect_ldap_match, inspect_xss_match, inspect_xxe_match,
+        ssrf_default,
     };
     static char text[1 << 17];
     char *out = malloc(sizeof(text));
@@ -722,7 +830,7 @@ test_eval(void **state)
     struct inspect_ssrf_opts o;
     struct inspect_verdict vd = {0};
     struct inspect_value v;
-    unsigned all = (1u << 9) - 1;
+    unsigned all = INSPECT_ALL;
 
     /* Both a traversal (dot_dot, 90 for a run) and SQL (union_select,
        95): the higher score wins. */
@@ -764,6 +872,7 @@ main(void)
         cmocka_unit_test(test_ssrf_corpus),
         cmocka_unit_test(test_other_corpora),
         cmocka_unit_test(test_origins),
+        cmocka_unit_test(test_xxe_rules),
         cmocka_unit_test(test_template_lookups),
         cmocka_unit_test(test_adversarial_lengths),
         cmocka_unit_test(test_eval),

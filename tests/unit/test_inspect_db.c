@@ -30,7 +30,7 @@
 
 #define CORPUS SRCDIR "/tests/unit/inspect_corpus/"
 #define CORPUS_LINE_MAX 4096
-#define ALL ((1u << 9) - 1)
+#define ALL INSPECT_ALL
 #define MISSES_SHOWN 20
 
 /* The misses found so far, the values checked, and whether PCRE2 is
@@ -192,7 +192,7 @@ test_corpora(void **state)
 {
     static const char *const classes[] = {
         "sqli", "ssrf", "traversal", "crlf", "nosql", "cmdi", "template",
-        "ldap", "xss",
+        "ldap", "xss", "xxe",
     };
     unsigned lines = 0;
 

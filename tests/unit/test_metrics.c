@@ -134,7 +134,8 @@ test_reason_table(void **state)
     static const char *const known[] = {
         "abuse.banned", "auth.missing_credentials", "auth.wrong_issuer",
         "authz.object_mismatch", "http.ambiguous_length", "http.obs_fold",
-        "ratelimit.exceeded", "upstream.unavailable",
+        "ratelimit.exceeded", "upstream.unavailable", "inspect.xss",
+        "inspect.xxe",
     };
     unsigned other = metrics_reason_index("zzz.unknown");
 
