@@ -15,9 +15,14 @@
  * A record cut off by a failure in the middle of its send is dropped
  * and counted (resending its head on a new connection would break the
  * framing); one not begun is kept for the next connection.
+ *
+ * Over TCP and TLS the records waiting in a ring go out together, as
+ * many as fit SYSLOG_BATCH bytes in one send, so that a busy gateway
+ * costs one system call per batch rather than one per event.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,6 +41,8 @@
 #define SYSLOG_CONNECT_MS 1000
 #define SYSLOG_SEND_MS 2000
 #define SYSLOG_RECORD_MAX (EVENTS_LINE_MAX + 1024)
+#define SYSLOG_BATCH (4 * SYSLOG_RECORD_MAX)
+#define SYSLOG_BATCH_RECORDS 512
 
 /* Forget the connection and wait before the next attempt. */
 static void
@@ -202,69 +209,133 @@ record_at(const struct sink_ring *ring, size_t pos, size_t avail,
 }
 
 /*
- * Send one record. AW_OK when sent; AW_AGAIN when nothing of it left
- * (keep it for the next connection); AW_ERROR when it was cut off or
- * refused as a whole (drop it).
+ * Send p[0..n); the bytes the receiver took, n unless the connection
+ * failed (it is then closed).
  */
-static int
-syslog_send(struct sink *s, const char *rec, size_t n, size_t msg_off)
+static size_t
+syslog_send(struct sink *s, const char *p, size_t n)
 {
-    const char *p = s->kind == SINK_SYSLOG_UDP ? rec + msg_off : rec;
-    size_t left = s->kind == SINK_SYSLOG_UDP ? n - msg_off : n;
-    bool started = false;
+    size_t done = 0;
 
-    while (left > 0) {
+    while (done < n) {
         ssize_t w = s->tls != NULL
-                        ? (ssize_t)SSL_write(s->tls, p, (int)left)
-                        : send(s->fd, p, left, MSG_NOSIGNAL);
+                        ? (ssize_t)SSL_write(s->tls, p + done,
+                                             (int)MIN(n - done, INT_MAX))
+                        : send(s->fd, p + done, n - done, MSG_NOSIGNAL);
 
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            int rc = started || s->kind == SINK_SYSLOG_UDP ? AW_ERROR
-                                                            : AW_AGAIN;
-
             syslog_down(s, strerror(errno));
-            return rc;
+            return done;
         }
-        started = true;
-        p += w;
-        left -= (size_t)w;
+        done += (size_t)w;
     }
-    return AW_OK;
+    return done;
 }
 
 /*
- * Send what ring holds, record by record, while the connection lasts;
- * the bytes taken from the ring.
+ * Has the receiver closed or reset the stream? Sent into such a
+ * connection, a batch would be accepted by the kernel and lost, so it is
+ * closed here first and the batch waits for the next connection. Only
+ * the peer's shutdown and errors count: data it sent (a TLS session
+ * ticket) does not.
  */
+static bool
+syslog_peer_gone(struct sink *s)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLRDHUP};
+
+    if (poll(&p, 1, 0) <= 0 ||
+        !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return false;
+    syslog_down(s, "closed by the receiver");
+    return true;
+}
+
+/* One datagram per record, without its length. */
 static size_t
-syslog_drain_ring(struct sink *s, struct sink_ring *ring)
+syslog_drain_datagrams(struct sink *s, struct sink_ring *ring, size_t tail,
+                       size_t head)
 {
     static char rec[SYSLOG_RECORD_MAX];
-    size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-    size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-    size_t start = tail;
 
     while (tail != head && s->fd >= 0) {
         size_t msg_off = 0;
         size_t n = record_at(ring, tail, head - tail, rec, &msg_off);
-        int rc;
 
         if (n == 0) {
             sink_drop(s);
-            tail = head;
-            break;
+            return head;
         }
-        rc = syslog_send(s, rec, n, msg_off);
-        if (rc == AW_AGAIN)
-            break;
-        if (rc == AW_OK)
+        if (syslog_send(s, rec + msg_off, n - msg_off) == n - msg_off)
             atomic_fetch_add_explicit(&s->sent, 1, memory_order_relaxed);
         else
             sink_drop(s);
         tail += n;
     }
+    return tail;
+}
+
+/*
+ * Whole records gathered into batches for a stream. A record the
+ * failure of a send cut off is dropped; the records after it are kept.
+ */
+static size_t
+syslog_drain_stream(struct sink *s, struct sink_ring *ring, size_t tail,
+                    size_t head)
+{
+    static char batch[SYSLOG_BATCH];
+    static size_t ends[SYSLOG_BATCH_RECORDS];
+
+    while (tail != head && s->fd >= 0 && !syslog_peer_gone(s)) {
+        size_t used = 0, nrec = 0, pos = tail, sent, full = 0;
+        bool bad = false;
+
+        while (pos != head && nrec < SYSLOG_BATCH_RECORDS &&
+               sizeof(batch) - used >= SYSLOG_RECORD_MAX) {
+            size_t msg_off = 0;
+            size_t n = record_at(ring, pos, head - pos, batch + used,
+                                 &msg_off);
+
+            if (n == 0) {
+                bad = true;
+                break;
+            }
+            used += n;
+            pos += n;
+            ends[nrec++] = used;
+        }
+        sent = used > 0 ? syslog_send(s, batch, used) : 0;
+        while (full < nrec && ends[full] <= sent)
+            full++;
+        atomic_fetch_add_explicit(&s->sent, full, memory_order_relaxed);
+        tail += full > 0 ? ends[full - 1] : 0;
+        if (sent < used) {
+            if (sent > (full > 0 ? ends[full - 1] : 0)) {
+                sink_drop(s);       /* cut off in the middle */
+                tail += ends[full] - (full > 0 ? ends[full - 1] : 0);
+            }
+            return tail;
+        }
+        if (bad) {
+            sink_drop(s);
+            return head;
+        }
+    }
+    return tail;
+}
+
+/* Send what ring holds while the connection lasts; the bytes taken. */
+static size_t
+syslog_drain_ring(struct sink *s, struct sink_ring *ring)
+{
+    size_t start = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+    size_t tail = s->kind == SINK_SYSLOG_UDP
+                      ? syslog_drain_datagrams(s, ring, start, head)
+                      : syslog_drain_stream(s, ring, start, head);
+
     atomic_store_explicit(&ring->tail, tail, memory_order_release);
     return tail - start;
 }
