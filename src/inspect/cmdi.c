@@ -10,6 +10,10 @@
  * a separator the word must also be followed by what a command line has
  * next: the end, another separator, a redirection, an option, a path,
  * an address or a variable. "Tom & Jerry" and "dogs; cat lovers" pass.
+ * Programs that only read or change the files they are given, many of
+ * them English words (more, less, head, tail, type), need one of those
+ * after them: the end of the value or another separator is not enough,
+ * so "R&D budget & more" passes.
  *
  * Only the programs listed below are seen; another program after a
  * separator, or an option injected into a command without a separator
@@ -86,6 +90,21 @@ command_word(struct slice s, size_t *i, char *w, size_t cap)
     return too_long ? 0 : n;
 }
 
+/* Programs that do nothing an attacker wants without an operand. */
+static const char *const operand_commands[] = {
+    "cat", "chmod", "grep", "head", "less", "more", "rm", "tail", "tar",
+    "touch", "type",
+};
+
+static bool
+needs_operand(const char *w)
+{
+    for (size_t i = 0; i < ARRAY_LEN(operand_commands); i++)
+        if (strcmp(w, operand_commands[i]) == 0)
+            return true;
+    return false;
+}
+
 static bool
 known_command(const char *w)
 {
@@ -102,7 +121,7 @@ known_command(const char *w)
  * ("| key | type |") and code spans put them after ordinary words.
  */
 static bool
-argument_like(struct slice s, size_t i)
+argument_like(struct slice s, size_t i, bool operand)
 {
     unsigned char c;
 
@@ -113,8 +132,10 @@ argument_like(struct slice s, size_t i)
         return false;
     i = skip_blank(s, i);
     if (i >= s.len)
-        return true;
+        return !operand;
     c = (unsigned char)s.ptr[i];
+    if (operand && c != '\0' && strchr(";&\n\r#", c) != NULL)
+        return false;
     if (c != '\0' && strchr(";&<>\n\r$/~\\-#", c) != NULL)
         return true;
     if (c == '.' || (c >= '0' && c <= '9'))
@@ -209,7 +230,8 @@ inspect_cmdi_match(const struct inspect_value *v, struct inspect_verdict *out)
                                  80, i, out);
         if (command_word(s, &j, w, sizeof(w)) == 0 || !known_command(w))
             continue;
-        if (subst ? subst_word_ends(s, j) : argument_like(s, j))
+        if (subst ? subst_word_ends(s, j)
+                  : argument_like(s, j, needs_operand(w)))
             return inspect_found(v, "cmdi", "inspect.cmdi",
                                  subst ? "substitution" : "chained_command",
                                  subst ? 85 : 80, i, out);
