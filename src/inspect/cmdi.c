@@ -97,19 +97,10 @@ static const char *const operand_commands[] = {
 };
 
 static bool
-needs_operand(const char *w)
+listed(const char *w, const char *const *list, size_t n)
 {
-    for (size_t i = 0; i < ARRAY_LEN(operand_commands); i++)
-        if (strcmp(w, operand_commands[i]) == 0)
-            return true;
-    return false;
-}
-
-static bool
-known_command(const char *w)
-{
-    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-        if (strcmp(w, commands[i]) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(w, list[i]) == 0)
             return true;
     return false;
 }
@@ -228,10 +219,12 @@ inspect_cmdi_match(const struct inspect_value *v, struct inspect_verdict *out)
         if (glob_path(s, j))
             return inspect_found(v, "cmdi", "inspect.cmdi", "glob_command",
                                  80, i, out);
-        if (command_word(s, &j, w, sizeof(w)) == 0 || !known_command(w))
+        if (command_word(s, &j, w, sizeof(w)) == 0 ||
+            !listed(w, commands, ARRAY_LEN(commands)))
             continue;
         if (subst ? subst_word_ends(s, j)
-                  : argument_like(s, j, needs_operand(w)))
+                  : argument_like(s, j, listed(w, operand_commands,
+                                               ARRAY_LEN(operand_commands))))
             return inspect_found(v, "cmdi", "inspect.cmdi",
                                  subst ? "substitution" : "chained_command",
                                  subst ? 85 : 80, i, out);

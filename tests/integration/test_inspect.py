@@ -408,12 +408,18 @@ routes: [{name: a, path: /, upstream: demo, authz: {public: true}}]
         assert key in err, err
 
 
-def test_proxy_inspect_flag(gateways, upstreams):
+def proxy_inspect(gateways, upstreams):
+    """`apiward proxy --inspect` in front of an echoing backend: the
+    gateway and the backend."""
     up = upstreams(echo_handler)
     port = free_port()
-    gw = gateways(args=["proxy", "--listen", "127.0.0.1:%d" % port,
-                        "--to", "http://%s" % up.addr, "--inspect"],
-                  port=port)
+    return gateways(args=["proxy", "--listen", "127.0.0.1:%d" % port,
+                          "--to", "http://%s" % up.addr, "--inspect"],
+                    port=port), up
+
+
+def test_proxy_inspect_flag(gateways, upstreams):
+    gw, up = proxy_inspect(gateways, upstreams)
     refused(gw.get("/s?q=" + q(ATTACKS["sqli"])), "sqli", "query:q")
     doc = {"a": ATTACKS["xss"]}
     refused(send(gw, "POST", "/p", JSON, json.dumps(doc).encode()), "xss",
@@ -596,11 +602,7 @@ def test_xml_allow_and_detector_set(gateways, upstreams, tmp_path):
 
 
 def test_proxy_inspect_flag_reads_xml(gateways, upstreams):
-    up = upstreams(echo_handler)
-    port = free_port()
-    gw = gateways(args=["proxy", "--listen", "127.0.0.1:%d" % port,
-                        "--to", "http://%s" % up.addr, "--inspect"],
-                  port=port)
+    gw, up = proxy_inspect(gateways, upstreams)
     refused(send(gw, "POST", "/p", XML, XXE.encode()), "xxe", "xml")
     assert send(gw, "POST", "/p", XML, BENIGN_XML[0].encode()).status == 200
     assert up.count() == 1
