@@ -1136,6 +1136,30 @@ apikey_shown(struct slice t, const struct inspect_sensitive_find *f)
     return MIN(i + 1, f->length);
 }
 
+/*
+ * Bytes at the start of the finding at off that continue a JSON escape
+ * begun before it (an email's local part read back from "@" may start
+ * at the "u" of "\u0041"): they are kept, so that masking cannot
+ * break the escape.
+ */
+static size_t
+escape_tail(struct slice text, size_t off, size_t len)
+{
+    for (size_t back = 1; back <= 5 && back <= off; back++) {
+        size_t at = off - back, run = 0, esc;
+
+        if (text.ptr[at] != '\\')
+            continue;
+        while (run < at && text.ptr[at - run - 1] == '\\')
+            run++;
+        if (run % 2 == 1)
+            return 0;       /* the second byte of an escaped "\\" */
+        esc = at + 1 < text.len && text.ptr[at + 1] == 'u' ? 6 : 2;
+        return at + esc <= off ? 0 : MIN(at + esc - off, len);
+    }
+    return 0;
+}
+
 size_t
 inspect_sensitive_mask(struct slice text,
                        const struct inspect_sensitive_find *f,
@@ -1143,6 +1167,7 @@ inspect_sensitive_mask(struct slice text,
 {
     const char *p = text.ptr + f->offset;
     size_t n = MIN(f->length, cap), digits = 0, seen = 0, shown = 0;
+    size_t kept = 0;
     char fill = '*';
     bool card = f->kind == INSPECT_SENS_CARD;
 
@@ -1154,7 +1179,10 @@ inspect_sensitive_mask(struct slice text,
     }
     if (f->kind == INSPECT_SENS_API_KEY)
         shown = apikey_shown(text, f);
-    for (size_t i = 0; i < n; i++) {
+    if (flags & INSPECT_SENS_MASK_JSON)
+        kept = escape_tail(text, f->offset, n);
+    memcpy(out, p, kept);
+    for (size_t i = kept; i < n; i++) {
         char c = p[i];
 
         if (p[i] == '\\' && i + 1 < f->length) {

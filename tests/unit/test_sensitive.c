@@ -494,6 +494,8 @@ test_mask(void **state)
                " end";
     char e[] = "text 378282246310005 end";
     char g[] = " 378282246310005\n";
+    /* The local part read back from "@" starts inside an escape. */
+    char h[] = "{\"t\":\"\\u0041bob@example.com\"}";
     char shown[8];
     struct inspect_sensitive_find f = {INSPECT_SENS_CARD, "visa", 0, 16};
 
@@ -510,6 +512,8 @@ test_mask(void **state)
     assert_int_equal(mask_all(d, 0), 1);
     assert_string_equal(d, "key aw_k3y1d0ab2c_*******************************"
                            "************ end");
+    assert_int_equal(mask_all(h, INSPECT_SENS_MASK_JSON), 1);
+    assert_string_equal(h, "{\"t\":\"\\u0041***************\"}");
     /* A body that is one number stays one. */
     assert_int_equal(mask_all(g, INSPECT_SENS_MASK_JSON), 1);
     assert_string_equal(g, " 999999999990005\n");
