@@ -222,6 +222,64 @@ buf_append(struct buf *b, const void *src, size_t n)
 int buf_printf(struct buf *b, const char *fmt, ...) AW_PRINTF(2, 3);
 
 /*
+ * A line or message built in a fixed buffer from many short pieces: the
+ * first piece that does not fit sets overflow, and every later append
+ * is a no-op, so the builder is checked once at the end.
+ */
+struct bld {
+    struct buf b;
+    bool overflow;
+};
+
+static inline void
+bld_add(struct bld *o, struct slice s)
+{
+    if (!o->overflow && buf_append(&o->b, s.ptr, s.len) != AW_OK)
+        o->overflow = true;
+}
+
+static inline void
+bld_str(struct bld *o, const char *s)
+{
+    bld_add(o, (struct slice){s, strlen(s)});
+}
+
+/* A string literal, its length known at compile time. */
+#define bld_lit(o, s) bld_add((o), SLICE_LIT("" s))
+
+/* v in decimal. */
+static inline void
+bld_u64(struct bld *o, uint64_t v)
+{
+    char num[FMT_U64_MAX];
+
+    bld_add(o, (struct slice){num, fmt_u64(num, v)});
+}
+
+/*
+ * Eight bytes at a time: the high bit of each byte of the word w that
+ * equals c (word_eq) or is below n, n at most 0x80 (word_below). A
+ * borrow may also mark a byte above a marked one, never below, so
+ * whether any byte is marked, and which is the lowest, is exact.
+ */
+#define WORD_ONES UINT64_C(0x0101010101010101)
+#define WORD_HIGHS UINT64_C(0x8080808080808080)
+
+static inline uint64_t
+word_eq(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (WORD_ONES * c);
+
+    return (x - WORD_ONES) & ~x & WORD_HIGHS;
+}
+
+static inline uint64_t
+word_below(uint64_t w, unsigned char n)
+{
+    return (w - WORD_ONES * n) & ~w & WORD_HIGHS;
+}
+
+/*
  * Diagnostics. Each line carries the time, the level and the worker
  * number set by log_set_worker. Messages must never contain secrets; text
  * that came from a client is passed through log_escape first.

@@ -31,7 +31,8 @@
 #define INSPECT_LOCATION_MAX 512
 #define INSPECT_CHOICE_MAX 16
 #define INSPECT_MAX_SCHEMES 16
-#define INSPECT_DBS_MAX 1024        /* distinct detector sets: 2^10 */
+/* Distinct detector sets, each compiled into a database at most once. */
+#define INSPECT_DBS_MAX (1u << INSPECT_NDETECTORS)
 
 /* The detectors by name, in the order of the mask bits' documentation. */
 static const struct {
@@ -44,11 +45,6 @@ static const struct {
     {"crlf", INSPECT_CRLF},         {"ldap", INSPECT_LDAP},
     {"xxe", INSPECT_XXE},           {"ssrf", INSPECT_SSRF},
 };
-
-#define INSPECT_ALL_DETECTORS                                                  \
-    (INSPECT_SQLI | INSPECT_NOSQL | INSPECT_CMDI | INSPECT_TEMPLATE |          \
-     INSPECT_XSS | INSPECT_TRAVERSAL | INSPECT_CRLF | INSPECT_LDAP |           \
-     INSPECT_XXE | INSPECT_SSRF)
 
 static const char *const inspect_default_headers[] = {"user-agent",
                                                       "referer"};
@@ -64,7 +60,7 @@ static int
 inspect_defaults(struct config_loader *ld, struct config_inspect *in)
 {
     memset(in, 0, sizeof(*in));
-    in->detectors = INSPECT_ALL_DETECTORS;
+    in->detectors = INSPECT_ALL;
     in->threshold = 50;
     in->cookies = true;
     in->decode_rounds = INSPECT_DECODE_ROUNDS;
@@ -514,7 +510,7 @@ inspect_allow(struct config_loader *ld, const struct config_node *v,
         int one;
 
         snprintf(path, sizeof(path), "%s[%zu]", where, i);
-        list[i].detectors = INSPECT_ALL_DETECTORS;
+        list[i].detectors = INSPECT_ALL;
         one = config_walk_map(ld, m, inspect_allow_fields, &list[i++], path);
         if (one == AW_NOMEM)
             return one;

@@ -223,51 +223,29 @@ static void
 path_push_name(struct schema_validator *v, struct slice name)
 {
     size_t extra = 1 + name.len;
+    char *p;
 
-    /* Short names, the most common, are copied and escaped at once
-     * when there is room for them escaped twice over. */
-    if (name.len <= 32 && v->path_len + 2 * name.len + 2 <= v->path_cap) {
-        char *p = v->path + v->path_len;
-
-        *p++ = '/';
-        for (size_t i = 0; i < name.len; i++) {
-            char c = name.ptr[i];
-
-            if (unlikely(c == '~' || c == '/')) {
-                *p++ = '~';
-                c = c == '~' ? '0' : '1';
-            }
-            *p++ = c;
-        }
-        *p = '\0';
-        v->path_len = (uint32_t)(p - v->path);
-        return;
-    }
-    if (memchr(name.ptr, '~', name.len) == NULL &&
-        memchr(name.ptr, '/', name.len) == NULL) {
+    /* The escapes are counted only when the pointer may lack room for
+     * every byte of the name escaped. */
+    if (v->path_len + 2 * name.len + 2 > v->path_cap) {
+        for (size_t i = 0; i < name.len; i++)
+            extra += name.ptr[i] == '~' || name.ptr[i] == '/';
         if (!path_room(v, extra))
             return;
-        v->path[v->path_len++] = '/';
-        memcpy(v->path + v->path_len, name.ptr, name.len);
-        v->path_len += (uint32_t)name.len;
-        v->path[v->path_len] = '\0';
-        return;
     }
-    for (size_t i = 0; i < name.len; i++)
-        extra += name.ptr[i] == '~' || name.ptr[i] == '/';
-    if (!path_room(v, extra))
-        return;
-    v->path[v->path_len++] = '/';
+    p = v->path + v->path_len;
+    *p++ = '/';
     for (size_t i = 0; i < name.len; i++) {
         char c = name.ptr[i];
 
-        if (c == '~' || c == '/') {
-            v->path[v->path_len++] = '~';
+        if (unlikely(c == '~' || c == '/')) {
+            *p++ = '~';
             c = c == '~' ? '0' : '1';
         }
-        v->path[v->path_len++] = c;
+        *p++ = c;
     }
-    v->path[v->path_len] = '\0';
+    *p = '\0';
+    v->path_len = (uint32_t)(p - v->path);
 }
 
 static void

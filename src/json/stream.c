@@ -790,25 +790,16 @@ lex_string_special(struct json_stream *s, const char *p, const char *end)
     }
 }
 
-#define ONES 0x0101010101010101u
-#define HIGHS 0x8080808080808080u
-
 /*
  * The bytes of the little-endian word w that are not plain in a string
- * (below 0x20, a quote, a backslash, above 0x7f), as their high bits.
- * (x - ONES) & ~x flags the zero bytes of x; a borrow may also flag a
- * byte above a flagged one, never below, so the lowest flag is exact.
+ * (below 0x20, a quote, a backslash, above 0x7f), as their high bits;
+ * the lowest is exact (word_eq in base.h).
  */
 static uint64_t
 word_special(uint64_t w)
 {
-    uint64_t quote = w ^ (ONES * '"');
-    uint64_t slash = w ^ (ONES * '\\');
-    uint64_t ctl = (w - ONES * 0x20) & ~w;
-
-    quote = (quote - ONES) & ~quote;
-    slash = (slash - ONES) & ~slash;
-    return (ctl | quote | slash | w) & HIGHS;
+    return word_below(w, 0x20) | word_eq(w, '"') | word_eq(w, '\\') |
+           (w & WORD_HIGHS);
 }
 
 /*

@@ -17,37 +17,6 @@
 
 #define UPSTREAM_HEAD_SLACK 2048
 
-/* Builder over a fixed buffer; the first overflow is sticky. */
-struct bld {
-    struct buf b;
-    bool overflow;
-};
-
-static void
-bld_add(struct bld *o, struct slice s)
-{
-    if (!o->overflow && buf_append(&o->b, s.ptr, s.len) != AW_OK)
-        o->overflow = true;
-}
-
-static void
-bld_str(struct bld *o, const char *s)
-{
-    bld_add(o, (struct slice){s, strlen(s)});
-}
-
-/* A string literal, its length known at compile time. */
-#define bld_lit(o, s) bld_add((o), SLICE_LIT("" s))
-
-/* v in decimal. */
-static void
-bld_u64(struct bld *o, uint64_t v)
-{
-    char num[FMT_U64_MAX];
-
-    bld_add(o, (struct slice){num, fmt_u64(num, v)});
-}
-
 /* A duration in microseconds as milliseconds with three decimals. */
 static void
 bld_ms(struct bld *o, uint64_t us)
@@ -739,14 +708,12 @@ static void
 put_json_member(struct bld *o, struct slice head, struct slice v)
 {
     bld_add(o, head);
-    if (!o->overflow && json_escape_append(&o->b, v, 512) != AW_OK)
-        o->overflow = true;
-    bld_lit(o, "\"");
+    bld_json_string(o, v, 512);
 }
 
 /* ,"key":"v" with the slice v escaped; key is a string literal. */
 #define put_json_string(o, key, ...) \
-    put_json_member((o), SLICE_LIT(",\"" key "\":\""), (__VA_ARGS__))
+    put_json_member((o), SLICE_LIT(",\"" key "\":"), (__VA_ARGS__))
 
 /*
  * The operation of the route's contract the request was matched to
@@ -813,7 +780,7 @@ message_access_log(struct conn *c, struct request *r)
         return;
     clock_utc_text(when);
     bld_lit(&o, "{\"time\":\"");
-    bld_str(&o, when);
+    bld_add(&o, (struct slice){when, CLOCK_UTC_LEN});
     bld_lit(&o, "\"");
     put_json_string(&o, "request_id", (struct slice){r->id, strlen(r->id)});
     put_json_string(&o, "client", (struct slice){c->peer_text,
@@ -857,8 +824,8 @@ message_access_log(struct conn *c, struct request *r)
         put_json_string(&o, "authz", (struct slice){r->authz_reason,
                                                     strlen(r->authz_reason)});
     if (r->authz_rule != NULL)
-        put_json_string(&o, "authz_rule", (struct slice){r->authz_rule,
-                                                         strlen(r->authz_rule)});
+        put_json_string(&o, "authz_rule",
+                        (struct slice){r->authz_rule, strlen(r->authz_rule)});
     if (r->authz_monitored)
         bld_lit(&o, ",\"authz_monitored\":true");
     put_contract(&o, r);

@@ -63,25 +63,15 @@ json_plain(unsigned char c)
     return json_plain_byte[c] != 0;
 }
 
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-/* Are the 8 bytes at p all plain? Each test below sets a byte's high
- * bit when that byte is special (a control byte, '"', '\\', DEL, or
- * past 0x7f); the borrows of the subtractions can only mark bytes after
- * a special one, so the answer for the word is exact. */
+/* Are the 8 bytes at p all plain? */
 static inline bool
 json_plain8(const unsigned char *p)
 {
-    uint64_t w, q, b, d, special;
+    uint64_t w;
 
     memcpy(&w, p, sizeof(w));
-    q = w ^ (ONES * '"');
-    b = w ^ (ONES * '\\');
-    d = w ^ (ONES * 0x7f);
-    special = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
-              ((b - ONES) & ~b) | ((d - ONES) & ~d) | w;
-    return (special & HIGHS) == 0;
+    return (word_below(w, 0x20) | word_eq(w, '"') | word_eq(w, '\\') |
+            word_eq(w, 0x7f) | (w & WORD_HIGHS)) == 0;
 }
 
 /*

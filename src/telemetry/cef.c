@@ -21,19 +21,6 @@
 #define CEF_CUT_OBJECT 256
 #define CEF_CUT 128
 
-/* A message being built; the first overflow is sticky. */
-struct cef {
-    struct buf *b;
-    bool overflow;
-};
-
-static void
-cef_raw(struct cef *o, const char *s, size_t n)
-{
-    if (!o->overflow && buf_append(o->b, s, n) != AW_OK)
-        o->overflow = true;
-}
-
 /*
  * Bytes written as they are, 1 in a header and 2 in a value: printable
  * ASCII but the backslash, "|" in a header and "=" in a value.
@@ -59,7 +46,7 @@ cef_plain(unsigned char c, bool header)
 /* s cut at max bytes, escaped for a header (header) or a value. Runs of
  * plain bytes are copied whole. */
 static void
-cef_escaped(struct cef *o, const char *s, size_t max, bool header)
+cef_escaped(struct bld *o, const char *s, size_t max, bool header)
 {
     size_t i = 0;
 
@@ -71,7 +58,7 @@ cef_escaped(struct cef *o, const char *s, size_t max, bool header)
                cef_plain((unsigned char)s[run], header))
             run++;
         if (run > i) {
-            cef_raw(o, s + i, run - i);
+            bld_add(o, (struct slice){s + i, run - i});
             i = run;
             continue;
         }
@@ -79,30 +66,30 @@ cef_escaped(struct cef *o, const char *s, size_t max, bool header)
         if (c == '\\' || c == '|' || c == '=') {
             char esc[2] = {'\\', (char)c};
 
-            cef_raw(o, esc, 2);
+            bld_add(o, (struct slice){esc, 2});
         } else if (c == '\n' || c == '\r') {
-            cef_raw(o, c == '\n' ? "\\n" : "\\r", 2);
+            bld_add(o, c == '\n' ? SLICE_LIT("\\n") : SLICE_LIT("\\r"));
         } else {
-            cef_raw(o, "?", 1);
+            bld_lit(o, "?");
         }
     }
 }
 
 /* " key=value" when value is set. */
 static void
-cef_ext(struct cef *o, const char *key, const char *value, size_t max)
+cef_ext(struct bld *o, const char *key, const char *value, size_t max)
 {
     if (value == NULL)
         return;
-    cef_raw(o, " ", 1);
-    cef_raw(o, key, strlen(key));
-    cef_raw(o, "=", 1);
+    bld_lit(o, " ");
+    bld_str(o, key);
+    bld_lit(o, "=");
     cef_escaped(o, value, max, false);
 }
 
 /* A custom string field csN (1 to 6) with its label. */
 static void
-cef_custom(struct cef *o, int n, const char *label, const char *value,
+cef_custom(struct bld *o, int n, const char *label, const char *value,
            size_t max)
 {
     static const char *const keys[][2] = {
@@ -117,31 +104,28 @@ cef_custom(struct cef *o, int n, const char *label, const char *value,
 }
 
 static void
-cef_header(struct cef *o, const struct security_event *e, int severity)
+cef_header(struct bld *o, const struct security_event *e, int severity)
 {
     const char *action = e->action != NULL ? e->action : "event";
-    char num[FMT_U64_MAX];
 
-    cef_raw(o, "CEF:0|apiward|apiward|" APIWARD_VERSION "|",
-            sizeof("CEF:0|apiward|apiward|" APIWARD_VERSION "|") - 1);
+    bld_lit(o, "CEF:0|apiward|apiward|" APIWARD_VERSION "|");
     cef_escaped(o, action, CEF_CUT, true);
-    cef_raw(o, "|", 1);
+    bld_lit(o, "|");
     cef_escaped(o, e->reason != NULL ? e->reason : action, CEF_CUT, true);
-    cef_raw(o, "|", 1);
-    cef_raw(o, num, fmt_u64(num, (uint64_t)severity));
-    cef_raw(o, "|", 1);
+    bld_lit(o, "|");
+    bld_u64(o, (uint64_t)severity);
+    bld_lit(o, "|");
 }
 
 int
 cef_format(struct buf *out, const struct security_event *e)
 {
-    struct cef o = {out, false};
+    struct bld o = {*out, false};
     int severity = e->severity < 1 ? 1 : e->severity > 10 ? 10 : e->severity;
-    char rt[FMT_U64_MAX];
 
     cef_header(&o, e, severity);
-    cef_raw(&o, "rt=", 3);
-    cef_raw(&o, rt, fmt_u64(rt, clock_wall_ms()));
+    bld_lit(&o, "rt=");
+    bld_u64(&o, clock_wall_ms());
     cef_ext(&o, "cat", e->category != NULL ? e->category
                                            : "intrusion_detection", CEF_CUT);
     cef_ext(&o, "act", e->outcome, CEF_CUT);
@@ -156,5 +140,6 @@ cef_format(struct buf *out, const struct security_event *e)
     cef_custom(&o, 4, "ruleId", e->rule_id, CEF_CUT);
     cef_custom(&o, 5, "objectId", e->object_id, CEF_CUT_OBJECT);
     cef_custom(&o, 6, "location", e->location, CEF_CUT);
+    *out = o.b;
     return o.overflow ? AW_TOOBIG : AW_OK;
 }

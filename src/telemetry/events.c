@@ -48,12 +48,6 @@ static struct {
  */
 static atomic_flag *events_locks;
 
-/* A line being built; overflow makes every later append a no-op. */
-struct ev_line {
-    struct buf b;
-    bool overflow;
-};
-
 /* One "key":"value" of an object; value NULL leaves it out. */
 struct ev_field {
     const char *key;
@@ -62,43 +56,14 @@ struct ev_field {
 };
 
 static void
-ev_add(struct ev_line *o, const char *s, size_t n)
+ev_escaped(struct bld *o, const char *s, size_t cut)
 {
-    if (!o->overflow && buf_append(&o->b, s, n) != AW_OK)
-        o->overflow = true;
-}
-
-static void
-ev_raw(struct ev_line *o, const char *s)
-{
-    ev_add(o, s, strlen(s));
-}
-
-/* A string literal, its length known at compile time. */
-#define ev_lit(o, s) ev_add((o), "" s, sizeof(s) - 1)
-
-static void
-ev_u64(struct ev_line *o, uint64_t v)
-{
-    char num[FMT_U64_MAX];
-
-    ev_add(o, num, fmt_u64(num, v));
-}
-
-static void
-ev_escaped(struct ev_line *o, const char *s, size_t cut)
-{
-    struct slice v = {s, strlen(s)};
-
-    ev_lit(o, "\"");
-    if (!o->overflow && json_escape_append(&o->b, v, cut) != AW_OK)
-        o->overflow = true;
-    ev_lit(o, "\"");
+    bld_json_string(o, (struct slice){s, strlen(s)}, cut);
 }
 
 /* "k":"v",... over the fields that are set, comma separated. */
 static void
-ev_members(struct ev_line *o, const struct ev_field *f, size_t n)
+ev_members(struct bld *o, const struct ev_field *f, size_t n)
 {
     bool first = true;
 
@@ -106,11 +71,11 @@ ev_members(struct ev_line *o, const struct ev_field *f, size_t n)
         if (f[i].value == NULL)
             continue;
         if (first)
-            ev_lit(o, "\"");
+            bld_lit(o, "\"");
         else
-            ev_lit(o, ",\"");
-        ev_raw(o, f[i].key);
-        ev_lit(o, "\":");
+            bld_lit(o, ",\"");
+        bld_str(o, f[i].key);
+        bld_lit(o, "\":");
         ev_escaped(o, f[i].value, f[i].cut);
         first = false;
     }
@@ -130,33 +95,33 @@ ev_any(const struct ev_field *f, size_t n)
  * none is, so that no empty object is written.
  */
 static void
-ev_object(struct ev_line *o, const char *name, const struct ev_field *f,
+ev_object(struct bld *o, const char *name, const struct ev_field *f,
           size_t n)
 {
     if (!ev_any(f, n))
         return;
-    ev_lit(o, ",\"");
-    ev_raw(o, name);
-    ev_lit(o, "\":{");
+    bld_lit(o, ",\"");
+    bld_str(o, name);
+    bld_lit(o, "\":{");
     ev_members(o, f, n);
-    ev_lit(o, "}");
+    bld_lit(o, "}");
 }
 
 /* ISO 8601 UTC with milliseconds. */
 static void
-ev_timestamp(struct ev_line *o)
+ev_timestamp(struct bld *o)
 {
     char when[CLOCK_UTC_LEN + 1];
 
     clock_utc_text(when);
-    ev_lit(o, "{\"@timestamp\":\"");
-    ev_add(o, when, CLOCK_UTC_LEN);
-    ev_lit(o, "\",\"ecs\":{\"version\":\"" EVENTS_ECS_VERSION "\"}");
+    bld_lit(o, "{\"@timestamp\":\"");
+    bld_add(o, (struct slice){when, CLOCK_UTC_LEN});
+    bld_lit(o, "\",\"ecs\":{\"version\":\"" EVENTS_ECS_VERSION "\"}");
 }
 
 /* event.*: what happened, how it ended, how bad it is. */
 static void
-ev_event(struct ev_line *o, const struct security_event *e)
+ev_event(struct bld *o, const struct security_event *e)
 {
     const char *outcome = "unknown", *type = "info";
     int severity = e->severity < 1 ? 1 : e->severity > 10 ? 10 : e->severity;
@@ -178,32 +143,32 @@ ev_event(struct ev_line *o, const struct security_event *e)
         outcome = "success";
         type = "change";
     }
-    ev_lit(o, ",\"event\":{\"kind\":");
+    bld_lit(o, ",\"event\":{\"kind\":");
     ev_escaped(o, e->kind != NULL ? e->kind : "alert", EVENTS_CUT);
-    ev_lit(o, ",\"category\":[");
+    bld_lit(o, ",\"category\":[");
     ev_escaped(o, e->category != NULL ? e->category : "intrusion_detection",
                EVENTS_CUT);
-    ev_lit(o, "],\"type\":[\"");
-    ev_raw(o, type);
-    ev_lit(o, "\"]");
+    bld_lit(o, "],\"type\":[\"");
+    bld_str(o, type);
+    bld_lit(o, "\"]");
     if (e->action != NULL) {
-        ev_lit(o, ",\"action\":");
+        bld_lit(o, ",\"action\":");
         ev_escaped(o, e->action, EVENTS_CUT);
     }
     if (e->reason != NULL) {
-        ev_lit(o, ",\"reason\":");
+        bld_lit(o, ",\"reason\":");
         ev_escaped(o, e->reason, EVENTS_CUT);
     }
-    ev_lit(o, ",\"outcome\":\"");
-    ev_raw(o, outcome);
-    ev_lit(o, "\",\"severity\":");
-    ev_u64(o, (uint64_t)severity);
-    ev_lit(o, "}");
+    bld_lit(o, ",\"outcome\":\"");
+    bld_str(o, outcome);
+    bld_lit(o, "\",\"severity\":");
+    bld_u64(o, (uint64_t)severity);
+    bld_lit(o, "}");
 }
 
 /* Everything after event.*, object by object. */
 static void
-ev_context(struct ev_line *o, const struct security_event *e)
+ev_context(struct bld *o, const struct security_event *e)
 {
     const struct ev_field rule[] = {{"id", e->rule_id, EVENTS_CUT}};
     const struct ev_field source[] = {{"ip", e->client_ip, EVENTS_CUT}};
@@ -227,29 +192,29 @@ ev_context(struct ev_line *o, const struct security_event *e)
     ev_object(o, "source", source, ARRAY_LEN(source));
     ev_object(o, "user", user, ARRAY_LEN(user));
     if (ev_any(req, ARRAY_LEN(req))) {
-        ev_lit(o, ",\"http\":{\"request\":{");
+        bld_lit(o, ",\"http\":{\"request\":{");
         ev_members(o, req, ARRAY_LEN(req));
-        ev_lit(o, "}}");
+        bld_lit(o, "}}");
     }
     ev_object(o, "url", url, ARRAY_LEN(url));
     ev_object(o, "apiward", aw, ARRAY_LEN(aw));
     if (e->score > 0 && ev_any(aw, ARRAY_LEN(aw)) && !o->overflow) {
         /* Inside the apiward object, before its closing brace. */
         o->b.end--;
-        ev_lit(o, ",\"score\":");
-        ev_u64(o, e->score);
-        ev_lit(o, "}");
+        bld_lit(o, ",\"score\":");
+        bld_u64(o, e->score);
+        bld_lit(o, "}");
     }
 }
 
 /* The whole line of e into o, ending in a newline. */
 static void
-ev_format(struct ev_line *o, const struct security_event *e)
+ev_format(struct bld *o, const struct security_event *e)
 {
     ev_timestamp(o);
     ev_event(o, e);
     ev_context(o, e);
-    ev_lit(o, "}\n");
+    bld_lit(o, "}\n");
 }
 
 /* RFC 5424 severity of an event's 1..10 severity. */
@@ -285,24 +250,24 @@ syslog_record(struct buf *rec, const struct security_event *e,
     char msg[EVENTS_LINE_MAX], head_mem[400], msgid[33];
     char when[CLOCK_UTC_LEN + 1], num[FMT_U64_MAX];
     struct buf m = {msg, 0, 0, sizeof(msg)};
-    struct ev_line h = {{head_mem, 0, 0, sizeof(head_mem)}, false};
+    struct bld h = {{head_mem, 0, 0, sizeof(head_mem)}, false};
 
     if (sys.cef ? cef_format(&m, e) != AW_OK
                 : buf_append(&m, json, json_len - 1) != AW_OK)
         return false;
     clock_utc_text(when);
     syslog_msgid(msgid, e->action);
-    ev_lit(&h, "<");
-    ev_u64(&h, sys.facility * 8 + (unsigned)syslog_severity(e->severity));
-    ev_lit(&h, ">1 ");
-    ev_add(&h, when, CLOCK_UTC_LEN);
-    ev_lit(&h, " ");
-    ev_raw(&h, sys.host);
-    ev_lit(&h, " apiward ");
-    ev_raw(&h, sys.pid);
-    ev_lit(&h, " ");
-    ev_raw(&h, msgid);
-    ev_lit(&h, " - ");
+    bld_lit(&h, "<");
+    bld_u64(&h, sys.facility * 8 + (unsigned)syslog_severity(e->severity));
+    bld_lit(&h, ">1 ");
+    bld_add(&h, (struct slice){when, CLOCK_UTC_LEN});
+    bld_lit(&h, " ");
+    bld_str(&h, sys.host);
+    bld_lit(&h, " apiward ");
+    bld_str(&h, sys.pid);
+    bld_lit(&h, " ");
+    bld_str(&h, msgid);
+    bld_lit(&h, " - ");
     if (h.overflow)
         return false;
     return buf_append(rec, num, fmt_u64(num, h.b.end + m.end)) == AW_OK &&
@@ -315,7 +280,7 @@ void
 events_emit(unsigned worker, const struct security_event *e)
 {
     char line[EVENTS_LINE_MAX], rec_mem[EVENTS_LINE_MAX + 512];
-    struct ev_line o = {{line, 0, 0, sizeof(line)}, false};
+    struct bld o = {{line, 0, 0, sizeof(line)}, false};
     struct buf rec = {rec_mem, 0, 0, sizeof(rec_mem)};
     bool to_file = sink_enabled(&events);
     bool to_syslog = sink_enabled(&events_syslog);

@@ -161,6 +161,16 @@ uint64_t events_dropped(void);
  */
 int json_escape_append(struct buf *dst, struct slice s, size_t max);
 
+/* s as a quoted JSON string, escaped and cut as above, onto o. */
+static inline void
+bld_json_string(struct bld *o, struct slice s, size_t max)
+{
+    bld_lit(o, "\"");
+    if (!o->overflow && json_escape_append(&o->b, s, max) != AW_OK)
+        o->overflow = true;
+    bld_lit(o, "\"");
+}
+
 /*
  * SUSPICIOUS TOKEN USE
  *

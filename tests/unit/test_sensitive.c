@@ -396,12 +396,14 @@ test_api_keys(void **state)
 
     (void)state;
     token(key, "aw_k3y1d0ab2c_", b64, 42);
-    memcpy(key + strlen(key), "E", 2);          /* index 4: its two low bits are zero */
+    /* "E" is index 4: its two low bits are zero. */
+    memcpy(key + strlen(key), "E", 2);
     expect_found(key, INSPECT_SENS_API_KEY);
     fd = scan(key);
     assert_string_equal(fd.f[0].rule, "apiward");
     token(bad, "aw_k3y1d0ab2c_", b64, 42);
-    memcpy(bad + strlen(bad), "F", 2);          /* index 5: no encoder writes it last */
+    /* "F" is index 5: no encoder writes it last. */
+    memcpy(bad + strlen(bad), "F", 2);
     expect_none(bad, INSPECT_SENS_API_KEY);
     expect_none(token(bad, "aw_k3y1d0a_", b64, 43), INSPECT_SENS_API_KEY);
     expect_none(token(bad, "aw_abcdefgh12345678_", b64, 43),
