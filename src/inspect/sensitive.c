@@ -1185,9 +1185,11 @@ inspect_sensitive_mask(struct slice text,
     for (size_t i = kept; i < n; i++) {
         char c = p[i];
 
-        if (p[i] == '\\' && i + 1 < f->length) {
-            /* An escape stays whole; \uXXXX is six bytes. */
-            size_t len = p[i + 1] == 'u' ? 6 : 2;
+        if (p[i] == '\\') {
+            /* An escape stays whole, one the finding ends inside too;
+             * \uXXXX is six bytes. */
+            size_t len = f->offset + i + 1 < text.len && p[i + 1] == 'u'
+                             ? 6 : 2;
 
             for (size_t k = 0; k < len && i < n; k++, i++)
                 out[i] = p[i];
